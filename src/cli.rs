@@ -1,0 +1,655 @@
+//! The command line: PortQry 2.0's switches (`-n host`, `/n host`, `-sp 53`,
+//! `-cn !community!`...) and modern long options, parsed with clap.
+//!
+//! clap has no `/x` syntax and reads `-sp` as `-s -p`, so [`normalize`] first
+//! rewrites every PortQry switch in option position to its long form. Values
+//! are never rewritten: `-l /tmp/log.txt` and `-r 1:1024` pass through as typed.
+
+use crate::error::Error;
+use crate::probe::Transport;
+use crate::target::{Family, ports};
+use clap::Parser;
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// PortQry switch (lower case, without prefix) → long option, and whether it takes a value.
+const SWITCHES: &[(&str, &str, bool)] = &[
+    ("n", "name", true),
+    ("p", "proto", true),
+    ("e", "port", true),
+    ("r", "range", true),
+    ("o", "ports", true),
+    ("l", "log", true),
+    ("y", "yes", false),
+    ("sl", "slow-link", false),
+    ("nr", "no-reverse", false),
+    ("sp", "source-port", true),
+    ("cn", "community", true),
+    ("q", "quiet", false),
+    ("v", "verbose", false),
+    ("i", "interactive", false),
+    ("local", "local", false),
+    ("wport", "wport", true),
+    ("wpid", "wpid", true),
+    ("wt", "wt", true),
+    ("?", "help", false),
+    ("h", "help", false),
+    ("help", "help", false),
+    ("4", "ipv4", false),
+    ("6", "ipv6", false),
+];
+
+/// Long options that take a value (so the next token is passed through untouched).
+const VALUED_LONGS: &[&str] = &[
+    "name",
+    "proto",
+    "port",
+    "range",
+    "ports",
+    "log",
+    "source-port",
+    "community",
+    "wport",
+    "wpid",
+    "wt",
+    "timeout",
+    "tries",
+    "services",
+    "dns-name",
+];
+
+/// Rewrite PortQry-style arguments into clap's long options.
+///
+/// * `-n host`, `/n host`, `-N host` → `--name host` (switch names are case-insensitive);
+/// * `/n:host` → `--name host`;
+/// * `-cn !my community name!` (split by the shell into several words) → one value;
+/// * `-?`, `/?` → `--help`.
+pub fn normalize(args: impl IntoIterator<Item = OsString>) -> Result<Vec<OsString>, Error> {
+    let mut it = args.into_iter();
+    let mut out: Vec<OsString> = it.next().into_iter().collect();
+    let rest: Vec<OsString> = it.collect();
+    let mut i = 0;
+    while i < rest.len() {
+        let tok = &rest[i];
+        i += 1;
+        let Some(s) = tok.to_str() else {
+            out.push(tok.clone());
+            continue;
+        };
+        if s == "--" {
+            out.extend(rest[i - 1..].iter().cloned());
+            break;
+        }
+        if let Some(long) = s.strip_prefix("--") {
+            if VALUED_LONGS.contains(&long) && i < rest.len() {
+                // Join as `--name=value` so clap never mistakes a value for a flag.
+                let (value, next) = take_value(&rest, i, long == "community")?;
+                out.push(joined(long, &value));
+                i = next;
+            } else {
+                out.push(tok.clone());
+            }
+            continue;
+        }
+        let body = match s.strip_prefix('-').or_else(|| s.strip_prefix('/')) {
+            Some(b) if !b.is_empty() => b,
+            _ => {
+                out.push(tok.clone());
+                continue;
+            }
+        };
+        let (name, attached) = match body.split_once(':') {
+            Some((n, v)) => (n, Some(v)),
+            None => (body, None),
+        };
+        let lower = name.to_ascii_lowercase();
+        let Some(&(_, long, valued)) = SWITCHES.iter().find(|(k, _, _)| *k == lower) else {
+            out.push(tok.clone());
+            continue;
+        };
+        match attached {
+            Some(v) if valued => out.push(joined(long, &OsString::from(v))),
+            Some(_) => {
+                // `/y:x` — not a PortQry form; let clap report it as typed.
+                out.push(tok.clone());
+            }
+            None if valued && i < rest.len() => {
+                let (value, next) = take_value(&rest, i, long == "community")?;
+                out.push(joined(long, &value));
+                i = next;
+            }
+            None => out.push(format!("--{long}").into()),
+        }
+    }
+    Ok(out)
+}
+
+fn joined(long: &str, value: &OsString) -> OsString {
+    let mut s = OsString::from(format!("--{long}="));
+    s.push(value);
+    s
+}
+
+/// The value at `rest[i]` and the index after it; for `-cn`, words are
+/// joined until the closing `!` (the shell splits `!my community name!`).
+fn take_value(
+    rest: &[OsString],
+    mut i: usize,
+    community: bool,
+) -> Result<(OsString, usize), Error> {
+    let first = rest[i].to_string_lossy().into_owned();
+    i += 1;
+    if community && first.starts_with('!') && (first.len() == 1 || !first.ends_with('!')) {
+        let mut joined = first;
+        loop {
+            let Some(next) = rest.get(i) else {
+                return Err(Error::Usage(
+                    "the community name must end with '!': write it as -cn !name!".into(),
+                ));
+            };
+            joined.push(' ');
+            joined.push_str(&next.to_string_lossy());
+            i += 1;
+            if joined.ends_with('!') {
+                break;
+            }
+        }
+        return Ok((joined.into(), i));
+    }
+    Ok((rest[i - 1].clone(), i))
+}
+
+/// Which transports `-p` selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProtoSel {
+    Tcp,
+    Udp,
+    Both,
+}
+
+impl ProtoSel {
+    /// The transports to probe for each port, in PortQry's order.
+    pub fn transports(self) -> &'static [Transport] {
+        match self {
+            ProtoSel::Tcp => &[Transport::Tcp],
+            ProtoSel::Udp => &[Transport::Udp],
+            ProtoSel::Both => &[Transport::Tcp, Transport::Udp],
+        }
+    }
+}
+
+fn parse_proto(s: &str) -> Result<ProtoSel, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "tcp" => Ok(ProtoSel::Tcp),
+        "udp" => Ok(ProtoSel::Udp),
+        "both" => Ok(ProtoSel::Both),
+        _ => Err(format!("'{s}' is not a protocol: use tcp, udp or both")),
+    }
+}
+
+fn parse_ms(s: &str) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(n) if (1..=600_000).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "'{s}' is not a timeout: give milliseconds from 1 to 600000"
+        )),
+    }
+}
+
+fn parse_tries(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<u32>() {
+        Ok(n) if (1..=10).contains(&n) => Ok(n),
+        _ => Err(format!("'{s}' is not a number of tries: give 1 to 10")),
+    }
+}
+
+/// Default TCP connect deadline per try.
+pub const DEFAULT_TCP_TIMEOUT_MS: u64 = 1000;
+/// Default wait for a UDP answer per try (doubled by `-sl`).
+pub const DEFAULT_UDP_WAIT_MS: u64 = 1000;
+/// PortQry sends three SYNs before calling a TCP port FILTERED.
+pub const DEFAULT_TCP_TRIES: u32 = 3;
+/// Two datagrams: PortQry sends one, but a single lost datagram would then
+/// turn an answer into silence.
+pub const DEFAULT_UDP_TRIES: u32 = 2;
+
+/// Arguments as clap sees them after [`normalize`].
+#[derive(Debug, Parser)]
+#[command(
+    name = "portqry",
+    version,
+    about = "Tells what really answers on a TCP or UDP port, and how it knows (a PortQry 2.0 re-creation).",
+    long_about = None,
+    after_help = "\
+PortQry syntax works as well: every switch may start with - or / and is
+case-insensitive (portqry -n host -e 53 -p UDP, portqry /n host /o 25,445).
+
+Exit codes: 0 LISTENING, 1 NOT LISTENING, 2 FILTERED or LISTENING or FILTERED
+(several results: the highest of these), 64 bad command line, 68 name does
+not resolve, 71 local socket failure, 73 log file cannot be written.
+
+Examples:
+  portqry -n myserver.com -e 25
+  portqry -n 198.18.0.2 -e 53 -p udp
+  portqry -n host1.example.com -r 21:445
+  portqry -n 198.18.0.2 -o 25,445,1024 -p both -sp 53
+  portqry -n dc1 -e 389 -p udp -v"
+)]
+pub struct Args {
+    /// Host name, IPv4 or IPv6 address to query (PortQry: -n)
+    #[arg(short = 'n', long = "name", value_name = "HOST")]
+    pub name: Option<String>,
+
+    /// tcp, udp or both (PortQry: -p; default tcp)
+    #[arg(short = 'p', long = "proto", value_name = "PROTO", value_parser = parse_proto, default_value = "tcp", hide_default_value = true)]
+    pub proto: ProtoSel,
+
+    /// One port, 1-65535 (PortQry: -e; default 80)
+    #[arg(short = 'e', long = "port", value_name = "PORT")]
+    pub port: Option<String>,
+
+    /// Ports START to END, e.g. 21:445 (PortQry: -r)
+    #[arg(short = 'r', long = "range", value_name = "START:END")]
+    pub range: Option<String>,
+
+    /// Ports in this order, e.g. 25,445,1024 (PortQry: -o)
+    #[arg(short = 'o', long = "ports", value_name = "P1,P2,...")]
+    pub ports: Option<String>,
+
+    /// Also write the report to this log file (PortQry: -l)
+    #[arg(short = 'l', long = "log", value_name = "FILE")]
+    pub log: Option<PathBuf>,
+
+    /// Overwrite an existing log file without asking (PortQry: -y)
+    #[arg(short = 'y', long = "yes")]
+    pub yes: bool,
+
+    /// Slow link: wait twice as long for UDP answers (PortQry: -sl)
+    #[arg(long = "slow-link")]
+    pub slow_link: bool,
+
+    /// Do not look up the name of an IP address target (PortQry: -nr)
+    #[arg(long = "no-reverse")]
+    pub no_reverse: bool,
+
+    /// Send from this local port instead of an ephemeral one (PortQry: -sp)
+    #[arg(long = "source-port", value_name = "PORT")]
+    pub source_port: Option<String>,
+
+    /// SNMP community, delimited by !, e.g. !public! (PortQry: -cn; SNMP queries are not implemented yet, so it is accepted and ignored)
+    #[arg(long = "community", value_name = "!NAME!")]
+    pub community: Option<String>,
+
+    /// Print nothing but errors; the exit code tells the state (PortQry: -q)
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+
+    /// Show the evidence behind each verdict (what answered, from whom, after how many tries)
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
+
+    /// Milliseconds to wait for each TCP connect or UDP answer [default: TCP 1000, UDP 1000]
+    #[arg(long = "timeout", value_name = "MS", value_parser = parse_ms)]
+    pub timeout: Option<u64>,
+
+    /// Probes before giving up on a silent port [default: TCP 3, UDP 2]
+    #[arg(long = "tries", value_name = "N", value_parser = parse_tries)]
+    pub tries: Option<u32>,
+
+    /// Services file for port names and protocol queries [default: the system's, else built in]
+    #[arg(long = "services", value_name = "FILE")]
+    pub services: Option<PathBuf>,
+
+    /// Name to ask for in DNS queries to port 53 (an A query; any answer proves a DNS server)
+    #[arg(long = "dns-name", value_name = "NAME", default_value = "localhost")]
+    pub dns_name: String,
+
+    /// Use the target's IPv4 address
+    #[arg(short = '4', long = "ipv4", conflicts_with = "ipv6")]
+    pub ipv4: bool,
+
+    /// Use the target's IPv6 address
+    #[arg(short = '6', long = "ipv6")]
+    pub ipv6: bool,
+
+    /// PortQry interactive mode (not supported)
+    #[arg(short = 'i', long = "interactive", hide = true)]
+    pub interactive: bool,
+
+    /// PortQry local mode (not supported)
+    #[arg(long = "local", hide = true)]
+    pub local: bool,
+
+    /// PortQry local mode (not supported)
+    #[arg(long = "wport", hide = true)]
+    pub wport: Option<String>,
+
+    /// PortQry local mode (not supported)
+    #[arg(long = "wpid", hide = true)]
+    pub wpid: Option<String>,
+
+    /// PortQry local mode (not supported)
+    #[arg(long = "wt", hide = true)]
+    pub wt: Option<String>,
+}
+
+/// How the ports were given (PortQry skips the RPC dump for ranges).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortMode {
+    Single,
+    Range,
+    List,
+}
+
+/// A validated command line, ready to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub name: String,
+    pub transports: &'static [Transport],
+    pub ports: Vec<u16>,
+    pub port_mode: PortMode,
+    pub log: Option<PathBuf>,
+    pub overwrite: bool,
+    pub quiet: bool,
+    pub verbose: bool,
+    pub no_reverse: bool,
+    pub source_port: Option<u16>,
+    pub community: String,
+    pub tcp_timeout: Duration,
+    pub tcp_tries: u32,
+    pub udp_wait: Duration,
+    pub udp_tries: u32,
+    pub services: Option<PathBuf>,
+    pub dns_name: String,
+    pub family: Family,
+    /// The command as typed, for the log file header.
+    pub command_line: String,
+}
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Command {
+    Run(Box<Config>),
+    /// Help or version text: print it to stdout, exit 0.
+    Print(String),
+}
+
+/// Parse and validate a full argv (including the program name).
+pub fn parse(argv: Vec<OsString>) -> Result<Command, Error> {
+    let command_line = crate::report::command_line(&argv);
+    let normalized = normalize(argv)?;
+    if normalized.len() <= 1 {
+        return Err(Error::Usage(
+            "no target given: portqry -n HOST [-e PORT] (see portqry --help)".into(),
+        ));
+    }
+    let args = match Args::try_parse_from(normalized) {
+        Ok(a) => a,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            return match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                    Ok(Command::Print(e.render().to_string()))
+                }
+                _ => Err(Error::Usage(one_line(&e.render().to_string()))),
+            };
+        }
+    };
+    validate(args, command_line).map(|c| Command::Run(Box::new(c)))
+}
+
+/// clap's first line, without its "error: " prefix.
+fn one_line(rendered: &str) -> String {
+    let first = rendered
+        .lines()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("invalid arguments");
+    let first = first.trim().trim_start_matches("error: ");
+    format!("{first} (see portqry --help)")
+}
+
+fn validate(a: Args, command_line: String) -> Result<Config, Error> {
+    if a.interactive {
+        return Err(Error::Usage(
+            "interactive mode (-i) is not supported: run one query per command, e.g. portqry -n HOST -e 135 -p both".into(),
+        ));
+    }
+    if a.local || a.wport.is_some() || a.wpid.is_some() || a.wt.is_some() {
+        return Err(Error::Usage(
+            "local mode (-local, -wport, -wpid, -wt) is not supported: use ss -tunap (Linux) or netstat -ano (Windows)".into(),
+        ));
+    }
+    let name = a.name.ok_or_else(|| {
+        Error::Usage("no target given: add -n HOST (a name, IPv4 or IPv6 address)".into())
+    })?;
+    if name.trim().is_empty() || name.contains(char::is_whitespace) {
+        return Err(Error::Usage(format!(
+            "'{name}' is not a host name or address: -n takes one name with no spaces"
+        )));
+    }
+    let given = [a.port.is_some(), a.range.is_some(), a.ports.is_some()]
+        .iter()
+        .filter(|x| **x)
+        .count();
+    if given > 1 {
+        return Err(Error::Usage(
+            "-e, -r and -o are mutually exclusive: give one port (-e 80), one range (-r 1:1024) or one list (-o 25,80)".into(),
+        ));
+    }
+    let (ports, port_mode) = if let Some(r) = &a.range {
+        let (s, e) = ports::parse_range(r)?;
+        ((s..=e).collect(), PortMode::Range)
+    } else if let Some(o) = &a.ports {
+        (ports::parse_list(o)?, PortMode::List)
+    } else {
+        (
+            vec![ports::parse_port(a.port.as_deref().unwrap_or("80"))?],
+            PortMode::Single,
+        )
+    };
+    let source_port = a
+        .source_port
+        .as_deref()
+        .map(|s| {
+            s.trim().parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| {
+                Error::Usage(format!(
+                    "'{s}' is not a source port: give a number from 1 to 65535 (omit -sp for an ephemeral port)"
+                ))
+            })
+        })
+        .transpose()?;
+    let community = match a.community {
+        None => "public".to_string(),
+        Some(c) => {
+            let inner = c
+                .strip_prefix('!')
+                .and_then(|x| x.strip_suffix('!'))
+                .filter(|x| !x.is_empty() || c.len() >= 2)
+                .ok_or_else(|| {
+                    Error::Usage(format!(
+                        "the community name must be delimited with '!': write -cn !{}!",
+                        c.trim_matches('!')
+                    ))
+                })?;
+            inner.to_string()
+        }
+    };
+    let udp_base = a.timeout.unwrap_or(DEFAULT_UDP_WAIT_MS);
+    let udp_wait = Duration::from_millis(if a.slow_link { udp_base * 2 } else { udp_base });
+    Ok(Config {
+        name,
+        transports: a.proto.transports(),
+        ports,
+        port_mode,
+        log: a.log,
+        overwrite: a.yes,
+        quiet: a.quiet,
+        verbose: a.verbose,
+        no_reverse: a.no_reverse,
+        source_port,
+        community,
+        tcp_timeout: Duration::from_millis(a.timeout.unwrap_or(DEFAULT_TCP_TIMEOUT_MS)),
+        tcp_tries: a.tries.unwrap_or(DEFAULT_TCP_TRIES),
+        udp_wait,
+        udp_tries: a.tries.unwrap_or(DEFAULT_UDP_TRIES),
+        services: a.services,
+        dns_name: a.dns_name,
+        family: if a.ipv4 {
+            Family::V4
+        } else if a.ipv6 {
+            Family::V6
+        } else {
+            Family::Any
+        },
+        command_line,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(s: &str) -> Vec<OsString> {
+        std::iter::once("portqry")
+            .chain(s.split_whitespace())
+            .map(OsString::from)
+            .collect()
+    }
+
+    fn cfg(s: &str) -> Config {
+        match parse(argv(s)) {
+            Ok(Command::Run(c)) => *c,
+            other => panic!("{s}: {other:?}"),
+        }
+    }
+
+    fn usage_err(s: &str) -> String {
+        match parse(argv(s)) {
+            Err(e) => {
+                assert_eq!(e.exit_code(), 64, "{s}");
+                let m = e.to_string();
+                assert!(!m.contains('\n'), "one line: {m}");
+                m
+            }
+            Ok(c) => panic!("{s}: expected an error, got {c:?}"),
+        }
+    }
+
+    #[test]
+    fn every_reference_example_parses() {
+        let c = cfg("-n myserver.com -e 25");
+        assert_eq!(
+            (c.name.as_str(), c.ports.clone()),
+            ("myserver.com", vec![25])
+        );
+        let c = cfg("-n host1.dev.reskit.com -r 21:445");
+        assert_eq!(c.ports.len(), 425);
+        assert_eq!(c.port_mode, PortMode::Range);
+        let c = cfg("-n 10.0.0.1 -o 25,445,1024 -p both -sp 53");
+        assert_eq!(c.ports, vec![25, 445, 1024]);
+        assert_eq!(c.transports, &[Transport::Tcp, Transport::Udp]);
+        assert_eq!(c.source_port, Some(53));
+        let c = cfg("-n host2 -cn !my community name! -e 161 -p udp");
+        assert_eq!(c.community, "my community name");
+        assert_eq!(c.transports, &[Transport::Udp]);
+        let c = cfg("-n 169.254.18.22 -e 443 -nr -l pqlog.txt -q");
+        assert!(c.no_reverse && c.quiet);
+        assert_eq!(c.log, Some(PathBuf::from("pqlog.txt")));
+        let c = cfg("-n 127.0.0.1 -e 161 -p udp -cn !secure123!");
+        assert_eq!(c.community, "secure123");
+        let c = cfg("-n myproxy-server -e 1745 -p udp -sl");
+        assert_eq!(c.udp_wait, Duration::from_millis(2 * DEFAULT_UDP_WAIT_MS));
+        // The interactive examples parse, then say clearly they are unsupported.
+        assert!(usage_err("-n 10.0.0.1 -e 53 -p UDP -i").contains("interactive"));
+        assert!(usage_err("-i -n server1 -e 135 -p both").contains("interactive"));
+        assert!(usage_err("-local -l logfile.txt -v").contains("local mode"));
+        assert!(usage_err("-wpid 1272 -wt 5 -l logfile.txt -y -v").contains("local mode"));
+        assert!(usage_err("-wport 53 -l dnslog.txt").contains("local mode"));
+    }
+
+    #[test]
+    fn slash_and_case_forms() {
+        let c = cfg("/n host /e 53 /p udp");
+        assert_eq!(
+            (c.name.as_str(), c.ports.clone(), c.transports),
+            ("host", vec![53], &[Transport::Udp][..])
+        );
+        let c = cfg("-N host -E 53 -P UDP /NR /SL");
+        assert!(c.no_reverse);
+        assert_eq!(c.udp_wait, Duration::from_millis(2000));
+        let c = cfg("/n:host /e:135");
+        assert_eq!((c.name.as_str(), c.ports.clone()), ("host", vec![135]));
+        let c = cfg("-n fe80::1 -o:25,80");
+        assert_eq!(
+            (c.name.as_str(), c.ports.clone()),
+            ("fe80::1", vec![25, 80])
+        );
+        let c = cfg("/n host /r 135;139");
+        assert_eq!(c.ports, vec![135, 136, 137, 138, 139]);
+    }
+
+    #[test]
+    fn multi_letter_switches_are_not_bundles() {
+        let c = cfg("-n h -sp 1234 -sl -nr");
+        assert_eq!(c.source_port, Some(1234));
+        assert!(c.no_reverse);
+        assert_eq!(c.udp_wait, Duration::from_millis(2000));
+        // `-nr` must not become `-n r`.
+        assert_eq!(c.name, "h");
+    }
+
+    #[test]
+    fn values_are_never_rewritten() {
+        let c = cfg("-n h -l /tmp/e.txt -e 80");
+        assert_eq!(c.log, Some(PathBuf::from("/tmp/e.txt")));
+        let c = cfg("--name h --log -q");
+        assert_eq!(c.log, Some(PathBuf::from("-q")));
+        assert!(!c.quiet);
+    }
+
+    #[test]
+    fn modern_long_options() {
+        let c = cfg("--name h --proto both --ports 1,2 --timeout 250 --tries 1 --verbose -4");
+        assert_eq!(c.ports, vec![1, 2]);
+        assert_eq!(c.tcp_timeout, Duration::from_millis(250));
+        assert_eq!(c.udp_wait, Duration::from_millis(250));
+        assert_eq!((c.tcp_tries, c.udp_tries), (1, 1));
+        assert!(c.verbose);
+        assert_eq!(c.family, Family::V4);
+        let c = cfg("-n h");
+        assert_eq!(c.ports, vec![80]);
+        assert_eq!(c.transports, &[Transport::Tcp]);
+        assert_eq!((c.tcp_tries, c.udp_tries), (3, 2));
+    }
+
+    #[test]
+    fn errors_are_one_clear_line() {
+        assert!(usage_err("-n h -e 80 -r 1:2").contains("mutually exclusive"));
+        assert!(usage_err("-n h -o 1,2 -e 3").contains("mutually exclusive"));
+        assert!(usage_err("-n h -e 0").contains("1 to 65535"));
+        assert!(usage_err("-n h -e 65536").contains("1 to 65535"));
+        assert!(usage_err("-n h -r 445:21").contains("21:445"));
+        assert!(usage_err("-n h -p icmp").contains("tcp, udp or both"));
+        assert!(usage_err("-e 80").contains("-n HOST"));
+        assert!(usage_err("").contains("no target"));
+        assert!(usage_err("-n h -cn public").contains("delimited"));
+        assert!(usage_err("-n h -cn !unterminated").contains("end with '!'"));
+        assert!(usage_err("-n h -sp 0").contains("source port"));
+        assert!(usage_err("-n h --bogus").contains("--bogus"));
+        assert!(usage_err("-n h -z").contains("-z"));
+        assert!(usage_err("-n h --timeout 0").contains("milliseconds"));
+        assert!(usage_err("-n h --tries 11").contains("1 to 10"));
+        assert!(usage_err("-n h -4 -6").contains("cannot be used"));
+    }
+
+    #[test]
+    fn help_is_printed_not_an_error() {
+        for s in ["-?", "/?", "--help", "-h"] {
+            match parse(argv(s)) {
+                Ok(Command::Print(text)) => assert!(text.contains("--name"), "{s}"),
+                other => panic!("{s}: {other:?}"),
+            }
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! Errors that stop a run, each with the exit code a script can test.
+
+use thiserror::Error as ThisError;
+
+/// Exit code for a command line that cannot be used (sysexits' EX_USAGE).
+pub const EXIT_USAGE: i32 = 64;
+/// Exit code when the target name does not resolve (EX_NOHOST).
+pub const EXIT_NO_HOST: i32 = 68;
+/// Exit code for an internal error (EX_SOFTWARE).
+pub const EXIT_INTERNAL: i32 = 70;
+/// Exit code for a local socket or system failure (EX_OSERR).
+pub const EXIT_LOCAL: i32 = 71;
+/// Exit code when the log file cannot be created or may not be overwritten (EX_CANTCREAT).
+pub const EXIT_LOG: i32 = 73;
+
+/// Everything that can stop portqry before it reaches a verdict.
+#[derive(Debug, ThisError)]
+pub enum Error {
+    /// The command line is wrong; the message says what to type instead.
+    #[error("{0}")]
+    Usage(String),
+    /// The target name did not resolve.
+    #[error("cannot resolve '{name}' to an IP address: {detail}")]
+    Resolve { name: String, detail: String },
+    /// `-sp` names a port that is bound already (PortQry's three lines).
+    #[error(
+        "Cannot use specified source port.\nPort is already in use.\nSpecify a port that is not in use and run the command again."
+    )]
+    SourcePortInUse(u16),
+    /// `-sp` cannot be bound for another reason (e.g. a privileged port).
+    #[error("cannot use source port {0}: {1}")]
+    SourcePort(u16, String),
+    /// A local socket operation failed (file descriptors, memory, ...).
+    #[error("{0}")]
+    Socket(String),
+    /// The log file cannot be written or may not be overwritten.
+    #[error("{0}")]
+    Log(String),
+    /// A services file named with --services cannot be read.
+    #[error("cannot read services file '{path}': {detail}")]
+    Services { path: String, detail: String },
+}
+
+impl Error {
+    /// The documented exit code for this error (never 0, 1 or 2, which are verdicts).
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Usage(_) | Error::Services { .. } => EXIT_USAGE,
+            Error::Resolve { .. } => EXIT_NO_HOST,
+            Error::SourcePortInUse(_) | Error::SourcePort(..) | Error::Socket(_) => EXIT_LOCAL,
+            Error::Log(_) => EXIT_LOG,
+        }
+    }
+}

@@ -1,0 +1,18 @@
+//! portqry: what really answers on a TCP or UDP port, and how we know.
+//!
+//! A re-creation of Microsoft PortQry 2.0. The pipeline, one module each:
+//! [`cli`] (PortQry's `-x` / `/x` syntax and long options) → [`target`]
+//! (names, addresses, ports, services file) → [`probe`] (TCP and UDP probes
+//! and the state decision table, with OS specifics in [`platform`]) →
+//! [`protocols`] (DNS, NetBIOS, LDAP queries) → [`report`] (PortQry's text).
+
+pub mod cli;
+pub mod error;
+pub mod platform;
+pub mod probe;
+pub mod protocols;
+pub mod report;
+pub mod run;
+pub mod target;
+
+pub use error::Error;

@@ -1,0 +1,43 @@
+//! The one place that knows how each operating system reports ICMP errors
+//! to an unprivileged socket (the trippy `platform` pattern).
+//!
+//! On Linux, `IP_RECVERR` / `IPV6_RECVERR` queue every ICMP error with its type,
+//! code and the address of the host that sent it; [`take_icmp_error`] reads that
+//! queue. Elsewhere only an `errno` is available (`ECONNREFUSED` on BSD/macOS,
+//! `WSAECONNRESET` on Windows), and the portable fallback returns `None`, so the
+//! caller classifies the error code alone.
+
+use std::net::IpAddr;
+
+#[cfg(target_os = "linux")]
+mod linux;
+#[cfg(target_os = "linux")]
+pub use linux::{enable_icmp_errors, take_icmp_error};
+
+#[cfg(not(target_os = "linux"))]
+mod portable;
+#[cfg(not(target_os = "linux"))]
+pub use portable::{enable_icmp_errors, take_icmp_error};
+
+/// An ICMP (or ICMPv6) error the kernel matched to one of our sockets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct IcmpReport {
+    /// True for ICMPv6, false for ICMPv4.
+    pub v6: bool,
+    /// ICMP type (3 = destination unreachable for v4, 1 for v6; 11/3 = time exceeded).
+    #[serde(rename = "type")]
+    pub icmp_type: u8,
+    /// ICMP code (e.g. 3 = port unreachable for v4, 4 for v6).
+    pub code: u8,
+    /// The host that sent the ICMP message, when the OS tells us.
+    pub offender: Option<IpAddr>,
+}
+
+/// Whether a socket error code means "the peer's stack refused the port":
+/// `ECONNREFUSED` everywhere, and `WSAECONNRESET` for UDP on Windows.
+pub fn is_refused(err: &std::io::Error) -> bool {
+    matches!(
+        err.kind(),
+        std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset
+    )
+}

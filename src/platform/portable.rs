@@ -1,0 +1,18 @@
+//! Portable fallback (macOS, BSD, Windows): no extended error queue.
+//!
+//! UDP still learns of a port-unreachable through the socket error
+//! (`ECONNREFUSED`, or `WSAECONNRESET` on Windows, which Rust maps to
+//! `ConnectionReset`), but not who sent it; callers say so in the evidence.
+
+use super::IcmpReport;
+use socket2::Socket;
+
+/// Nothing to enable: connected sockets already receive hard ICMP errors.
+pub fn enable_icmp_errors(_sock: &Socket, _v6: bool) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// The type, code and sender of ICMP errors are not available here.
+pub fn take_icmp_error(_sock: &Socket) -> Option<IcmpReport> {
+    None
+}

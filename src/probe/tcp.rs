@@ -1,0 +1,164 @@
+//! TCP connect probe: a handshake, a RST, an ICMP error or silence.
+
+use super::{Evidence, Observation};
+use crate::error::Error;
+use crate::platform;
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+/// How to probe a TCP port.
+#[derive(Debug, Clone, Copy)]
+pub struct TcpOptions {
+    /// Deadline of each connection attempt.
+    pub timeout: Duration,
+    /// Attempts before silence is called FILTERED (PortQry: 3).
+    pub tries: u32,
+    /// Bind this local port first (`-sp`); `None` = ephemeral.
+    pub source_port: Option<u16>,
+}
+
+/// The result of a TCP probe; `stream` is the open connection when LISTENING,
+/// so a protocol query can use it.
+pub struct TcpProbe {
+    pub observation: Observation,
+    pub stream: Option<TcpStream>,
+}
+
+/// Connect to `target` up to `tries` times, each with its own deadline.
+///
+/// Retries happen only on silence: a RST or an ICMP error is an answer.
+pub fn probe(target: SocketAddr, opts: &TcpOptions) -> Result<TcpProbe, Error> {
+    let tries = opts.tries.max(1);
+    for attempt in 1..=tries {
+        let sock = new_socket(target, opts.source_port)?;
+        let started = Instant::now();
+        let result = sock.connect_timeout(&SockAddr::from(target), opts.timeout);
+        let rtt = Some(started.elapsed());
+        let observed = |evidence| Observation {
+            evidence,
+            tries: attempt,
+            rtt,
+            wait: opts.timeout,
+        };
+        match result {
+            Ok(()) => {
+                // A connect to our own ephemeral port (TCP simultaneous open on
+                // loopback) is not a listener: try again with another port.
+                if sock.local_addr().ok().and_then(|a| a.as_socket()) == Some(target) {
+                    continue;
+                }
+                return Ok(TcpProbe {
+                    observation: observed(Evidence::Connected),
+                    stream: Some(sock.into()),
+                });
+            }
+            Err(e) if is_timeout(&e) => continue,
+            Err(e) => {
+                let evidence = classify_error(&sock, &e)?;
+                return Ok(TcpProbe {
+                    observation: observed(evidence),
+                    stream: None,
+                });
+            }
+        }
+    }
+    Ok(TcpProbe {
+        observation: Observation {
+            evidence: Evidence::Silence,
+            tries,
+            rtt: None,
+            wait: opts.timeout,
+        },
+        stream: None,
+    })
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+    )
+}
+
+/// Turn a failed connect into evidence, or into a local error.
+fn classify_error(sock: &Socket, e: &io::Error) -> Result<Evidence, Error> {
+    if let Some(report) = platform::take_icmp_error(sock) {
+        return Ok(Evidence::Icmp(report));
+    }
+    if e.kind() == io::ErrorKind::ConnectionRefused || e.kind() == io::ErrorKind::ConnectionReset {
+        return Ok(Evidence::Reset);
+    }
+    if let Some(text) = unreachable_text(e) {
+        return Ok(Evidence::Unreachable { error: text });
+    }
+    Err(Error::Socket(format!("connect failed: {e}")))
+}
+
+/// Errors that describe the path to the target rather than this machine.
+pub(crate) fn unreachable_text(e: &io::Error) -> Option<String> {
+    let code = e.raw_os_error()?;
+    #[cfg(unix)]
+    {
+        let what = match code {
+            libc::ENETUNREACH => "network unreachable (no route from this machine)",
+            libc::EHOSTUNREACH => "host unreachable",
+            libc::EHOSTDOWN => "host is down",
+            libc::EACCES => "access denied (administratively prohibited)",
+            libc::EPERM => {
+                "operation not permitted (this machine's own firewall blocked the probe)"
+            }
+            libc::ENOPROTOOPT | libc::EPROTO => "protocol unreachable",
+            #[cfg(target_os = "linux")]
+            libc::ENONET => "machine is not on the network",
+            _ => return None,
+        };
+        Some(format!("{what} (OS error {code})"))
+    }
+    #[cfg(not(unix))]
+    {
+        match e.kind() {
+            io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => {
+                Some(format!("{e} (OS error {code})"))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A fresh socket for one attempt, with ICMP details enabled and `-sp` bound.
+pub(crate) fn new_socket(target: SocketAddr, source_port: Option<u16>) -> Result<Socket, Error> {
+    let sock = Socket::new(
+        Domain::for_address(target),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )
+    .map_err(|e| Error::Socket(format!("cannot create a TCP socket: {e}")))?;
+    // Best effort: without it we still decide, just with less detail.
+    let _ = platform::enable_icmp_errors(&sock, target.is_ipv6());
+    if let Some(port) = source_port {
+        bind_source_port(&sock, target, port)?;
+    }
+    Ok(sock)
+}
+
+/// Bind the wildcard address of the target's family to `port`.
+pub(crate) fn bind_source_port(sock: &Socket, target: SocketAddr, port: u16) -> Result<(), Error> {
+    // SO_REUSEADDR so our own TIME_WAIT from the previous port does not block
+    // the next query; a port held by a listener still fails with EADDRINUSE.
+    let _ = sock.set_reuse_address(true);
+    let any: IpAddr = if target.is_ipv4() {
+        Ipv4Addr::UNSPECIFIED.into()
+    } else {
+        Ipv6Addr::UNSPECIFIED.into()
+    };
+    sock.bind(&SockAddr::from(SocketAddr::new(any, port)))
+        .map_err(|e| {
+            if e.kind() == io::ErrorKind::AddrInUse {
+                Error::SourcePortInUse(port)
+            } else {
+                Error::SourcePort(port, e.to_string())
+            }
+        })
+}

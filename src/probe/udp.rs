@@ -1,0 +1,137 @@
+//! UDP probe: send a datagram on a connected socket and wait for a reply or an
+//! ICMP error, with a deadline for each try.
+
+use super::{Evidence, Observation};
+use crate::error::Error;
+use crate::platform;
+use crate::probe::tcp::{bind_source_port, unreachable_text};
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use std::io;
+use std::mem::MaybeUninit;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// How to probe a UDP port.
+#[derive(Debug, Clone, Copy)]
+pub struct UdpOptions {
+    /// How long to wait for an answer after each datagram.
+    pub wait: Duration,
+    /// Datagrams to send before concluding silence.
+    pub tries: u32,
+    /// Bind this local port first (`-sp`); `None` = ephemeral.
+    pub source_port: Option<u16>,
+}
+
+/// What came back: the observation and, for a reply, its bytes.
+pub struct UdpProbe {
+    pub observation: Observation,
+    pub reply: Option<Vec<u8>>,
+}
+
+/// Largest datagram we accept; CLDAP and RPC replies can exceed the MTU.
+const MAX_DATAGRAM: usize = 65_535;
+
+/// Send `payload` to `target` up to `tries` times and report what answered.
+///
+/// The socket is connected, so the kernel delivers only datagrams from the
+/// target's address and port, and only ICMP errors about this flow.
+pub fn exchange(target: SocketAddr, payload: &[u8], opts: &UdpOptions) -> Result<UdpProbe, Error> {
+    let tries = opts.tries.max(1);
+    let sock = Socket::new(
+        Domain::for_address(target),
+        Type::DGRAM,
+        Some(Protocol::UDP),
+    )
+    .map_err(|e| Error::Socket(format!("cannot create a UDP socket: {e}")))?;
+    let _ = platform::enable_icmp_errors(&sock, target.is_ipv6());
+    if let Some(port) = opts.source_port {
+        bind_source_port(&sock, target, port)?;
+    }
+    let observed = |evidence, attempt, rtt| Observation {
+        evidence,
+        tries: attempt,
+        rtt,
+        wait: opts.wait,
+    };
+    if let Err(e) = sock.connect(&SockAddr::from(target)) {
+        let evidence = error_evidence(&sock, &e)?;
+        return Ok(UdpProbe {
+            observation: observed(evidence, 0, None),
+            reply: None,
+        });
+    }
+    let mut buf = vec![MaybeUninit::<u8>::uninit(); MAX_DATAGRAM];
+    for attempt in 1..=tries {
+        let sent = Instant::now();
+        if let Err(e) = sock.send(payload) {
+            // An ICMP error for an earlier try can surface on this send.
+            let evidence = error_evidence(&sock, &e)?;
+            return Ok(UdpProbe {
+                observation: observed(evidence, attempt, Some(sent.elapsed())),
+                reply: None,
+            });
+        }
+        let deadline = sent + opts.wait;
+        loop {
+            let now = Instant::now();
+            if now >= deadline {
+                break;
+            }
+            // A zero timeout means "block forever" to the OS: keep at least 1 ms.
+            let left = (deadline - now).max(Duration::from_millis(1));
+            sock.set_read_timeout(Some(left))
+                .map_err(|e| Error::Socket(format!("cannot set a receive deadline: {e}")))?;
+            match sock.recv(&mut buf) {
+                Ok(n) => {
+                    // SAFETY: recv initialised the first n bytes.
+                    let bytes: Vec<u8> = buf[..n]
+                        .iter()
+                        .map(|b| unsafe { b.assume_init() })
+                        .collect();
+                    return Ok(UdpProbe {
+                        observation: observed(
+                            Evidence::Reply { bytes: n },
+                            attempt,
+                            Some(sent.elapsed()),
+                        ),
+                        reply: Some(bytes),
+                    });
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    break;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    let evidence = error_evidence(&sock, &e)?;
+                    return Ok(UdpProbe {
+                        observation: observed(evidence, attempt, Some(sent.elapsed())),
+                        reply: None,
+                    });
+                }
+            }
+        }
+    }
+    Ok(UdpProbe {
+        observation: observed(Evidence::Silence, tries, None),
+        reply: None,
+    })
+}
+
+/// Turn a socket error into evidence (ICMP details first), or a local error.
+fn error_evidence(sock: &Socket, e: &io::Error) -> Result<Evidence, Error> {
+    if let Some(report) = platform::take_icmp_error(sock) {
+        return Ok(Evidence::Icmp(report));
+    }
+    if platform::is_refused(e) {
+        return Ok(Evidence::Refused);
+    }
+    if let Some(text) = unreachable_text(e) {
+        return Ok(Evidence::Unreachable { error: text });
+    }
+    Err(Error::Socket(format!("UDP probe failed: {e}")))
+}

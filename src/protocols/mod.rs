@@ -1,0 +1,435 @@
+//! Application protocol queries that settle "LISTENING or FILTERED" on UDP and
+//! show what answers on TCP: DNS, NetBIOS node status, LDAP/CLDAP.
+//!
+//! Each wire format lives in its own module (`dns`, `netbios`, `ber`, `ldap`);
+//! this module picks the query for a port, runs the exchange with deadlines,
+//! and prints PortQry's blocks.
+
+pub mod ber;
+pub mod dns;
+pub mod ldap;
+pub mod netbios;
+
+use crate::cli::{Config, PortMode};
+use crate::error::Error;
+use crate::probe::{self, Evidence, Observation, State, Transport, udp};
+use crate::report::Output;
+use crate::target::Target;
+use serde::Serialize;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+/// A protocol portqry can speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    Dns,
+    NetBios,
+    Ldap,
+}
+
+/// Which query runs where: by service name from the services file (so
+/// `ldap 1025/tcp` sends LDAP to 1025, as in PortQry) or by well-known port.
+type Route = (
+    Protocol,
+    &'static [&'static str],
+    &'static [u16],
+    &'static [Transport],
+);
+const TABLE: &[Route] = &[
+    (
+        Protocol::Dns,
+        &["domain"],
+        &[53],
+        &[Transport::Tcp, Transport::Udp],
+    ),
+    (
+        Protocol::NetBios,
+        &["netbios-ns"],
+        &[137],
+        &[Transport::Udp],
+    ),
+    (
+        Protocol::Ldap,
+        &["ldap", "msft-gc"],
+        &[389, 3268],
+        &[Transport::Tcp, Transport::Udp],
+    ),
+];
+
+/// The protocol query for a port, if any.
+pub fn select(
+    transport: Transport,
+    port: u16,
+    service: Option<&str>,
+    _mode: PortMode,
+) -> Option<Protocol> {
+    TABLE.iter().find_map(|(proto, names, ports, transports)| {
+        let by_name = service.is_some_and(|s| names.iter().any(|n| n.eq_ignore_ascii_case(s)));
+        (transports.contains(&transport) && (by_name || ports.contains(&port))).then_some(*proto)
+    })
+}
+
+/// What a query needs to know about the run.
+pub struct QueryContext<'a> {
+    pub cfg: &'a Config,
+    pub target: &'a Target,
+    pub port: u16,
+}
+
+/// The parsed answer of a protocol query.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "protocol", rename_all = "lowercase")]
+pub enum Answer {
+    Dns(dns::DnsSummary),
+    Netbios {
+        mac: String,
+        status: netbios::NodeStatus,
+    },
+    Ldap(ldap::RootDse),
+}
+
+/// A protocol query's result: the verdict it supports and what came back.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueryOutcome {
+    pub protocol: Protocol,
+    /// For UDP, the final verdict; for TCP, LISTENING (the connection proved it).
+    pub state: State,
+    /// What answered the query (or did not).
+    pub observation: Option<Observation>,
+    /// The parsed reply, when it parsed.
+    pub answer: Option<Answer>,
+    /// Why a reply did not parse, with a hex excerpt of its first bytes.
+    pub error: Option<String>,
+}
+
+/// Largest reply we buffer from a TCP server (a rootDSE or DNS answer is far smaller).
+const MAX_TCP_REPLY: usize = 1 << 20;
+
+fn random_u16() -> u16 {
+    let b = uuid::Uuid::new_v4().into_bytes();
+    u16::from_be_bytes([b[0], b[1]]) | 1
+}
+
+/// The first bytes of a reply as hex, for "did not parse" messages.
+pub fn hex_excerpt(bytes: &[u8]) -> String {
+    let shown: Vec<String> = bytes.iter().take(32).map(|b| format!("{b:02x}")).collect();
+    let more = if bytes.len() > 32 { " ..." } else { "" };
+    format!("{} byte(s): {}{more}", bytes.len(), shown.join(" "))
+}
+
+fn name(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Dns => "DNS",
+        Protocol::NetBios => "NETBIOS",
+        Protocol::Ldap => "LDAP",
+    }
+}
+
+type Parser = Box<dyn Fn(&[u8]) -> Result<Answer, String>>;
+
+/// Build the request and a parser for its reply.
+struct Exchange {
+    request: Vec<u8>,
+    parse: Parser,
+}
+
+fn exchange_for(proto: Protocol, cfg: &Config, tcp: bool) -> Exchange {
+    let id = random_u16();
+    match proto {
+        Protocol::Dns => {
+            let q = dns::emit_query(id, &cfg.dns_name, dns::QueryKind::A)
+                .or_else(|_| dns::emit_query(id, "localhost", dns::QueryKind::A))
+                .unwrap_or_default();
+            let request = if tcp { dns::frame_tcp(&q) } else { q };
+            Exchange {
+                request,
+                parse: Box::new(move |b: &[u8]| {
+                    let body = if tcp {
+                        b.get(2..).unwrap_or_default()
+                    } else {
+                        b
+                    };
+                    dns::parse_response(body, id)
+                        .map(Answer::Dns)
+                        .map_err(|e| e.to_string())
+                }),
+            }
+        }
+        Protocol::NetBios => Exchange {
+            request: netbios::emit_node_status_request(id),
+            parse: Box::new(move |b: &[u8]| {
+                netbios::parse_node_status_response(b, id)
+                    .map(|s| Answer::Netbios {
+                        mac: s.mac_portqry(),
+                        status: s,
+                    })
+                    .map_err(|e| e.to_string())
+            }),
+        },
+        Protocol::Ldap => {
+            let msg_id = i32::from(id & 0x7fff).max(1);
+            Exchange {
+                request: ldap::emit_rootdse_search(msg_id, ldap::ROOTDSE_ATTRIBUTES),
+                parse: Box::new(move |b: &[u8]| {
+                    ldap::parse_messages(b, msg_id)
+                        .map(Answer::Ldap)
+                        .map_err(|e| e.to_string())
+                }),
+            }
+        }
+    }
+}
+
+/// Print an answer as PortQry's block.
+fn print_answer(proto: Protocol, answer: &Answer, out: &mut Output) {
+    match answer {
+        Answer::Dns(s) => {
+            for l in s.render_lines() {
+                out.line(&l);
+            }
+            out.line("");
+        }
+        Answer::Netbios { mac, status } => {
+            out.para(&format!("Server's response: MAC address {mac}"));
+            for l in status.render_lines() {
+                out.line(&l);
+            }
+            out.line("");
+        }
+        Answer::Ldap(r) => {
+            let _ = proto;
+            out.para("LDAP query response:");
+            for l in r.render_lines() {
+                out.line(&l);
+            }
+            out.line("");
+            out.para("======== End of LDAP query response ========");
+        }
+    }
+}
+
+/// UDP: send the formatted query and decide from what comes back.
+pub fn udp_query(
+    proto: Protocol,
+    ctx: &QueryContext,
+    out: &mut Output,
+) -> Result<QueryOutcome, Error> {
+    let cfg = ctx.cfg;
+    // PortQry uses an ephemeral source port for these follow-up queries (§3.4).
+    let ephemeral = matches!(proto, Protocol::NetBios | Protocol::Ldap);
+    if ephemeral && (proto == Protocol::NetBios || cfg.source_port.is_some()) {
+        out.line("Using ephemeral source port");
+    }
+    match proto {
+        Protocol::NetBios => out.para(&format!(
+            "Attempting NETBIOS adapter status query to UDP port {}...",
+            ctx.port
+        )),
+        _ => out.para(&format!(
+            "Sending {} query to UDP port {}...",
+            name(proto),
+            ctx.port
+        )),
+    }
+    let ex = exchange_for(proto, cfg, false);
+    let opts = udp::UdpOptions {
+        wait: cfg.udp_wait,
+        tries: cfg.udp_tries,
+        source_port: if ephemeral { None } else { cfg.source_port },
+    };
+    let p = udp::exchange(ctx.target.socket_addr(ctx.port), &ex.request, &opts)?;
+    let mut outcome = QueryOutcome {
+        protocol: proto,
+        state: State::Filtered,
+        observation: Some(p.observation.clone()),
+        answer: None,
+        error: None,
+    };
+    if let Some(reply) = &p.reply {
+        outcome.state = State::Listening;
+        match (ex.parse)(reply) {
+            Ok(a) => {
+                print_answer(proto, &a, out);
+                outcome.answer = Some(a);
+            }
+            Err(e) => {
+                let msg = format!("{e}; reply was {}", hex_excerpt(reply));
+                out.para(&format!(
+                    "The reply did not parse as {}: {msg}",
+                    name(proto)
+                ));
+                outcome.error = Some(msg);
+            }
+        }
+    } else {
+        outcome.state =
+            match probe::decide(Transport::Udp, &p.observation.evidence, ctx.target.addr) {
+                // Silence after a formatted query: PortQry calls the port FILTERED.
+                State::ListeningOrFiltered => State::Filtered,
+                s => s,
+            };
+    }
+    out.line(&format!(
+        "UDP port {} is {}",
+        ctx.port,
+        outcome.state.portqry_text()
+    ));
+    if cfg.verbose {
+        out.line(&format!(
+            "    evidence: {}",
+            probe::explain(Transport::Udp, &p.observation, ctx.target.addr)
+        ));
+    }
+    out.line("");
+    Ok(outcome)
+}
+
+/// TCP: send the query over the open connection and print the answer.
+/// The port is LISTENING whatever the answer; a failure is reported, not fatal.
+pub fn tcp_query(
+    proto: Protocol,
+    ctx: &QueryContext,
+    mut stream: TcpStream,
+    out: &mut Output,
+) -> QueryOutcome {
+    out.para(&format!(
+        "Sending {} query to TCP port {}...",
+        name(proto),
+        ctx.port
+    ));
+    let ex = exchange_for(proto, ctx.cfg, true);
+    let started = Instant::now();
+    let deadline = started + ctx.cfg.udp_wait.max(ctx.cfg.tcp_timeout) * 2;
+    let mut outcome = QueryOutcome {
+        protocol: proto,
+        state: State::Listening,
+        observation: None,
+        answer: None,
+        error: None,
+    };
+    let result = stream
+        .write_all(&ex.request)
+        .map_err(|e| format!("cannot send the query: {e}"))
+        .and_then(|_| read_reply(&mut stream, proto, deadline, &ex));
+    match result {
+        Ok((bytes, answer)) => {
+            outcome.observation = Some(Observation {
+                evidence: Evidence::Reply { bytes: bytes.len() },
+                tries: 1,
+                rtt: Some(started.elapsed()),
+                wait: deadline - started,
+            });
+            match answer {
+                Ok(a) => {
+                    print_answer(proto, &a, out);
+                    outcome.answer = Some(a);
+                }
+                Err(e) => {
+                    let msg = format!("{e}; reply was {}", hex_excerpt(&bytes));
+                    out.para(&format!(
+                        "The reply did not parse as {}: {msg}",
+                        name(proto)
+                    ));
+                    outcome.error = Some(msg);
+                }
+            }
+        }
+        Err(e) => {
+            out.para(&format!("No {} answer: {e}", name(proto)));
+            outcome.error = Some(e);
+        }
+    }
+    if proto == Protocol::Ldap {
+        let _ = stream.write_all(&ldap::emit_unbind(0x7fff));
+    }
+    outcome
+}
+
+/// Read until the reply parses completely, the stream ends, or the deadline.
+///
+/// DNS: one length-prefixed message. LDAP: messages until SearchResultDone.
+fn read_reply(
+    stream: &mut TcpStream,
+    proto: Protocol,
+    deadline: Instant,
+    ex: &Exchange,
+) -> Result<(Vec<u8>, Result<Answer, String>), String> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    loop {
+        if let Some(done) = complete(proto, &buf, ex) {
+            return Ok((buf, done));
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return if buf.is_empty() {
+                Err(format!(
+                    "no reply within {} ms",
+                    (deadline - now).as_millis().max(1)
+                ))
+            } else {
+                Ok(((buf.clone()), (ex.parse)(&buf)))
+            };
+        }
+        stream
+            .set_read_timeout(Some((deadline - now).max(Duration::from_millis(1))))
+            .map_err(|e| e.to_string())?;
+        match stream.read(&mut chunk) {
+            Ok(0) if buf.is_empty() => {
+                return Err("the server closed the connection without answering".into());
+            }
+            Ok(0) => return Ok((buf.clone(), (ex.parse)(&buf))),
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                if buf.len() > MAX_TCP_REPLY {
+                    return Ok((buf.clone(), Err("reply larger than 1 MiB".into())));
+                }
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                if buf.is_empty() {
+                    return Err("no reply before the deadline".into());
+                }
+                return Ok((buf.clone(), (ex.parse)(&buf)));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(format!("connection failed: {e}")),
+        }
+    }
+}
+
+/// `Some(parse result)` once `buf` holds a complete reply.
+fn complete(proto: Protocol, buf: &[u8], ex: &Exchange) -> Option<Result<Answer, String>> {
+    match proto {
+        Protocol::Dns => {
+            let need = dns::tcp_frame_len(buf)?;
+            (buf.len() >= need).then(|| (ex.parse)(&buf[..need]))
+        }
+        Protocol::Ldap => {
+            // Walk whole messages; stop at the first that ends the search.
+            let mut off = 0;
+            loop {
+                match ber::message_len(&buf[off..]) {
+                    Ok(Some(n)) if off + n <= buf.len() => {
+                        off += n;
+                        let parsed = (ex.parse)(&buf[..off]);
+                        match &parsed {
+                            Ok(Answer::Ldap(r)) if r.complete => return Some(parsed),
+                            Ok(_) => continue,
+                            Err(_) => return Some(parsed),
+                        }
+                    }
+                    Ok(_) => return None,
+                    Err(e) => return Some(Err(e.to_string())),
+                }
+            }
+        }
+        Protocol::NetBios => Some((ex.parse)(buf)),
+    }
+}

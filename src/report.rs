@@ -1,0 +1,124 @@
+//! PortQry's text report: the screen and the `-l` log file get the same lines.
+
+use crate::error::Error;
+use std::fs::File;
+use std::io::{BufWriter, IsTerminal, Write};
+use std::path::Path;
+
+/// Where report lines go: stdout (unless `-q`) and the log file (if `-l`).
+pub struct Output {
+    screen: bool,
+    log: Option<BufWriter<File>>,
+    log_error: Option<String>,
+}
+
+impl Output {
+    /// A report to the screen only (or nowhere, when `screen` is false).
+    pub fn new(screen: bool, log: Option<BufWriter<File>>) -> Output {
+        Output {
+            screen,
+            log,
+            log_error: None,
+        }
+    }
+
+    /// One line of text.
+    pub fn line(&mut self, text: &str) {
+        if self.screen {
+            let mut out = std::io::stdout().lock();
+            // A closed pipe (`portqry ... | head`) is not worth a panic.
+            let _ = writeln!(out, "{text}");
+            let _ = out.flush();
+        }
+        if let Some(log) = &mut self.log
+            && let Err(e) = writeln!(log, "{text}")
+        {
+            self.log_error.get_or_insert_with(|| e.to_string());
+        }
+    }
+
+    /// A line followed by a blank line: PortQry's paragraph layout.
+    pub fn para(&mut self, text: &str) {
+        self.line(text);
+        self.line("");
+    }
+
+    /// Close the log with PortQry's end marker; report a write failure.
+    pub fn finish(mut self) -> Result<(), Error> {
+        if let Some(mut log) = self.log.take() {
+            let r =
+                writeln!(log, "\n========= end of log file =========").and_then(|_| log.flush());
+            if let Err(e) = r {
+                self.log_error.get_or_insert_with(|| e.to_string());
+            }
+        }
+        match self.log_error {
+            Some(e) => Err(Error::Log(format!("cannot write the log file: {e}"))),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Open the `-l` log file and write PortQry's header.
+///
+/// An existing file is overwritten only with `-y` or `-q` (as PortQry), or when
+/// the user says yes at a terminal; otherwise this is an error, never a prompt
+/// that a script would hang on.
+pub fn open_log(
+    path: &Path,
+    overwrite: bool,
+    quiet: bool,
+    command_line: &str,
+) -> Result<BufWriter<File>, Error> {
+    if path.exists() && !overwrite && !quiet {
+        let stdin = std::io::stdin();
+        if !stdin.is_terminal() {
+            return Err(Error::Log(format!(
+                "log file '{}' already exists: add -y to overwrite it, or choose another name",
+                path.display()
+            )));
+        }
+        eprint!(
+            "Log file '{}' already exists. Do you want to overwrite it? (Y/N) ",
+            path.display()
+        );
+        let _ = std::io::stderr().flush();
+        let mut answer = String::new();
+        let _ = stdin.read_line(&mut answer);
+        if !answer.trim().eq_ignore_ascii_case("y") && !answer.trim().eq_ignore_ascii_case("yes") {
+            return Err(Error::Log(format!(
+                "log file '{}' was not overwritten: add -y to overwrite it, or choose another name",
+                path.display()
+            )));
+        }
+    }
+    let file = File::create(path)
+        .map_err(|e| Error::Log(format!("cannot create log file '{}': {e}", path.display())))?;
+    let mut w = BufWriter::new(file);
+    let date = chrono::Local::now().format("%a %b %e %H:%M:%S %Y");
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    let header = format!(
+        "PortQry Version 2.0 Log File\n\nSystem Date: {date}\n\nCommand run:\n {command_line}\n\nLocal computer name:\n\n {host}\n"
+    );
+    w.write_all(header.as_bytes())
+        .map_err(|e| Error::Log(format!("cannot write log file '{}': {e}", path.display())))?;
+    Ok(w)
+}
+
+/// The command as PortQry echoes it: the program's base name, then the arguments.
+pub fn command_line(argv: &[std::ffi::OsString]) -> String {
+    let mut parts = Vec::with_capacity(argv.len());
+    if let Some(first) = argv.first() {
+        let stem = Path::new(first)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "portqry".into());
+        parts.push(stem);
+    }
+    parts.extend(
+        argv.iter()
+            .skip(1)
+            .map(|a| a.to_string_lossy().into_owned()),
+    );
+    parts.join(" ")
+}

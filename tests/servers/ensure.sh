@@ -1,0 +1,284 @@
+#!/usr/bin/env bash
+# ensure.sh SERVICE: make sure SERVICE (dns|ldap|nmbd|dc) runs in its own network
+# namespace and answers; print its IPv4 target address (only that) on stdout.
+# Idempotent and safe to call concurrently (per-service lock). Run as root.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/servers/lib.sh
+. "$HERE/lib.sh"
+
+[[ $# -eq 1 ]] || die "usage: ensure.sh dns|ldap|nmbd|dc"
+[[ $(id -u) -eq 0 ]] || die "must run as root"
+SVC=$1
+svc_vars "$SVC"
+
+DC_ADMINPASS='PortQry-Test-Pass1'
+
+# ---------------------------------------------------------------- dns
+check_dns() {
+  local a
+  a=$(dig +time=1 +tries=1 +short "@$ADDR4" dc1.portqry.test A) && [[ $a == "$ADDR4" ]] &&
+    a=$(dig +tcp +time=1 +tries=1 +short "@$ADDR4" dc1.portqry.test A) && [[ $a == "$ADDR4" ]]
+}
+
+start_dns() {
+  netns_create "$ADDR4" "$ADDR4	dc1.portqry.test dc1"
+  mkdir -p "$STATE/pids"
+  cat >"$STATE/dnsmasq.conf" <<EOF
+# portqry test DNS server (dnsmasq), no upstream.
+port=53
+listen-address=$ADDR4
+listen-address=$ADDR6
+bind-interfaces
+no-resolv
+no-hosts
+no-poll
+no-negcache
+local-ttl=60
+local=/portqry.test/
+host-record=dc1.portqry.test,$ADDR4,$ADDR6
+host-record=ns1.portqry.test,$ADDR4
+txt-record=portqry.test,"portqry test zone"
+srv-host=_ldap._tcp.portqry.test,dc1.portqry.test,389,0,100
+user=root
+group=root
+pid-file=$STATE/pids/dnsmasq.pid
+log-facility=$STATE/dnsmasq.log
+log-queries
+EOF
+  ip netns exec "$NS" dnsmasq --conf-file="$STATE/dnsmasq.conf" \
+    </dev/null >>"$STATE/start.log" 2>&1 9>&-
+}
+
+# ---------------------------------------------------------------- ldap
+check_ldap() {
+  ldapsearch -x -LLL -o nettimeout=2 -l 2 -H "ldap://$ADDR4" -b '' -s base namingContexts |
+    grep -q '^namingContexts: dc=portqry,dc=test'
+}
+
+start_ldap() {
+  netns_create 127.0.0.1 "$ADDR4	ldap.portqry.test ldap"
+  mkdir -p "$STATE/pids" "$STATE/db"
+  cat >"$STATE/slapd.conf" <<EOF
+# portqry test LDAP server (slapd -f)
+include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/nis.schema
+include /etc/ldap/schema/inetorgperson.schema
+modulepath /usr/lib/ldap
+moduleload back_mdb
+pidfile $STATE/pids/slapd.pid
+argsfile $STATE/slapd.args
+loglevel stats
+access to * by * read
+
+database mdb
+maxsize 16777216
+suffix "dc=portqry,dc=test"
+rootdn "cn=admin,dc=portqry,dc=test"
+rootpw portqry
+directory $STATE/db
+
+database monitor
+EOF
+  cat >"$STATE/data.ldif" <<'EOF'
+dn: dc=portqry,dc=test
+objectClass: top
+objectClass: dcObject
+objectClass: organization
+o: PortQry Test
+dc: portqry
+
+dn: ou=people,dc=portqry,dc=test
+objectClass: organizationalUnit
+ou: people
+
+dn: cn=alice,ou=people,dc=portqry,dc=test
+objectClass: inetOrgPerson
+cn: alice
+sn: Example
+mail: alice@portqry.test
+EOF
+  slapadd -q -f "$STATE/slapd.conf" -l "$STATE/data.ldif" >>"$STATE/start.log" 2>&1 ||
+    fail "slapadd failed"
+  ip netns exec "$NS" slapd -f "$STATE/slapd.conf" -h "ldap://$ADDR4:389/ ldap://[$ADDR6]:389/" \
+    -d stats </dev/null >>"$STATE/slapd.log" 2>&1 9>&- &
+  # slapd -d stays in the foreground (so its log goes to slapd.log); it writes its pid file.
+  disown
+}
+
+# ---------------------------------------------------------------- nmbd
+check_nmbd() {
+  nmblookup -s /dev/null -A "$ADDR4" 2>/dev/null | grep -q 'PQNMBD'
+}
+
+# Run "$@" inside the namespace, in a private mount namespace whose /run/samba is $STATE/run-samba.
+samba_exec() {
+  mkdir -p "$STATE/run-samba" /run/samba
+  ip netns exec "$NS" unshare -m --propagation private \
+    sh -c 'mount --bind "$0" /run/samba && exec "$@"' "$STATE/run-samba" "$@"
+}
+
+start_nmbd() {
+  netns_create 127.0.0.1 "$ADDR4	pqnmbd.portqry.test pqnmbd"
+  local d
+  for d in pids lock state cache private log ncalrpc; do
+    mkdir -p "$STATE/$d"
+  done
+  cat >"$STATE/smb.conf" <<EOF
+# portqry test NetBIOS name server (nmbd alone)
+[global]
+  netbios name = PQNMBD
+  workgroup = PORTQRY
+  server string = portqry test nmbd
+  server role = standalone server
+  interfaces = $ADDR4/24
+  bind interfaces only = yes
+  disable netbios = no
+  local master = no
+  domain master = no
+  preferred master = no
+  wins support = no
+  dns proxy = no
+  pid directory = $STATE/pids
+  lock directory = $STATE/lock
+  state directory = $STATE/state
+  cache directory = $STATE/cache
+  private dir = $STATE/private
+  ncalrpc dir = $STATE/ncalrpc
+  log file = $STATE/log/log.%m
+  logging = file
+  log level = 1
+EOF
+  samba_exec nmbd -D -s "$STATE/smb.conf" </dev/null >>"$STATE/start.log" 2>&1 9>&-
+}
+
+# ---------------------------------------------------------------- dc
+CLDAP_PY=$HERE/cldap_rootdse.py
+
+check_dc() {
+  ldapsearch -x -LLL -o nettimeout=2 -l 2 -H "ldap://$ADDR4" -b '' -s base dnsHostName 2>/dev/null |
+    grep -qi '^dnsHostName: dc1.portqry.test' || return 1
+  python3 "$CLDAP_PY" --quiet "$ADDR4" || return 1
+  tcp_open "$ADDR4" 135 || return 1
+  [[ $(dig +time=1 +tries=1 +short "@$ADDR4" dc1.portqry.test A) == "$ADDR4" ]] || return 1
+  nmblookup -s /dev/null -A "$ADDR4" 2>/dev/null | grep -q 'DC1 ' || return 1
+}
+
+# Everything that defines the provisioned directory: a change invalidates the cache.
+dc_provision_args() {
+  local target=$1
+  printf '%s\n' domain provision -s /dev/null \
+    --realm=PORTQRY.TEST --domain=PORTQRY --server-role=dc \
+    --dns-backend=SAMBA_INTERNAL --host-name=dc1 \
+    --host-ip="$ADDR4" --host-ip6="$ADDR6" \
+    --adminpass="$DC_ADMINPASS" --targetdir="$target" \
+    --option="interfaces = lo $ADDR4/24 $ADDR6/64" \
+    --option="bind interfaces only = yes" \
+    --option="dns forwarder = " \
+    --option="disable netbios = no" \
+    --option="pid directory = $target/pids" \
+    --option="ncalrpc dir = $target/ncalrpc" \
+    --option="winbindd socket directory = $target/winbindd" \
+    --option="ntp signd socket directory = $target/ntp_signd" \
+    --option="log file = $target/log/log.samba" \
+    --option="logging = file" \
+    --option="dns update command = /bin/true" \
+    --option="spn update command = /bin/true"
+}
+
+# Bump when the provisioned tree's layout changes.
+DC_CACHE_VERSION=2
+
+dc_cache_key() {
+  {
+    echo "$DC_CACHE_VERSION"
+    dpkg-query -W -f='${Version}\n' samba
+    dc_provision_args "$STATE/samba"
+  } | sha256sum | cut -c1-16
+}
+
+start_dc() {
+  netns_create "$ADDR4" "$ADDR4	dc1.portqry.test dc1"
+  local key cache target=$STATE/samba
+  key=$(dc_cache_key)
+  cache=$CACHE_ROOT/dc-$key
+  rm -rf "$target"
+  mkdir -p "$STATE"
+  if [[ -d $cache/samba ]]; then
+    cp -a "$cache/samba" "$target"
+  else
+    log "provisioning the AD DC (first time, ~10 s) into $target"
+    local args
+    mapfile -t args < <(dc_provision_args "$target")
+    mkdir -p "$target"
+    if ! samba_exec samba-tool "${args[@]}" </dev/null >"$STATE/provision.log" 2>&1 9>&-; then
+      tail -n 40 "$STATE/provision.log" >&2
+      fail "samba-tool domain provision failed (log: $STATE/provision.log)"
+    fi
+    # Samba creates the other directories itself, with the modes it insists on.
+    mkdir -p "$target/pids" "$target/log"
+    rm -rf "$CACHE_ROOT"/dc-*.tmp
+    mkdir -p "$CACHE_ROOT"
+    cp -a "$target" "$cache.tmp"
+    mkdir -p "$cache"
+    mv "$cache.tmp" "$cache/samba"
+  fi
+  mkdir -p "$STATE/pids"
+  # samba writes its pid file into $target/pids; teardown reads STATE/pids.
+  samba_exec samba -D -s "$target/etc/smb.conf" </dev/null >>"$STATE/start.log" 2>&1 9>&-
+  local end=$((SECONDS + 20)) f
+  while ((SECONDS < end)); do
+    f=$(find "$target/pids" -maxdepth 1 -name 'samba*.pid' -type f 2>/dev/null | head -n 1)
+    if [[ -n $f ]]; then
+      ln -sf "$f" "$STATE/pids/samba.pid"
+      return 0
+    fi
+    sleep 0.2
+  done
+  fail "samba wrote no pid file"
+}
+
+# ---------------------------------------------------------------- common
+fail() {
+  echo "ensure.sh $SVC: $*" >&2
+  local f
+  for f in "$STATE"/*.log "$STATE"/log/log.* "$STATE"/samba/log/log.*; do
+    [[ -f $f ]] || continue
+    echo "----- $f (last 30 lines)" >&2
+    tail -n 30 "$f" >&2
+  done
+  exit 1
+}
+
+case $SVC in
+  dc) WAIT=120 ;;
+  *) WAIT=30 ;;
+esac
+
+svc_lock "$SVC"
+
+if netns_ready && daemons_alive && "check_$SVC" >/dev/null 2>&1; then
+  echo "$ADDR4"
+  exit 0
+fi
+
+svc_stop
+rm -rf "$STATE"
+mkdir -p "$STATE"
+"start_$SVC"
+end=$((SECONDS + WAIT))
+grace=$((SECONDS + 5))
+until "check_$SVC" >/dev/null 2>&1; do
+  if ((SECONDS >= end)); then
+    fail "not answering after ${WAIT}s"
+  fi
+  # Daemons write their pid files within a few seconds; fail fast when they died.
+  if ((SECONDS >= grace)) && ! daemons_alive; then
+    fail "daemon exited (or wrote no pid file)"
+  fi
+  sleep 0.3
+done
+daemons_alive || fail "daemon pid file missing or process not in $NS"
+echo "$ADDR4"
