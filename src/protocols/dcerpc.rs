@@ -193,12 +193,18 @@ impl SyntaxId {
 }
 
 /// The endpoint mapper interface, `e1af8308-5d1f-11c9-91a4-08002b14a0fa` v3.0.
-pub const EPM_SYNTAX: SyntaxId =
-    SyntaxId::new(Uuid::from_u128(0xe1af8308_5d1f_11c9_91a4_08002b14a0fa), 3, 0);
+pub const EPM_SYNTAX: SyntaxId = SyntaxId::new(
+    Uuid::from_u128(0xe1af8308_5d1f_11c9_91a4_08002b14a0fa),
+    3,
+    0,
+);
 
 /// The NDR transfer syntax, `8a885d04-1ceb-11c9-9fe8-08002b104860` v2.0.
-pub const NDR_SYNTAX: SyntaxId =
-    SyntaxId::new(Uuid::from_u128(0x8a885d04_1ceb_11c9_9fe8_08002b104860), 2, 0);
+pub const NDR_SYNTAX: SyntaxId = SyntaxId::new(
+    Uuid::from_u128(0x8a885d04_1ceb_11c9_9fe8_08002b104860),
+    2,
+    0,
+);
 
 /// Little-endian integers, ASCII characters, IEEE floats: the only `drep` we send.
 pub const DREP_LE: [u8; 4] = [0x10, 0x00, 0x00, 0x00];
@@ -376,7 +382,8 @@ pub fn parse_co_header(buf: &[u8]) -> Result<CoHeader, RpcError> {
         return Err(RpcError::BadVersion(vers, minor));
     }
     check_drep(buf[co_field::DREP])?;
-    let frag_length = le_u16(buf, co_field::FRAG_LENGTH).ok_or(RpcError::Truncated("RPC header"))?;
+    let frag_length =
+        le_u16(buf, co_field::FRAG_LENGTH).ok_or(RpcError::Truncated("RPC header"))?;
     if usize::from(frag_length) < CO_HEADER_LEN {
         return Err(RpcError::BadFragLength(frag_length));
     }
@@ -524,7 +531,9 @@ pub fn parse_bind_ack(frame: &[u8]) -> Result<BindAck, RpcError> {
     let sec_len = usize::from(le_u16(pdu, co_field::ACK_SEC_ADDR).ok_or(t.clone())?);
     let sec_start = co_field::ACK_SEC_ADDR + 2;
     let sec = pdu.get(sec_start..sec_start + sec_len).ok_or(t.clone())?;
-    let sec_addr: String = String::from_utf8_lossy(sec).trim_end_matches('\0').to_owned();
+    let sec_addr: String = String::from_utf8_lossy(sec)
+        .trim_end_matches('\0')
+        .to_owned();
     // The result list is aligned to 4 counted from the start of the PDU (not the body).
     let mut off = (sec_start + sec_len + 3) & !3;
     let n_results = usize::from(*pdu.get(off).ok_or(t.clone())?);
@@ -567,7 +576,13 @@ pub fn parse_bind_nak(frame: &[u8]) -> Result<u16, RpcError> {
 /// Stub chunks other than the last are a multiple of 8 bytes, so NDR alignment never
 /// straddles a fragment boundary in a way a strict server could object to. `max_frag`
 /// values too small to carry any stub are raised to the smallest useful size.
-pub fn emit_request(call_id: u32, ctx_id: u16, opnum: u16, stub: &[u8], max_frag: u16) -> Vec<Vec<u8>> {
+pub fn emit_request(
+    call_id: u32,
+    ctx_id: u16,
+    opnum: u16,
+    stub: &[u8],
+    max_frag: u16,
+) -> Vec<Vec<u8>> {
     let max_frag = usize::from(max_frag).max(CO_REQUEST_HEADER_LEN + 8);
     let chunk = ((max_frag - CO_REQUEST_HEADER_LEN) & !7).max(8);
     let mut pdus = Vec::with_capacity(stub.len() / chunk + 1);
@@ -592,7 +607,10 @@ pub fn emit_request(call_id: u32, ctx_id: u16, opnum: u16, stub: &[u8], max_frag
         }
         .emit(&mut out);
         // alloc_hint: the stub bytes still to come, so the server can size its buffer.
-        put_u32(&mut out, u32::try_from(stub.len() - off).unwrap_or(u32::MAX));
+        put_u32(
+            &mut out,
+            u32::try_from(stub.len() - off).unwrap_or(u32::MAX),
+        );
         put_u16(&mut out, ctx_id);
         put_u16(&mut out, opnum);
         out.extend_from_slice(part);
@@ -1078,7 +1096,11 @@ impl FackBody {
             max_frag_size: le_u32(body, 8)?,
             serial_num: le_u16(body, 12)?,
             selack_len,
-            selack: if selack_len > 0 { le_u32(body, 16).unwrap_or(0) } else { 0 },
+            selack: if selack_len > 0 {
+                le_u32(body, 16).unwrap_or(0)
+            } else {
+                0
+            },
         })
     }
 }
@@ -1205,18 +1227,30 @@ impl ClReassembler {
 
     /// Add fragment `fragnum`. `Ok(Some(stub))` once every fragment from 0 through the
     /// last one is present. A retransmitted fragment is ignored.
-    pub fn push(&mut self, fragnum: u16, is_last: bool, body: &[u8]) -> Result<Option<Vec<u8>>, RpcError> {
+    pub fn push(
+        &mut self,
+        fragnum: u16,
+        is_last: bool,
+        body: &[u8],
+    ) -> Result<Option<Vec<u8>>, RpcError> {
         if usize::from(fragnum) >= self.max_frags {
             return Err(RpcError::TooManyFragments(self.max_frags));
         }
         if is_last {
             match self.last {
                 Some(l) if l != fragnum => {
-                    return Err(RpcError::BadFragmentSequence("two different last fragments"));
+                    return Err(RpcError::BadFragmentSequence(
+                        "two different last fragments",
+                    ));
                 }
                 _ => {}
             }
-            if self.frags.range(fragnum.saturating_add(1)..).next().is_some() {
+            if self
+                .frags
+                .range(fragnum.saturating_add(1)..)
+                .next()
+                .is_some()
+            {
                 return Err(RpcError::BadFragmentSequence("fragment after the last one"));
             }
             self.last = Some(fragnum);
@@ -1309,8 +1343,7 @@ pub struct WhoAreYou2 {
 pub fn parse_conv_who_are_you2(pdu: &ClPdu<'_>) -> Option<WhoAreYou2> {
     match pdu.body {
         ClBody::Request(body)
-            if pdu.header.interface == CONV_UUID
-                && pdu.header.opnum == CONV_WHO_ARE_YOU2_OPNUM =>
+            if pdu.header.interface == CONV_UUID && pdu.header.opnum == CONV_WHO_ARE_YOU2_OPNUM =>
         {
             Some(WhoAreYou2 {
                 actuid: uuid_le(body, 0)?,
@@ -1326,7 +1359,11 @@ pub fn parse_conv_who_are_you2(pdu: &ClPdu<'_>) -> Option<WhoAreYou2> {
 /// The response carries the callback's activity, sequence, interface and opnum, and the
 /// body `seq` (our current sequence number), `cas_uuid` (stable per process) and
 /// status 0.
-pub fn emit_conv_who_are_you2_response(callback: &ClHeader, our_seq: u32, cas_uuid: Uuid) -> Vec<u8> {
+pub fn emit_conv_who_are_you2_response(
+    callback: &ClHeader,
+    our_seq: u32,
+    cas_uuid: Uuid,
+) -> Vec<u8> {
     const BODY_LEN: u16 = 4 + 16 + 4;
     let mut out = Vec::with_capacity(CL_HEADER_LEN + usize::from(BODY_LEN));
     let mut hdr = ClHeader::reply_to(callback, cl_ptype::RESPONSE, BODY_LEN);
@@ -1348,11 +1385,11 @@ mod tests {
 
     /// protocols.md §3.2: minimal EPM bind.
     const BIND_72: [u8; 72] = [
-        0x05, 0x00, 0x0b, 0x03, 0x10, 0x00, 0x00, 0x00, 0x48, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
-        0xb8, 0x10, 0xb8, 0x10, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00,
-        0x08, 0x83, 0xaf, 0xe1, 0x1f, 0x5d, 0xc9, 0x11, 0x91, 0xa4, 0x08, 0x00, 0x2b, 0x14, 0xa0, 0xfa,
-        0x03, 0x00, 0x00, 0x00, 0x04, 0x5d, 0x88, 0x8a, 0xeb, 0x1c, 0xc9, 0x11, 0x9f, 0xe8, 0x08, 0x00,
-        0x2b, 0x10, 0x48, 0x60, 0x02, 0x00, 0x00, 0x00,
+        0x05, 0x00, 0x0b, 0x03, 0x10, 0x00, 0x00, 0x00, 0x48, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00,
+        0x00, 0xb8, 0x10, 0xb8, 0x10, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x01, 0x00, 0x08, 0x83, 0xaf, 0xe1, 0x1f, 0x5d, 0xc9, 0x11, 0x91, 0xa4, 0x08, 0x00, 0x2b,
+        0x14, 0xa0, 0xfa, 0x03, 0x00, 0x00, 0x00, 0x04, 0x5d, 0x88, 0x8a, 0xeb, 0x1c, 0xc9, 0x11,
+        0x9f, 0xe8, 0x08, 0x00, 0x2b, 0x10, 0x48, 0x60, 0x02, 0x00, 0x00, 0x00,
     ];
 
     /// A bind_ack as Windows sends it: sec_addr "135\0" (len 4) puts the result list at
@@ -1369,7 +1406,12 @@ mod tests {
         put_u16(&mut body, result);
         put_u16(&mut body, reason);
         NDR_SYNTAX.emit(&mut body);
-        co_frame(co_ptype::BIND_ACK, pfc::FIRST_FRAG | pfc::LAST_FRAG, 1, &body)
+        co_frame(
+            co_ptype::BIND_ACK,
+            pfc::FIRST_FRAG | pfc::LAST_FRAG,
+            1,
+            &body,
+        )
     }
 
     fn co_frame(ptype: u8, flags: u8, call_id: u32, body: &[u8]) -> Vec<u8> {
@@ -1415,7 +1457,10 @@ mod tests {
         assert!(ack.check_accepted().is_ok());
         let rej = parse_bind_ack(&bind_ack_frame(2, 1)).unwrap();
         assert_eq!(rej.check_accepted(), Err(RpcError::BindRejected(1)));
-        assert!(matches!(parse_co_pdu(&bind_ack_frame(0, 0)), Ok(CoPdu::BindAck(_))));
+        assert!(matches!(
+            parse_co_pdu(&bind_ack_frame(0, 0)),
+            Ok(CoPdu::BindAck(_))
+        ));
     }
 
     #[test]
@@ -1448,10 +1493,11 @@ mod tests {
     #[test]
     fn request_matches_reference_bytes() {
         const REQ_64: [u8; 64] = [
-            0x05, 0x00, 0x00, 0x03, 0x10, 0x00, 0x00, 0x00, 0x40, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00,
-            0x28, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-            0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf4, 0x01, 0x00, 0x00,
+            0x05, 0x00, 0x00, 0x03, 0x10, 0x00, 0x00, 0x00, 0x40, 0x00, 0x00, 0x00, 0x02, 0x00,
+            0x00, 0x00, 0x28, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x00, 0xf4, 0x01, 0x00, 0x00,
         ];
         let pdus = emit_request(2, 0, 2, &REQ_64[24..], 5840);
         assert_eq!(pdus.len(), 1);
@@ -1517,11 +1563,17 @@ mod tests {
         let mut r = CoReassembler::new(1, 100);
         assert!(matches!(
             r.push(&response_frame(3, 2, b"x")),
-            Err(RpcError::CallIdMismatch { expected: 1, got: 2 })
+            Err(RpcError::CallIdMismatch {
+                expected: 1,
+                got: 2
+            })
         ));
         let mut r = CoReassembler::new(1, 10);
         r.push(&response_frame(1, 1, &[0; 8])).unwrap();
-        assert_eq!(r.push(&response_frame(0, 1, &[0; 8])), Err(RpcError::TooLarge(10)));
+        assert_eq!(
+            r.push(&response_frame(0, 1, &[0; 8])),
+            Err(RpcError::TooLarge(10))
+        );
     }
 
     #[test]
@@ -1605,14 +1657,14 @@ mod tests {
 
     /// protocols.md §3.5: CL ept_lookup request, 120 bytes.
     const CL_REQ_120: [u8; 120] = [
-        0x04, 0x00, 0x20, 0x00, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x08, 0x83, 0xaf, 0xe1, 0x1f, 0x5d, 0xc9, 0x11,
-        0x91, 0xa4, 0x08, 0x00, 0x2b, 0x14, 0xa0, 0xfa, 0x10, 0xb8, 0xa7, 0x6b, 0xad, 0x9d, 0xd1, 0x41,
-        0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8, 0x00, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00,
-        0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0xff, 0xff, 0xff, 0xff, 0x28, 0x00, 0x00, 0x00, 0x00, 0x00,
-        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
-        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-        0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
+        0x04, 0x00, 0x20, 0x00, 0x10, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x08, 0x83, 0xaf, 0xe1, 0x1f, 0x5d,
+        0xc9, 0x11, 0x91, 0xa4, 0x08, 0x00, 0x2b, 0x14, 0xa0, 0xfa, 0x10, 0xb8, 0xa7, 0x6b, 0xad,
+        0x9d, 0xd1, 0x41, 0x80, 0xb4, 0x00, 0xc0, 0x4f, 0xd4, 0x30, 0xc8, 0x00, 0x00, 0x00, 0x00,
+        0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0xff, 0xff, 0xff, 0xff, 0x28,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
     ];
 
     fn activity() -> Uuid {
@@ -1638,12 +1690,18 @@ mod tests {
         let pkt = emit_cl_request(&call, &CL_REQ_120[80..], cl_flags1::IDEMPOTENT).unwrap();
         assert_eq!(pkt, CL_REQ_120);
         let hdr = ClHeader::parse(&pkt).unwrap();
-        assert_eq!(hdr.activity.to_string(), "6ba7b810-9dad-41d1-80b4-00c04fd430c8");
+        assert_eq!(
+            hdr.activity.to_string(),
+            "6ba7b810-9dad-41d1-80b4-00c04fd430c8"
+        );
         let mut again = Vec::new();
         hdr.emit(&mut again);
         assert_eq!(again, pkt[..80]);
         assert!(matches!(parse_cl_pdu(&pkt).unwrap().body, ClBody::Request(b) if b.len() == 40));
-        assert_eq!(emit_cl_request(&call, &[0; 70_000], 0), Err(RpcError::StubTooLarge(70_000)));
+        assert_eq!(
+            emit_cl_request(&call, &[0; 70_000], 0),
+            Err(RpcError::StubTooLarge(70_000))
+        );
     }
 
     #[test]
@@ -1654,12 +1712,20 @@ mod tests {
         assert_eq!(parse_cl_pdu(&p).unwrap().body, ClBody::Reject(0x1c01_0003));
         let p = cl_packet(cl_ptype::REJECT, 0, 0, &[1, 2]);
         assert!(parse_cl_pdu(&p).is_err());
-        assert_eq!(parse_cl_pdu(&cl_packet(4, 0, 0, &[])).unwrap().body, ClBody::Working);
-        assert_eq!(parse_cl_pdu(&cl_packet(5, 0, 0, &[])).unwrap().body, ClBody::Nocall(None));
+        assert_eq!(
+            parse_cl_pdu(&cl_packet(4, 0, 0, &[])).unwrap().body,
+            ClBody::Working
+        );
+        assert_eq!(
+            parse_cl_pdu(&cl_packet(5, 0, 0, &[])).unwrap().body,
+            ClBody::Nocall(None)
+        );
         let p = cl_packet(cl_ptype::RESPONSE, cl_flags1::NOFACK, 0, b"stub");
         let pdu = parse_cl_pdu(&p).unwrap();
         assert_eq!(pdu.header.server_boot, 0x5eed);
-        let ClBody::Response(r) = pdu.body else { panic!() };
+        let ClBody::Response(r) = pdu.body else {
+            panic!()
+        };
         assert!(r.nofack && !r.frag && r.is_last());
         assert_eq!(r.body, b"stub");
         // Big-endian drep, wrong version, short packets.
@@ -1676,7 +1742,8 @@ mod tests {
 
     #[test]
     fn fack_and_ack_bytes() {
-        let resp = ClHeader::parse(&cl_packet(cl_ptype::RESPONSE, cl_flags1::FRAG, 3, &[])).unwrap();
+        let resp =
+            ClHeader::parse(&cl_packet(cl_ptype::RESPONSE, cl_flags1::FRAG, 3, &[])).unwrap();
         let body = FackBody {
             vers: 1,
             window_size: 8,
@@ -1721,7 +1788,9 @@ mod tests {
         let mut r = ClReassembler::new(CL_DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_STUB);
         let mut push = |i: usize| {
             let pdu = parse_cl_pdu(&pkts[i]).unwrap();
-            let ClBody::Response(resp) = pdu.body else { panic!() };
+            let ClBody::Response(resp) = pdu.body else {
+                panic!()
+            };
             r.push_response(&resp).unwrap()
         };
         assert_eq!(push(2), None);
@@ -1786,7 +1855,10 @@ mod tests {
         assert_eq!(who.actuid, activity());
         assert_eq!(who.boot_time, 0x6000_0001);
         // Not a callback: our own EPM request.
-        assert_eq!(parse_conv_who_are_you2(&parse_cl_pdu(&CL_REQ_120).unwrap()), None);
+        assert_eq!(
+            parse_conv_who_are_you2(&parse_cl_pdu(&CL_REQ_120).unwrap()),
+            None
+        );
 
         let cas = Uuid::from_u128(0xaaaaaaaa_bbbb_cccc_dddd_eeeeeeeeeeee);
         let resp = emit_conv_who_are_you2_response(&pdu.header, 0, cas);
@@ -1797,13 +1869,15 @@ mod tests {
             0x76, 0x22, 0x3a, 0x33, 0, 0, 0, 0, 0x0d, 0x00, 0x00, 0x80, 0x9c, 0x00, 0x00, 0x00,
         ]);
         want.extend_from_slice(&[
-            0x22, 0x22, 0x11, 0x11, 0x33, 0x33, 0x44, 0x44, 0x55, 0x55, 0x66, 0x66, 0x77, 0x77, 0x88, 0x88,
+            0x22, 0x22, 0x11, 0x11, 0x33, 0x33, 0x44, 0x44, 0x55, 0x55, 0x66, 0x66, 0x77, 0x77,
+            0x88, 0x88,
         ]);
         want.extend_from_slice(&[0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0xff, 0xff]);
         want.extend_from_slice(&[0xff, 0xff, 24, 0, 0, 0, 0, 0]);
         want.extend_from_slice(&[0, 0, 0, 0]);
         want.extend_from_slice(&[
-            0xaa, 0xaa, 0xaa, 0xaa, 0xbb, 0xbb, 0xcc, 0xcc, 0xdd, 0xdd, 0xee, 0xee, 0xee, 0xee, 0xee, 0xee,
+            0xaa, 0xaa, 0xaa, 0xaa, 0xbb, 0xbb, 0xcc, 0xcc, 0xdd, 0xdd, 0xee, 0xee, 0xee, 0xee,
+            0xee, 0xee,
         ]);
         want.extend_from_slice(&[0, 0, 0, 0]);
         assert_eq!(resp, want);

@@ -3,7 +3,7 @@
 (CLDAP, as Active Directory and Samba expect it) and print what comes back.
 
 usage: cldap_rootdse.py [--quiet] ADDR [PORT]
-Exit 0 when a reply arrived, 1 on timeout.  Stdlib only.
+Exit 0 when a reply arrived, 1 on timeout or ICMP error (ECONNREFUSED).  Stdlib only.
 """
 import socket
 import sys
@@ -62,8 +62,10 @@ def main():
     fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
     s = socket.socket(fam, socket.SOCK_DGRAM)
     s.settimeout(2)
-    s.sendto(REQ, (addr, port))
     try:
+        # Connected, so an ICMP port unreachable shows as ECONNREFUSED.
+        s.connect((addr, port))
+        s.send(REQ)
         data, peer = s.recvfrom(65535)
     except (socket.timeout, OSError) as e:
         if not quiet:

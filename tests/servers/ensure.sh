@@ -5,7 +5,7 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=tests/servers/lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$HERE/lib.sh"
 
 [[ $# -eq 1 ]] || die "usage: ensure.sh dns|ldap|nmbd|dc"
@@ -116,6 +116,7 @@ check_nmbd() {
 # Run "$@" inside the namespace, in a private mount namespace whose /run/samba is $STATE/run-samba.
 samba_exec() {
   mkdir -p "$STATE/run-samba" /run/samba
+  # shellcheck disable=SC2016 # expanded by the inner sh
   ip netns exec "$NS" unshare -m --propagation private \
     sh -c 'mount --bind "$0" /run/samba && exec "$@"' "$STATE/run-samba" "$@"
 }
@@ -160,7 +161,7 @@ CLDAP_PY=$HERE/cldap_rootdse.py
 check_dc() {
   ldapsearch -x -LLL -o nettimeout=2 -l 2 -H "ldap://$ADDR4" -b '' -s base dnsHostName 2>/dev/null |
     grep -qi '^dnsHostName: dc1.portqry.test' || return 1
-  python3 "$CLDAP_PY" --quiet "$ADDR4" || return 1
+  /usr/bin/python3 "$CLDAP_PY" --quiet "$ADDR4" || return 1
   tcp_open "$ADDR4" 135 || return 1
   [[ $(dig +time=1 +tries=1 +short "@$ADDR4" dc1.portqry.test A) == "$ADDR4" ]] || return 1
   nmblookup -s /dev/null -A "$ADDR4" 2>/dev/null | grep -q 'DC1 ' || return 1
@@ -252,6 +253,13 @@ fail() {
   exit 1
 }
 
+need ip flock unshare timeout
+case $SVC in
+  dns) need dnsmasq dig ;;
+  ldap) need slapd slapadd ldapsearch ;;
+  nmbd) need nmbd nmblookup ;;
+  dc) need samba samba-tool ldapsearch dig nmblookup python3 ;;
+esac
 case $SVC in
   dc) WAIT=120 ;;
   *) WAIT=30 ;;

@@ -8,7 +8,12 @@
 # State (configs, pids, logs): /run/portqry-test/S/ ; lock: /run/portqry-test/S.lock
 # DC provisioning cache: /var/cache/portqry-test/
 
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PATH
+
+# shellcheck disable=SC2034 # used by the scripts that source this file
 STATE_ROOT=/run/portqry-test
+# shellcheck disable=SC2034
 CACHE_ROOT=/var/cache/portqry-test
 SERVICES=(dns ldap nmbd dc)
 
@@ -19,6 +24,14 @@ die() {
 
 log() {
   echo "portqry-servers: $*" >&2
+}
+
+# Fail early, with a hint, when a tool is missing.
+need() {
+  local c
+  for c in "$@"; do
+    command -v "$c" >/dev/null 2>&1 || die "'$c' not found: run tests/servers/install.sh first"
+  done
 }
 
 svc_index() {
@@ -95,10 +108,18 @@ netns_create() {
   ip -n "$NS" route add default via "$HOST4" dev "$NVETH" 2>/dev/null || true
 }
 
+# Running (not gone, not a zombie waiting for the sandbox's init to reap it).
+pid_running() {
+  local stat
+  stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  stat=${stat##*) }
+  [[ ${stat%% *} != Z ]]
+}
+
 pid_alive_in_ns() {
   local pid=$1
   [[ $pid =~ ^[0-9]+$ ]] || return 1
-  kill -0 "$pid" 2>/dev/null || return 1
+  pid_running "$pid" || return 1
   [[ $(ip netns identify "$pid" 2>/dev/null) == "$NS" ]]
 }
 
@@ -136,6 +157,7 @@ wait_until() {
 }
 
 tcp_open() {
+  # shellcheck disable=SC2016 # expanded by the inner bash
   timeout 2 bash -c 'exec 3<>"/dev/tcp/$0/$1"' "$1" "$2" 2>/dev/null
 }
 
@@ -153,7 +175,7 @@ svc_stop() {
   done < <(svc_pidfiles)
   end=$((SECONDS + 5))
   for pid in "${pids[@]}"; do
-    while kill -0 "$pid" 2>/dev/null && ((SECONDS < end)); do
+    while pid_running "$pid" && ((SECONDS < end)); do
       sleep 0.1
     done
   done

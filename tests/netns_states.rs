@@ -1,0 +1,371 @@
+//! Root tier: real Linux stacks and real firewalls in namespaces the test
+//! creates (client ⇄ router ⇄ target). Each case asserts the exact PortQry
+//! status line, the evidence (ICMP type/code and who sent it) and the exit code.
+//!
+//! Run by .ci/run as root: `cargo test -- --include-ignored`.
+
+#[path = "support/lab.rs"]
+mod lab;
+
+use lab::*;
+
+struct Case {
+    port: u16,
+    /// Rule in the target's INPUT chain, or the router's FORWARD chain.
+    rule: Option<(&'static str, &'static str)>,
+    state: &'static str,
+    evidence: &'static str,
+    exit: i32,
+}
+
+const T: &str = "target";
+const R: &str = "router";
+
+fn case(
+    port: u16,
+    rule: Option<(&'static str, &'static str)>,
+    state: &'static str,
+    evidence: &'static str,
+    exit: i32,
+) -> Case {
+    Case {
+        port,
+        rule,
+        state,
+        evidence,
+        exit,
+    }
+}
+
+/// Install every case's rule, then query each port alone and check it.
+fn run_cases(proto: &str, v6: bool, cases: &[Case]) {
+    let mut lab = Lab::new();
+    let (target, router) = if v6 {
+        (TARGET6, ROUTER6_T)
+    } else {
+        (TARGET4, ROUTER4_T)
+    };
+    lab.responder(&[(target, 7001)]);
+    for c in cases {
+        if let Some((wher, action)) = c.rule {
+            let (ns, chain) = if wher == T {
+                (lab.target.clone(), "INPUT")
+            } else {
+                (lab.router.clone(), "FORWARD")
+            };
+            lab.rule(
+                &ns,
+                v6,
+                &format!(
+                    "-A {chain} -p {proto} -d {target} --dport {} -j {action}",
+                    c.port
+                ),
+            );
+        }
+    }
+    let mut failures = Vec::new();
+    for c in cases {
+        let port = c.port.to_string();
+        let (code, out, err) = lab.portqry(&[
+            "-n",
+            target,
+            "-nr",
+            "-e",
+            &port,
+            "-p",
+            proto,
+            "-v",
+            "--timeout",
+            "400",
+        ]);
+        let want_line = format!("{} port {} (", proto.to_uppercase(), c.port);
+        let status = out
+            .lines()
+            .find(|l| l.starts_with(&want_line))
+            .unwrap_or("<no status line>")
+            .to_string();
+        let evidence = out
+            .lines()
+            .find(|l| l.trim_start().starts_with("evidence:"))
+            .unwrap_or("")
+            .to_string();
+        let ok = status.ends_with(&format!("): {}", c.state))
+            && evidence.contains(c.evidence)
+            && code == c.exit;
+        if !ok {
+            failures.push(format!(
+                "port {} {proto} v6={v6}: want '{}' / '{}' / exit {}, got '{status}' / '{evidence}' / exit {code}\n{out}{err}",
+                c.port, c.state, c.evidence, c.exit
+            ));
+        }
+        let _ = router;
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n---\n"));
+}
+
+#[test]
+#[ignore = "root: creates network namespaces and firewall rules"]
+fn tcp_ipv4_states() {
+    run_cases(
+        "tcp",
+        false,
+        &[
+            case(7001, None, "LISTENING", "TCP handshake completed", 0),
+            case(7002, None, "NOT LISTENING", "TCP reset (RST)", 1),
+            case(
+                7003,
+                Some((T, "DROP")),
+                "FILTERED",
+                "no response to 3 tries",
+                2,
+            ),
+            case(
+                7004,
+                Some((T, "REJECT --reject-with tcp-reset")),
+                "NOT LISTENING",
+                "TCP reset (RST)",
+                1,
+            ),
+            case(
+                7005,
+                Some((T, "REJECT --reject-with icmp-port-unreachable")),
+                "FILTERED",
+                "port unreachable (type 3, code 3) from 198.18.1.2 (the target)",
+                2,
+            ),
+            case(
+                7006,
+                Some((T, "REJECT --reject-with icmp-admin-prohibited")),
+                "FILTERED",
+                "(type 3, code 13) from 198.18.1.2",
+                2,
+            ),
+            case(
+                7007,
+                Some((T, "REJECT --reject-with icmp-host-prohibited")),
+                "FILTERED",
+                "(type 3, code 10) from 198.18.1.2",
+                2,
+            ),
+            case(
+                7008,
+                Some((T, "REJECT --reject-with icmp-net-unreachable")),
+                "FILTERED",
+                "(type 3, code 0) from 198.18.1.2",
+                2,
+            ),
+            case(
+                7010,
+                Some((T, "REJECT --reject-with icmp-host-unreachable")),
+                "FILTERED",
+                "(type 3, code 1) from 198.18.1.2",
+                2,
+            ),
+            case(
+                7009,
+                Some((R, "REJECT --reject-with icmp-port-unreachable")),
+                "FILTERED",
+                "(type 3, code 3) from 198.18.0.254, not the target",
+                2,
+            ),
+            case(
+                7012,
+                Some((R, "REJECT --reject-with icmp-admin-prohibited")),
+                "FILTERED",
+                "(type 3, code 13) from 198.18.0.254, not the target",
+                2,
+            ),
+        ],
+    );
+}
+
+#[test]
+#[ignore = "root: creates network namespaces and firewall rules"]
+fn udp_ipv4_states() {
+    run_cases(
+        "udp",
+        false,
+        &[
+            case(7001, None, "LISTENING", "UDP reply of", 0),
+            case(
+                7002,
+                None,
+                "NOT LISTENING",
+                "port unreachable (type 3, code 3) from 198.18.1.2 (the target)",
+                1,
+            ),
+            case(
+                7003,
+                Some((T, "DROP")),
+                "LISTENING or FILTERED",
+                "no response to 2 tries",
+                2,
+            ),
+            case(
+                7005,
+                Some((T, "REJECT --reject-with icmp-port-unreachable")),
+                "NOT LISTENING",
+                "(type 3, code 3) from 198.18.1.2 (the target)",
+                1,
+            ),
+            case(
+                7006,
+                Some((T, "REJECT --reject-with icmp-admin-prohibited")),
+                "FILTERED",
+                "(type 3, code 13) from 198.18.1.2",
+                2,
+            ),
+            case(
+                7007,
+                Some((T, "REJECT --reject-with icmp-host-prohibited")),
+                "FILTERED",
+                "(type 3, code 10) from 198.18.1.2",
+                2,
+            ),
+            case(
+                7008,
+                Some((T, "REJECT --reject-with icmp-net-unreachable")),
+                "FILTERED",
+                "(type 3, code 0) from 198.18.1.2",
+                2,
+            ),
+            case(
+                7010,
+                Some((T, "REJECT --reject-with icmp-host-unreachable")),
+                "FILTERED",
+                "(type 3, code 1) from 198.18.1.2",
+                2,
+            ),
+            case(
+                7009,
+                Some((R, "REJECT --reject-with icmp-port-unreachable")),
+                "FILTERED",
+                "(type 3, code 3) from 198.18.0.254, not the target",
+                2,
+            ),
+            case(
+                7012,
+                Some((R, "REJECT --reject-with icmp-admin-prohibited")),
+                "FILTERED",
+                "(type 3, code 13) from 198.18.0.254, not the target",
+                2,
+            ),
+        ],
+    );
+}
+
+#[test]
+#[ignore = "root: creates network namespaces and firewall rules"]
+fn tcp_ipv6_states() {
+    run_cases(
+        "tcp",
+        true,
+        &[
+            case(7001, None, "LISTENING", "TCP handshake completed", 0),
+            case(7002, None, "NOT LISTENING", "TCP reset (RST)", 1),
+            case(
+                7003,
+                Some((T, "DROP")),
+                "FILTERED",
+                "no response to 3 tries",
+                2,
+            ),
+            case(
+                7004,
+                Some((T, "REJECT --reject-with tcp-reset")),
+                "NOT LISTENING",
+                "TCP reset (RST)",
+                1,
+            ),
+            case(
+                7005,
+                Some((T, "REJECT --reject-with icmp6-port-unreachable")),
+                "FILTERED",
+                "(type 1, code 4) from 2001:2:0:1::2 (the target)",
+                2,
+            ),
+            case(
+                7006,
+                Some((T, "REJECT --reject-with icmp6-adm-prohibited")),
+                "FILTERED",
+                "(type 1, code 1) from 2001:2:0:1::2",
+                2,
+            ),
+            case(
+                7008,
+                Some((T, "REJECT --reject-with icmp6-no-route")),
+                "FILTERED",
+                "(type 1, code 0) from 2001:2:0:1::2",
+                2,
+            ),
+            case(
+                7010,
+                Some((T, "REJECT --reject-with icmp6-addr-unreachable")),
+                "FILTERED",
+                "(type 1, code 3) from 2001:2:0:1::2",
+                2,
+            ),
+            case(
+                7009,
+                Some((R, "REJECT --reject-with icmp6-port-unreachable")),
+                "FILTERED",
+                "(type 1, code 4) from 2001:2::fe, not the target",
+                2,
+            ),
+        ],
+    );
+}
+
+#[test]
+#[ignore = "root: creates network namespaces and firewall rules"]
+fn udp_ipv6_states() {
+    run_cases(
+        "udp",
+        true,
+        &[
+            case(7001, None, "LISTENING", "UDP reply of", 0),
+            case(
+                7002,
+                None,
+                "NOT LISTENING",
+                "(type 1, code 4) from 2001:2:0:1::2 (the target)",
+                1,
+            ),
+            case(
+                7003,
+                Some((T, "DROP")),
+                "LISTENING or FILTERED",
+                "no response to 2 tries",
+                2,
+            ),
+            case(
+                7006,
+                Some((T, "REJECT --reject-with icmp6-adm-prohibited")),
+                "FILTERED",
+                "(type 1, code 1) from 2001:2:0:1::2",
+                2,
+            ),
+            case(
+                7008,
+                Some((T, "REJECT --reject-with icmp6-no-route")),
+                "FILTERED",
+                "(type 1, code 0) from 2001:2:0:1::2",
+                2,
+            ),
+            case(
+                7010,
+                Some((T, "REJECT --reject-with icmp6-addr-unreachable")),
+                "FILTERED",
+                "(type 1, code 3) from 2001:2:0:1::2",
+                2,
+            ),
+            case(
+                7009,
+                Some((R, "REJECT --reject-with icmp6-port-unreachable")),
+                "FILTERED",
+                "(type 1, code 4) from 2001:2::fe, not the target",
+                2,
+            ),
+        ],
+    );
+}
