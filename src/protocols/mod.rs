@@ -6,7 +6,9 @@
 //! and prints PortQry's blocks.
 
 pub mod ber;
+pub mod dcerpc;
 pub mod dns;
+pub mod epm;
 pub mod ldap;
 pub mod netbios;
 

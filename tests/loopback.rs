@@ -1,0 +1,395 @@
+//! Plain `cargo test` tier: real sockets on loopback, the real binary.
+
+use std::io::Write;
+use std::net::{TcpListener, UdpSocket};
+use std::process::{Command, Stdio};
+use std::thread;
+
+struct Run {
+    code: i32,
+    out: String,
+    err: String,
+}
+
+fn portqry(args: &[&str]) -> Run {
+    let o = Command::new(env!("CARGO_BIN_EXE_portqry"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run portqry");
+    Run {
+        code: o.status.code().expect("exit code"),
+        out: String::from_utf8_lossy(&o.stdout).into_owned(),
+        err: String::from_utf8_lossy(&o.stderr).into_owned(),
+    }
+}
+
+fn closed_tcp_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+fn udp_echo() -> u16 {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = s.local_addr().unwrap().port();
+    thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        // Bounded: the test process ends, or 1000 datagrams were answered.
+        for _ in 0..1000 {
+            let Ok((n, peer)) = s.recv_from(&mut buf) else {
+                return;
+            };
+            let _ = s.send_to(&buf[..n.min(64)], peer);
+        }
+    });
+    port
+}
+
+fn status_lines(out: &str) -> Vec<&str> {
+    out.lines()
+        .filter(|l| l.contains(" port ") && l.contains("): "))
+        .collect()
+}
+
+#[test]
+fn tcp_listening_and_not_listening() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let open = l.local_addr().unwrap().port().to_string();
+    let r = portqry(&["-n", "127.0.0.1", "-nr", "-e", &open]);
+    assert_eq!(r.code, 0, "{}{}", r.out, r.err);
+    assert!(r.out.contains(&format!("TCP port {open} (")), "{}", r.out);
+    assert!(r.out.contains("): LISTENING"), "{}", r.out);
+    assert!(
+        r.out
+            .starts_with("Querying target system called:\n\n 127.0.0.1\n\nquerying...\n\n"),
+        "{}",
+        r.out
+    );
+
+    let closed = closed_tcp_port().to_string();
+    let r = portqry(&["-n", "127.0.0.1", "-nr", "-e", &closed, "-v"]);
+    assert_eq!(r.code, 1, "{}", r.out);
+    assert!(r.out.contains("): NOT LISTENING"), "{}", r.out);
+    assert!(
+        r.out.contains("evidence: TCP reset (RST) received"),
+        "{}",
+        r.out
+    );
+}
+
+#[test]
+fn udp_reply_and_port_unreachable() {
+    let port = udp_echo().to_string();
+    let r = portqry(&["-n", "127.0.0.1", "-nr", "-e", &port, "-p", "udp", "-v"]);
+    assert_eq!(r.code, 0, "{}", r.out);
+    assert!(
+        r.out.contains(&format!("UDP port {port} (")) && r.out.contains("): LISTENING"),
+        "{}",
+        r.out
+    );
+    assert!(
+        r.out
+            .contains("evidence: UDP reply of 0 byte(s) from 127.0.0.1"),
+        "{}",
+        r.out
+    );
+
+    let closed = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = closed.local_addr().unwrap().port().to_string();
+    drop(closed);
+    let r = portqry(&["-n", "127.0.0.1", "-nr", "-e", &port, "-p", "UDP", "-v"]);
+    assert_eq!(r.code, 1, "{}", r.out);
+    assert!(r.out.contains("): NOT LISTENING"), "{}", r.out);
+    #[cfg(target_os = "linux")]
+    assert!(
+        r.out
+            .contains("(type 3, code 3) from 127.0.0.1 (the target)"),
+        "{}",
+        r.out
+    );
+}
+
+#[test]
+fn both_protocols_and_aggregate_exit_code() {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let open = l.local_addr().unwrap().port();
+    let closed = closed_tcp_port();
+    let list = format!("{open},{closed}");
+    let r = portqry(&["/n", "127.0.0.1", "/nr", "/o", &list, "/p", "both"]);
+    let lines = status_lines(&r.out);
+    assert_eq!(lines.len(), 4, "{}", r.out);
+    assert!(
+        lines[0].starts_with(&format!("TCP port {open} ")) && lines[0].ends_with(": LISTENING")
+    );
+    assert!(lines[1].starts_with(&format!("UDP port {open} ")));
+    assert!(
+        lines[2].starts_with(&format!("TCP port {closed} "))
+            && lines[2].ends_with(": NOT LISTENING")
+    );
+    assert!(lines[3].starts_with(&format!("UDP port {closed} ")));
+    // Highest single code wins: LISTENING (0) + NOT LISTENING (1) → 1.
+    let r = portqry(&["-n", "127.0.0.1", "-nr", "-o", &list]);
+    assert_eq!(r.code, 1, "{}", r.out);
+}
+
+#[test]
+fn quiet_prints_nothing_and_keeps_the_code() {
+    let closed = closed_tcp_port().to_string();
+    let r = portqry(&["-n", "127.0.0.1", "-e", &closed, "-q"]);
+    assert_eq!((r.code, r.out.as_str(), r.err.as_str()), (1, "", ""));
+}
+
+#[test]
+fn usage_errors_are_one_line_and_exit_64() {
+    for args in [
+        vec!["-n", "h", "-e", "0"],
+        vec!["-n", "h", "-e", "80", "-r", "1:2"],
+        vec!["-n", "h", "-r", "9:1"],
+        vec!["-n", "h", "-p", "icmp"],
+        vec!["-e", "80"],
+        vec!["-n", "h", "--frobnicate"],
+        vec![],
+    ] {
+        let r = portqry(&args);
+        assert_eq!(r.code, 64, "{args:?}: {}{}", r.out, r.err);
+        assert_eq!(r.out, "", "{args:?}");
+        assert_eq!(r.err.lines().count(), 1, "{args:?}: {}", r.err);
+        assert!(r.err.starts_with("portqry: "), "{}", r.err);
+    }
+}
+
+#[test]
+fn help_exits_zero() {
+    for a in ["-?", "/?", "--help"] {
+        let r = portqry(&[a]);
+        assert_eq!(r.code, 0);
+        assert!(
+            r.out.contains("--source-port") && r.out.contains("Exit codes"),
+            "{}",
+            r.out
+        );
+    }
+}
+
+#[test]
+fn unresolvable_name_exits_68_and_probes_nothing() {
+    let r = portqry(&["-n", "no-such-host.invalid", "-e", "80"]);
+    assert_eq!(r.code, 68, "{}{}", r.out, r.err);
+    assert!(
+        r.out.contains(
+            "Attempting to resolve name to IP address...\n\nFailed to resolve name to IP address"
+        ),
+        "{}",
+        r.out
+    );
+    assert!(!r.out.contains("querying..."), "{}", r.out);
+    assert!(r.err.contains("no-such-host.invalid"), "{}", r.err);
+}
+
+#[test]
+fn name_resolution_lines() {
+    let closed = closed_tcp_port().to_string();
+    let r = portqry(&["-n", "localhost", "-e", &closed, "-4"]);
+    assert!(
+        r.out.starts_with("Querying target system called:\n\nlocalhost\n\nAttempting to resolve name to IP address...\n\nName resolved to 127.0.0.1\n\nquerying...\n\n"),
+        "{}",
+        r.out
+    );
+    let r = portqry(&["-n", "127.0.0.1", "-e", &closed]);
+    assert!(
+        r.out
+            .contains("Attempting to resolve IP address to a name...\n\n"),
+        "{}",
+        r.out
+    );
+    assert!(
+        r.out.contains("IP address resolved to ")
+            || r.out.contains("Failed to resolve IP address to name"),
+        "{}",
+        r.out
+    );
+}
+
+#[test]
+fn source_port_in_use_and_in_effect() {
+    let busy = TcpListener::bind("0.0.0.0:0").unwrap();
+    let busy_port = busy.local_addr().unwrap().port().to_string();
+    let target = TcpListener::bind("127.0.0.1:0").unwrap();
+    let tport = target.local_addr().unwrap().port().to_string();
+    let r = portqry(&["-n", "127.0.0.1", "-e", &tport, "-sp", &busy_port]);
+    assert_eq!(r.code, 71, "{}{}", r.out, r.err);
+    assert!(
+        r.err
+            .contains("Cannot use specified source port.\nPort is already in use."),
+        "{}",
+        r.err
+    );
+
+    let free = closed_tcp_port();
+    let h = thread::spawn(move || target.accept().map(|(_, peer)| peer.port()));
+    let r = portqry(&[
+        "-n",
+        "127.0.0.1",
+        "-nr",
+        "-e",
+        &tport,
+        "-sp",
+        &free.to_string(),
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.out, r.err);
+    assert_eq!(h.join().unwrap().unwrap(), free);
+}
+
+#[test]
+fn log_file_header_and_overwrite_rules() {
+    let dir = std::env::temp_dir().join(format!("portqry-log-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("pqlog.txt");
+    let _ = std::fs::remove_file(&log);
+    let logs = log.to_str().unwrap();
+    let closed = closed_tcp_port().to_string();
+    let r = portqry(&["-n", "127.0.0.1", "-e", &closed, "-nr", "-l", logs]);
+    assert_eq!(r.code, 1);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        text.starts_with("PortQry Version 2.0 Log File\n\nSystem Date: "),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "Command run:\n portqry -n 127.0.0.1 -e {closed} -nr -l {logs}\n"
+        )),
+        "{text}"
+    );
+    assert!(text.contains("Local computer name:\n\n "), "{text}");
+    assert!(text.contains(&format!("TCP port {closed} (")), "{text}");
+    assert!(
+        text.ends_with("\n\n========= end of log file =========\n"),
+        "{text}"
+    );
+    // The screen got the same report.
+    assert!(text.contains(&r.out), "log:\n{text}\nscreen:\n{}", r.out);
+
+    // Exists, not interactive, no -y: refused, file untouched.
+    std::fs::write(&log, "keep me").unwrap();
+    let r = portqry(&["-n", "127.0.0.1", "-e", &closed, "-l", logs]);
+    assert_eq!(r.code, 73, "{}", r.err);
+    assert!(r.err.contains("-y"), "{}", r.err);
+    assert_eq!(r.out, "");
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "keep me");
+    // -y overwrites; so does -q (as PortQry).
+    let r = portqry(&["-n", "127.0.0.1", "-e", &closed, "-l", logs, "-y"]);
+    assert_eq!(r.code, 1);
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .starts_with("PortQry Version 2.0 Log File")
+    );
+    std::fs::write(&log, "keep me").unwrap();
+    let r = portqry(&["-n", "127.0.0.1", "-e", &closed, "-l", logs, "-q"]);
+    assert_eq!((r.code, r.out.as_str()), (1, ""));
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("NOT LISTENING")
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn services_file_labels_and_errors() {
+    let dir = std::env::temp_dir().join(format!("portqry-svc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let svc = dir.join("services");
+    let closed = closed_tcp_port();
+    let mut f = std::fs::File::create(&svc).unwrap();
+    writeln!(f, "# test\nbogus line\nmy-svc {closed}/tcp\n").unwrap();
+    let r = portqry(&[
+        "-n",
+        "127.0.0.1",
+        "-nr",
+        "-e",
+        &closed.to_string(),
+        "--services",
+        svc.to_str().unwrap(),
+    ]);
+    assert!(
+        r.out.contains(&format!(
+            "TCP port {closed} (my-svc service): NOT LISTENING"
+        )),
+        "{}",
+        r.out
+    );
+    let r = portqry(&[
+        "-n",
+        "127.0.0.1",
+        "-e",
+        "80",
+        "--services",
+        "/nonexistent/services",
+    ]);
+    assert_eq!(r.code, 64);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A UDP server that answers DNS queries with REFUSED, echoing the ID:
+/// the follow-up query upgrades "LISTENING or FILTERED" to LISTENING.
+#[test]
+fn udp_dns_query_settles_listening_or_filtered() {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = s.local_addr().unwrap().port();
+    thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        for _ in 0..100 {
+            let Ok((n, peer)) = s.recv_from(&mut buf) else {
+                return;
+            };
+            if n < 12 {
+                continue; // silent to PortQry's empty datagram, as real DNS servers are
+            }
+            let mut reply = buf[..n].to_vec();
+            reply[2] = 0x81; // QR, RD
+            reply[3] = 0x85; // RA, REFUSED
+            let _ = s.send_to(&reply, peer);
+        }
+    });
+    let dir = std::env::temp_dir().join(format!("portqry-dns-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let svc = dir.join("services");
+    std::fs::write(&svc, format!("domain {port}/udp\n")).unwrap();
+    let p = port.to_string();
+    let r = portqry(&[
+        "-n",
+        "127.0.0.1",
+        "-nr",
+        "-e",
+        &p,
+        "-p",
+        "udp",
+        "--timeout",
+        "300",
+        "--services",
+        svc.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.out, r.err);
+    assert!(
+        r.out.contains(&format!(
+            "UDP port {p} (domain service): LISTENING or FILTERED"
+        )),
+        "{}",
+        r.out
+    );
+    assert!(
+        r.out
+            .contains(&format!("Sending DNS query to UDP port {p}...")),
+        "{}",
+        r.out
+    );
+    assert!(r.out.contains("DNS response: REFUSED"), "{}", r.out);
+    assert!(
+        r.out.contains(&format!("UDP port {p} is LISTENING")),
+        "{}",
+        r.out
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
