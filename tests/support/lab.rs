@@ -19,24 +19,19 @@ static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// Fail loudly (never skip) when the root tier runs without root.
 pub fn require_root() {
-    let uid = unsafe { libc_geteuid() };
+    // SAFETY: geteuid has no preconditions.
+    let uid = unsafe { libc::geteuid() };
     assert_eq!(
         uid, 0,
         "the namespace tests need root: run them through .ci/run (or sudo cargo test -- --include-ignored)"
     );
 }
 
-unsafe extern "C" {
-    #[link_name = "geteuid"]
-    fn libc_geteuid() -> u32;
-}
-
 pub fn sh(args: &[&str]) -> Output {
-    let out = Command::new(args[0])
+    Command::new(args[0])
         .args(&args[1..])
         .output()
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"));
-    out
+        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
 }
 
 /// Run a command and panic with its stderr if it fails.
