@@ -305,6 +305,10 @@ pub struct Args {
     #[arg(long = "dns-name", value_name = "NAME", default_value = "localhost")]
     pub dns_name: String,
 
+    /// Add well-known interface names to the RPC endpoint mapper dump
+    #[arg(long = "rpc-names")]
+    pub rpc_names: bool,
+
     /// Use the target's IPv4 address
     #[arg(short = '4', long = "ipv4", conflicts_with = "ipv6")]
     pub ipv4: bool,
@@ -362,6 +366,7 @@ pub struct Config {
     pub udp_tries: u32,
     pub services: Option<PathBuf>,
     pub dns_name: String,
+    pub rpc_names: bool,
     pub family: Family,
     /// The command as typed, for the log file header.
     pub command_line: String,
@@ -495,6 +500,7 @@ fn validate(a: Args, command_line: String) -> Result<Config, Error> {
         udp_tries: a.tries.unwrap_or(DEFAULT_UDP_TRIES),
         services: a.services,
         dns_name: a.dns_name,
+        rpc_names: a.rpc_names,
         family: if a.ipv4 {
             Family::V4
         } else if a.ipv6 {

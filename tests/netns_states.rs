@@ -64,6 +64,7 @@ fn run_cases(proto: &str, v6: bool, cases: &[Case]) {
         }
     }
     let mut failures = Vec::new();
+    let mut singles = Vec::new();
     for c in cases {
         let port = c.port.to_string();
         let (code, out, err) = lab.portqry(&[
@@ -89,6 +90,7 @@ fn run_cases(proto: &str, v6: bool, cases: &[Case]) {
             .find(|l| l.trim_start().starts_with("evidence:"))
             .unwrap_or("")
             .to_string();
+        singles.push(status.clone());
         let ok = status.ends_with(&format!("): {}", c.state))
             && evidence.contains(c.evidence)
             && code == c.exit;
@@ -101,6 +103,27 @@ fn run_cases(proto: &str, v6: bool, cases: &[Case]) {
         let _ = router;
     }
     assert!(failures.is_empty(), "{}", failures.join("\n---\n"));
+    // One run over the whole list gives the same verdicts, in order, and the
+    // highest single exit code.
+    let list: Vec<String> = cases.iter().map(|c| c.port.to_string()).collect();
+    let (code, out, err) = lab.portqry(&[
+        "-n",
+        target,
+        "-nr",
+        "-o",
+        &list.join(","),
+        "-p",
+        proto,
+        "--timeout",
+        "400",
+    ]);
+    let statuses: Vec<String> = out
+        .lines()
+        .filter(|l| l.starts_with(&format!("{} port ", proto.to_uppercase())) && l.contains("): "))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(statuses, singles, "list run:\n{out}{err}");
+    assert_eq!(code, cases.iter().map(|c| c.exit).max().unwrap(), "{out}");
 }
 
 #[test]
@@ -368,4 +391,89 @@ fn udp_ipv6_states() {
             ),
         ],
     );
+}
+
+/// Silence after the formatted query → FILTERED; an ICMP port-unreachable to
+/// the query (but not to the empty datagram) → NOT LISTENING.
+#[test]
+#[ignore = "root: creates network namespaces and firewall rules"]
+fn udp_protocol_queries_settle_silence() {
+    let lab = Lab::new();
+    for port in [53, 137, 389, 135] {
+        lab.rule(
+            &lab.target,
+            false,
+            &format!("-A INPUT -p udp -d {TARGET4} --dport {port} -j DROP"),
+        );
+    }
+    let expect = [
+        (53, "Sending DNS query to UDP port 53..."),
+        (
+            137,
+            "Attempting NETBIOS adapter status query to UDP port 137...",
+        ),
+        (389, "Sending LDAP query to UDP port 389..."),
+        (135, "Querying Endpoint Mapper Database..."),
+    ];
+    for (port, sending) in expect {
+        let p = port.to_string();
+        let (code, out, err) = lab.portqry(&[
+            "-n",
+            TARGET4,
+            "-nr",
+            "-e",
+            &p,
+            "-p",
+            "udp",
+            "--timeout",
+            "300",
+        ]);
+        assert_eq!(code, 2, "{out}{err}");
+        assert!(
+            out.contains(&format!("UDP port {port} (")) && out.contains("): LISTENING or FILTERED"),
+            "{out}"
+        );
+        assert!(out.contains(sending), "{out}");
+        assert!(
+            out.contains(&format!("UDP port {port} is FILTERED")),
+            "{out}"
+        );
+    }
+    // Empty datagrams (28 bytes of IPv4 + UDP header) vanish; anything longer
+    // is refused as a closed port would be: the DNS query proves NOT LISTENING.
+    lab.rule(&lab.target, false, &format!("-I INPUT -p udp -d {TARGET4} --dport 5353 -j REJECT --reject-with icmp-port-unreachable"));
+    lab.rule(
+        &lab.target,
+        false,
+        &format!("-I INPUT -p udp -d {TARGET4} --dport 5353 -m length --length 28 -j DROP"),
+    );
+    let dir = std::env::temp_dir().join(format!("portqry-svc-ns-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let svc = dir.join("services");
+    std::fs::write(&svc, "domain 5353/udp\n").unwrap();
+    let (code, out, err) = lab.portqry(&[
+        "-n",
+        TARGET4,
+        "-nr",
+        "-e",
+        "5353",
+        "-p",
+        "udp",
+        "--timeout",
+        "300",
+        "-v",
+        "--services",
+        svc.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("UDP port 5353 (domain service): LISTENING or FILTERED"),
+        "{out}"
+    );
+    assert!(out.contains("UDP port 5353 is NOT LISTENING"), "{out}");
+    assert!(
+        out.contains("(type 3, code 3) from 198.18.1.2 (the target)"),
+        "{out}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

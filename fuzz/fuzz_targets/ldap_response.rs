@@ -1,8 +1,40 @@
 #![no_main]
 
-// Feeds arbitrary bytes to the LDAP response parser and the TCP framer: both must
-// return Err on hostile input, never panic, hang or allocate from a claimed length.
+use portqry::protocols::ber::{self, Tlv};
+
+/// Walk every constructed element: the BER reader must bound depth and lengths itself.
+fn walk(t: Tlv<'_>, budget: &mut u32) {
+    if *budget == 0 {
+        return;
+    }
+    *budget -= 1;
+    let _ = t.integer_value();
+    let _ = t.boolean_value();
+    if let Ok(kids) = t.children() {
+        for kid in kids {
+            match kid {
+                Ok(k) => walk(k, budget),
+                Err(_) => break,
+            }
+        }
+    }
+}
+
+// Feeds arbitrary bytes to the LDAP response parser (the message id of the captured
+// seeds is 1), the TCP framer and a generic BER walk: all must return Err on hostile
+// input, never panic, hang or allocate from a claimed length. Whatever parses renders.
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    let _ = portqry::protocols::ldap::parse_messages(data, 1);
-    let _ = portqry::protocols::ber::message_len(data);
+    if let Ok(dse) = portqry::protocols::ldap::parse_messages(data, 1) {
+        let _ = dse.render_lines();
+    }
+    let _ = ber::message_len(data);
+    let mut budget = 10_000;
+    let mut rest = data;
+    while let Ok((t, after)) = ber::read_tlv(rest) {
+        walk(t, &mut budget);
+        if after.len() == rest.len() {
+            break;
+        }
+        rest = after;
+    }
 });

@@ -11,6 +11,7 @@ pub mod dns;
 pub mod epm;
 pub mod ldap;
 pub mod netbios;
+pub mod rpc;
 
 use crate::cli::{Config, PortMode};
 use crate::error::Error;
@@ -29,47 +30,44 @@ pub enum Protocol {
     Dns,
     NetBios,
     Ldap,
+    /// The DCE/RPC endpoint mapper (`ept_lookup` dump).
+    Epm,
 }
 
 /// Which query runs where: by service name from the services file (so
 /// `ldap 1025/tcp` sends LDAP to 1025, as in PortQry) or by well-known port.
-type Route = (
-    Protocol,
-    &'static [&'static str],
-    &'static [u16],
-    &'static [Transport],
-);
+struct Route {
+    protocol: Protocol,
+    services: &'static [&'static str],
+    ports: &'static [u16],
+    transports: &'static [Transport],
+}
+
+const BOTH: &[Transport] = &[Transport::Tcp, Transport::Udp];
+
+#[rustfmt::skip]
 const TABLE: &[Route] = &[
-    (
-        Protocol::Dns,
-        &["domain"],
-        &[53],
-        &[Transport::Tcp, Transport::Udp],
-    ),
-    (
-        Protocol::NetBios,
-        &["netbios-ns"],
-        &[137],
-        &[Transport::Udp],
-    ),
-    (
-        Protocol::Ldap,
-        &["ldap", "msft-gc"],
-        &[389, 3268],
-        &[Transport::Tcp, Transport::Udp],
-    ),
+    Route { protocol: Protocol::Dns, services: &["domain"], ports: &[53], transports: BOTH },
+    Route { protocol: Protocol::NetBios, services: &["netbios-ns"], ports: &[137], transports: &[Transport::Udp] },
+    Route { protocol: Protocol::Ldap, services: &["ldap", "msft-gc"], ports: &[389, 3268], transports: BOTH },
+    Route { protocol: Protocol::Epm, services: &["epmap", "loc-srv"], ports: &[135], transports: BOTH },
 ];
 
 /// The protocol query for a port, if any.
+///
+/// PortQry never dumps the endpoint mapper during a range scan (`-r`), only for
+/// `-e` and `-o`.
 pub fn select(
     transport: Transport,
     port: u16,
     service: Option<&str>,
-    _mode: PortMode,
+    mode: PortMode,
 ) -> Option<Protocol> {
-    TABLE.iter().find_map(|(proto, names, ports, transports)| {
-        let by_name = service.is_some_and(|s| names.iter().any(|n| n.eq_ignore_ascii_case(s)));
-        (transports.contains(&transport) && (by_name || ports.contains(&port))).then_some(*proto)
+    TABLE.iter().find_map(|r| {
+        let by_name = service.is_some_and(|s| r.services.iter().any(|n| n.eq_ignore_ascii_case(s)));
+        let skipped = r.protocol == Protocol::Epm && mode == PortMode::Range;
+        (!skipped && r.transports.contains(&transport) && (by_name || r.ports.contains(&port)))
+            .then_some(r.protocol)
     })
 }
 
@@ -90,6 +88,7 @@ pub enum Answer {
         status: netbios::NodeStatus,
     },
     Ldap(ldap::RootDse),
+    Epm(rpc::Dump),
 }
 
 /// A protocol query's result: the verdict it supports and what came back.
@@ -126,6 +125,7 @@ fn name(p: Protocol) -> &'static str {
         Protocol::Dns => "DNS",
         Protocol::NetBios => "NETBIOS",
         Protocol::Ldap => "LDAP",
+        Protocol::Epm => "RPC",
     }
 }
 
@@ -170,6 +170,11 @@ fn exchange_for(proto: Protocol, cfg: &Config, tcp: bool) -> Exchange {
                     .map_err(|e| e.to_string())
             }),
         },
+        // The endpoint mapper is a conversation, run by `rpc`; never a single exchange.
+        Protocol::Epm => Exchange {
+            request: Vec::new(),
+            parse: Box::new(|_| Err("not a single exchange".into())),
+        },
         Protocol::Ldap => {
             let msg_id = i32::from(id & 0x7fff).max(1);
             Exchange {
@@ -209,6 +214,7 @@ fn print_answer(proto: Protocol, answer: &Answer, out: &mut Output) {
             out.line("");
             out.para("======== End of LDAP query response ========");
         }
+        Answer::Epm(_) => {}
     }
 }
 
@@ -220,7 +226,7 @@ pub fn udp_query(
 ) -> Result<QueryOutcome, Error> {
     let cfg = ctx.cfg;
     // PortQry uses an ephemeral source port for these follow-up queries (§3.4).
-    let ephemeral = matches!(proto, Protocol::NetBios | Protocol::Ldap);
+    let ephemeral = matches!(proto, Protocol::NetBios | Protocol::Ldap | Protocol::Epm);
     if ephemeral && (proto == Protocol::NetBios || cfg.source_port.is_some()) {
         out.line("Using ephemeral source port");
     }
@@ -229,11 +235,15 @@ pub fn udp_query(
             "Attempting NETBIOS adapter status query to UDP port {}...",
             ctx.port
         )),
+        Protocol::Epm => out.line("Querying Endpoint Mapper Database..."),
         _ => out.para(&format!(
             "Sending {} query to UDP port {}...",
             name(proto),
             ctx.port
         )),
+    }
+    if proto == Protocol::Epm {
+        return udp_epm(ctx, out);
     }
     let ex = exchange_for(proto, cfg, false);
     let opts = udp::UdpOptions {
@@ -296,6 +306,9 @@ pub fn tcp_query(
     mut stream: TcpStream,
     out: &mut Output,
 ) -> QueryOutcome {
+    if proto == Protocol::Epm {
+        return tcp_epm(ctx, stream, out);
+    }
     out.para(&format!(
         "Sending {} query to TCP port {}...",
         name(proto),
@@ -432,6 +445,97 @@ fn complete(proto: Protocol, buf: &[u8], ex: &Exchange) -> Option<Result<Answer,
                 }
             }
         }
-        Protocol::NetBios => Some((ex.parse)(buf)),
+        Protocol::NetBios | Protocol::Epm => Some((ex.parse)(buf)),
     }
+}
+
+/// The verdict after a formatted UDP query, from its evidence.
+fn udp_query_state(evidence: &Evidence, target: std::net::IpAddr) -> State {
+    match probe::decide(Transport::Udp, evidence, target) {
+        // Silence after a formatted query: PortQry calls the port FILTERED.
+        State::ListeningOrFiltered => State::Filtered,
+        s => s,
+    }
+}
+
+/// Print a dump, or why it failed, after "Querying Endpoint Mapper Database...".
+fn print_dump(result: &Result<rpc::Dump, String>, cfg: &Config, out: &mut Output) {
+    match result {
+        Ok(dump) => {
+            // `render` starts with the "Querying..." line, already printed.
+            for l in rpc::render(dump, cfg.rpc_names).iter().skip(1) {
+                out.line(l);
+            }
+        }
+        Err(e) => {
+            out.line("");
+            out.para(&format!("The endpoint mapper query failed: {e}"));
+        }
+    }
+}
+
+fn epm_outcome(
+    state: State,
+    observation: Option<Observation>,
+    result: Option<Result<rpc::Dump, String>>,
+) -> QueryOutcome {
+    let (answer, error) = match result {
+        Some(Ok(d)) => (Some(Answer::Epm(d)), None),
+        Some(Err(e)) => (None, Some(e)),
+        None => (None, None),
+    };
+    QueryOutcome {
+        protocol: Protocol::Epm,
+        state,
+        observation,
+        answer,
+        error,
+    }
+}
+
+/// TCP 135: bind to the endpoint mapper and dump it over the open connection.
+fn tcp_epm(ctx: &QueryContext, mut stream: TcpStream, out: &mut Output) -> QueryOutcome {
+    out.line("Querying Endpoint Mapper Database...");
+    let started = Instant::now();
+    let wait = ctx.cfg.udp_wait.max(ctx.cfg.tcp_timeout) * 2;
+    let result = rpc::dump_tcp(&mut stream, wait);
+    print_dump(&result, ctx.cfg, out);
+    let observation = result.as_ref().ok().map(|_| Observation {
+        evidence: Evidence::Reply { bytes: 0 },
+        tries: 1,
+        rtt: Some(started.elapsed()),
+        wait,
+    });
+    epm_outcome(State::Listening, observation, Some(result))
+}
+
+/// UDP 135: connectionless ept_lookup; the first call's evidence decides.
+fn udp_epm(ctx: &QueryContext, out: &mut Output) -> Result<QueryOutcome, Error> {
+    let d = rpc::dump_udp(
+        ctx.target.socket_addr(ctx.port),
+        ctx.cfg.udp_wait,
+        ctx.cfg.udp_tries,
+    )?;
+    let state = if d.result.is_some() {
+        State::Listening
+    } else {
+        udp_query_state(&d.observation.evidence, ctx.target.addr)
+    };
+    match &d.result {
+        Some(r) => print_dump(r, ctx.cfg, out),
+        None => out.line(""),
+    }
+    out.line(&format!(
+        "UDP port {} is {}",
+        ctx.port,
+        state.portqry_text()
+    ));
+    if ctx.cfg.verbose {
+        out.line(&format!(
+            "    evidence: {}",
+            probe::explain(Transport::Udp, &d.observation, ctx.target.addr)
+        ));
+    }
+    out.line("");
+    Ok(epm_outcome(state, Some(d.observation), d.result))
 }

@@ -1,0 +1,281 @@
+#!/usr/bin/env python3
+"""Capture real reply bytes from the test servers in tests/servers/ as fuzz seeds.
+
+usage (as root, from the repository root):
+    DNS=$(bash tests/servers/ensure.sh dns)  LDAP=$(bash tests/servers/ensure.sh ldap) \
+    NMBD=$(bash tests/servers/ensure.sh nmbd) DC=$(bash tests/servers/ensure.sh dc) \
+    python3 fuzz/seeds/capture.py
+    bash tests/servers/teardown.sh all
+
+Writes fuzz/seeds/<target>/real-*.bin and fuzz/seeds/captured.json (name, target,
+source, hex), which gen_readme.py turns into fuzz/seeds/README.md. Stdlib only.
+Every exchange has a 2 s timeout and is sent once: traffic goes only to the
+198.18.N.2 test namespaces that ensure.sh creates.
+"""
+import json
+import os
+import socket
+import struct
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "tests", "servers"))
+import cldap_rootdse  # noqa: E402  (its REQ is the 39-byte rootDSE request, msgid 1)
+
+DNS = os.environ.get("DNS", "198.18.10.2")
+LDAP = os.environ.get("LDAP", "198.18.11.2")
+NMBD = os.environ.get("NMBD", "198.18.12.2")
+DC = os.environ.get("DC", "198.18.13.2")
+TIMEOUT = 2.0
+
+captured = []
+
+
+def save(target, name, data, source):
+    d = os.path.join(HERE, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name + ".bin"), "wb") as f:
+        f.write(data)
+    captured.append({"target": target, "name": name, "source": source, "len": len(data),
+                     "hex": data.hex()})
+    print(f"{target}/{name}.bin  {len(data)} bytes  ({source})")
+
+
+# ------------------------------------------------------------------ DNS
+def dns_query(qid, name, qtype):
+    q = struct.pack(">HHHHHH", qid, 0x0100, 1, 0, 0, 0)
+    for label in name.split("."):
+        q += bytes([len(label)]) + label.encode()
+    return q + b"\0" + struct.pack(">HH", qtype, 1)
+
+
+def udp_exchange(addr, port, req, bufsize=65535):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(TIMEOUT)
+        s.connect((addr, port))
+        s.send(req)
+        return s.recv(bufsize)
+
+
+def recv_exact(s, n):
+    out = b""
+    while len(out) < n:
+        chunk = s.recv(n - len(out))
+        if not chunk:
+            raise EOFError(f"closed after {len(out)} of {n} bytes")
+        out += chunk
+    return out
+
+
+def dns_tcp(addr, req):
+    with socket.create_connection((addr, 53), timeout=TIMEOUT) as s:
+        s.sendall(struct.pack(">H", len(req)) + req)
+        (n,) = struct.unpack(">H", recv_exact(s, 2))
+        return recv_exact(s, n)
+
+
+def capture_dns():
+    A, AAAA, TXT, SRV = 1, 28, 16, 33
+    jobs = [
+        ("dnsmasq", DNS, "a", "dc1.portqry.test", A),
+        ("dnsmasq", DNS, "aaaa", "dc1.portqry.test", AAAA),
+        ("dnsmasq", DNS, "txt", "portqry.test", TXT),
+        ("dnsmasq", DNS, "srv", "_ldap._tcp.portqry.test", SRV),
+        ("dnsmasq", DNS, "refused", "www.example.com", A),
+        ("dnsmasq", DNS, "nxdomain", "nosuch.portqry.test", A),
+        ("samba-dc", DC, "a", "dc1.portqry.test", A),
+        ("samba-dc", DC, "srv", "_ldap._tcp.dc._msdcs.portqry.test", SRV),
+        ("samba-dc", DC, "nxdomain", "www.example.com", A),
+    ]
+    for i, (server, addr, tag, name, qtype) in enumerate(jobs):
+        req = dns_query(0x5100 + i, name, qtype)
+        rep = udp_exchange(addr, 53, req)
+        save("dns_response", f"real-{server}-udp-{tag}", rep,
+             f"{server} at {addr}, UDP 53, query id 0x{0x5100 + i:04x} {name} type {qtype}")
+    for server, addr in (("dnsmasq", DNS), ("samba-dc", DC)):
+        req = dns_query(0x5200, "dc1.portqry.test", A)
+        rep = dns_tcp(addr, req)
+        save("dns_response", f"real-{server}-tcp-a", rep,
+             f"{server} at {addr}, TCP 53 (2-byte length prefix removed), id 0x5200 dc1.portqry.test A")
+
+
+# ------------------------------------------------------------------ NetBIOS
+def nbstat_request(trn_id):
+    # protocols.md 1.1: wildcard "*" name, NBSTAT, IN.
+    return (struct.pack(">HHHHHH", trn_id, 0, 1, 0, 0, 0) + b"\x20" + b"CK" + b"A" * 30 + b"\0"
+            + struct.pack(">HH", 0x21, 1))
+
+
+def capture_netbios():
+    for server, addr in (("nmbd", NMBD), ("samba-dc", DC)):
+        req = nbstat_request(0x1337)
+        assert len(req) == 50
+        rep = udp_exchange(addr, 137, req)
+        save("netbios_response", f"real-{server}-nbstat", rep,
+             f"{server} at {addr}, UDP 137, NBSTAT request of protocols.md 1.1 (TRN_ID 0x1337)")
+
+
+# ------------------------------------------------------------------ LDAP / CLDAP
+def ber_len(n):
+    if n < 0x80:
+        return bytes([n])
+    b = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(b)]) + b
+
+
+def tlv(tag, value):
+    return bytes([tag]) + ber_len(len(value)) + value
+
+
+def rootdse_search(msgid, attrs):
+    """A base-scope SearchRequest for "" with (objectClass=*) and the given attributes."""
+    body = (tlv(0x04, b"") + tlv(0x0a, b"\0") + tlv(0x0a, b"\0") + tlv(0x02, b"\0")
+            + tlv(0x02, b"\0") + tlv(0x01, b"\0") + tlv(0x87, b"objectClass")
+            + tlv(0x30, b"".join(tlv(0x04, a.encode()) for a in attrs)))
+    return tlv(0x30, tlv(0x02, bytes([msgid])) + tlv(0x63, body))
+
+
+def ldap_tcp(addr, req):
+    """Send req, read whole BER messages until a SearchResultDone (0x65)."""
+    buf = b""
+    with socket.create_connection((addr, 389), timeout=TIMEOUT) as s:
+        s.sendall(req)
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+            # walk messages; stop once the last complete one is a SearchResultDone
+            off, done = 0, False
+            while off + 2 <= len(buf):
+                first = buf[off + 1]
+                if first < 0x80:
+                    hl, ln = 2, first
+                else:
+                    k = first & 0x7F
+                    if off + 2 + k > len(buf):
+                        break
+                    hl, ln = 2 + k, int.from_bytes(buf[off + 2:off + 2 + k], "big")
+                if off + hl + ln > len(buf):
+                    break
+                msg = buf[off:off + hl + ln]
+                # msgid INTEGER then protocolOp tag
+                idlen = msg[hl + 1]
+                if msg[hl + 2 + idlen] == 0x65:
+                    done = True
+                off += hl + ln
+            if done:
+                break
+        s.sendall(bytes.fromhex("30050201024200"))  # unbind, msgid 2
+    return buf
+
+
+def capture_ldap():
+    req39 = cldap_rootdse.REQ
+    assert len(req39) == 39 and req39 == rootdse_search(1, [])
+    rep = udp_exchange(DC, 389, req39)
+    save("ldap_response", "real-samba-dc-cldap-rootdse", rep,
+         f"samba-dc at {DC}, UDP 389 (CLDAP), the 39-byte rootDSE request of "
+         "tests/servers/cldap_rootdse.py (msgid 1, no attributes)")
+    rep = ldap_tcp(LDAP, req39)
+    save("ldap_response", "real-slapd-tcp-rootdse", rep,
+         f"OpenLDAP slapd at {LDAP}, TCP 389, the 39-byte rootDSE request (msgid 1)")
+    req_all = rootdse_search(1, ["*", "+"])
+    rep = ldap_tcp(LDAP, req_all)
+    save("ldap_response", "real-slapd-tcp-rootdse-all", rep,
+         f"OpenLDAP slapd at {LDAP}, TCP 389, rootDSE request for '*' '+' (msgid 1)")
+    rep = ldap_tcp(DC, req39)
+    save("ldap_response", "real-samba-dc-tcp-rootdse", rep,
+         f"samba-dc at {DC}, TCP 389, the 39-byte rootDSE request (msgid 1)")
+
+
+# ------------------------------------------------------------------ DCE/RPC endpoint mapper
+BIND_72 = bytes.fromhex(  # protocols.md 3.2
+    "05000b03100000004800000001000000" "b810b81000000000010000000000010"
+    "00883afe11f5dc91191a408002b14a0fa" "03000000045d888aeb1cc9119fe80800"
+    "2b10486002000000"
+)
+
+
+def co_read_frame(s):
+    hdr = recv_exact(s, 16)
+    (frag_len,) = struct.unpack_from("<H", hdr, 8)
+    return hdr + recv_exact(s, frag_len - 16)
+
+
+def ept_lookup_request(call_id, handle, max_ents):
+    stub = struct.pack("<IIII", 0, 0, 0, 1) + handle + struct.pack("<I", max_ents)
+    assert len(stub) == 40
+    hdr = struct.pack("<BBBB4sHHI", 5, 0, 0, 3, b"\x10\0\0\0", 24 + len(stub), 0, call_id)
+    return hdr + struct.pack("<IHH", len(stub), 0, 2) + stub
+
+
+def epm_dump(addr, max_ents):
+    """Returns (bind_ack frame, [(frames of one call, concatenated stub)])."""
+    pages = []
+    with socket.create_connection((addr, 135), timeout=TIMEOUT) as s:
+        s.sendall(BIND_72)
+        bind_ack = co_read_frame(s)
+        assert bind_ack[2] == 12, f"not a bind_ack: ptype {bind_ack[2]}"
+        handle = b"\0" * 20
+        for call in range(2, 200):
+            s.sendall(ept_lookup_request(call, handle, max_ents))
+            frames, stub = [], b""
+            while True:
+                f = co_read_frame(s)
+                frames.append(f)
+                if f[2] != 2:  # fault or something else: stop
+                    break
+                stub += f[24:len(f) - struct.unpack_from("<H", f, 10)[0]]
+                if f[3] & 0x02:  # LAST_FRAG
+                    break
+            pages.append((frames, stub))
+            if frames[-1][2] != 2 or len(stub) < 28:
+                break
+            handle = stub[:20]
+            (num_ents,) = struct.unpack_from("<I", stub, 20)
+            (status,) = struct.unpack_from("<I", stub, len(stub) - 4)
+            if handle == b"\0" * 20 or num_ents == 0 or status != 0:
+                break
+    return bind_ack, pages
+
+
+def capture_epm():
+    bind_ack, pages = epm_dump(DC, 500)
+    save("dcerpc_pdu", "real-samba-dc-bind-ack", bind_ack,
+         f"samba-dc at {DC}, TCP 135: bind_ack answering the 72-byte EPM bind of protocols.md 3.2")
+    for i, (frames, stub) in enumerate(pages):
+        save("epm_reply", f"real-samba-dc-ept-lookup-500-call{i + 1}", stub,
+             f"samba-dc at {DC}, TCP 135: ept_lookup max_ents=500, call {i + 1}: "
+             f"the stubs of its {len(frames)} response PDU(s) concatenated")
+        save("dcerpc_pdu", f"real-samba-dc-ept-lookup-500-call{i + 1}-frame1", frames[0],
+             f"samba-dc at {DC}, TCP 135: first response PDU of ept_lookup call {i + 1}")
+        if len(frames) > 1:
+            save("dcerpc_pdu", f"real-samba-dc-ept-lookup-500-call{i + 1}-stream",
+                 b"".join(frames),
+                 f"samba-dc at {DC}, TCP 135: all {len(frames)} response PDUs of call {i + 1}, "
+                 "as read from the TCP stream")
+    # Paging: three entries per call, keep the first two pages and the last.
+    _, pages3 = epm_dump(DC, 3)
+    for i, (frames, stub) in enumerate(pages3):
+        if i < 2 or i == len(pages3) - 1:
+            save("epm_reply", f"real-samba-dc-ept-lookup-3-call{i + 1}", stub,
+                 f"samba-dc at {DC}, TCP 135: ept_lookup max_ents=3 (paged), call {i + 1} of "
+                 f"{len(pages3)}, returned handle fed back")
+    print(f"ept_lookup: {len(pages)} call(s) at max_ents=500, {len(pages3)} at max_ents=3",
+          file=sys.stderr)
+
+
+def main():
+    capture_dns()
+    capture_netbios()
+    capture_ldap()
+    capture_epm()
+    with open(os.path.join(HERE, "captured.json"), "w") as f:
+        json.dump(captured, f, indent=1)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,430 @@
+//! Root tier: protocol queries against real servers from Debian packages
+//! (dnsmasq, slapd, Samba nmbd, Samba as an AD DC), started in namespaces by
+//! tests/servers/ensure.sh, cross-checked with the reference clients
+//! (dig, ldapsearch, nmblookup, impacket) and tshark.
+
+use std::collections::BTreeSet;
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+
+/// One test at a time per server fixture: they share namespaces.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn root() {
+    // SAFETY: geteuid has no preconditions.
+    assert_eq!(
+        unsafe { libc::geteuid() },
+        0,
+        "real-server tests need root: run them through .ci/run"
+    );
+}
+
+fn sh(cmd: &[&str]) -> (i32, String, String) {
+    let o = Command::new(cmd[0])
+        .args(&cmd[1..])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn ensure(service: &str) -> String {
+    root();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/servers/ensure.sh");
+    let (code, out, err) = sh(&["bash", script, service]);
+    assert_eq!(code, 0, "ensure.sh {service} failed:\n{out}\n{err}");
+    out.trim().to_string()
+}
+
+fn portqry(args: &[&str]) -> (i32, String) {
+    let mut cmd = vec![env!("CARGO_BIN_EXE_portqry")];
+    cmd.extend_from_slice(args);
+    let (code, out, err) = sh(&cmd);
+    (code, format!("{out}{err}"))
+}
+
+#[test]
+#[ignore = "root: real dnsmasq in a namespace"]
+fn dns_dnsmasq_udp_and_tcp() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let ip = ensure("dns");
+    let (_, dig, _) = sh(&["dig", "+short", &format!("@{ip}"), "dc1.portqry.test", "A"]);
+    let want = dig.trim();
+    assert!(!want.is_empty(), "dig found nothing");
+    let (code, out) = portqry(&[
+        "-n",
+        &ip,
+        "-nr",
+        "-e",
+        "53",
+        "-p",
+        "both",
+        "--dns-name",
+        "dc1.portqry.test",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("TCP port 53 (domain service): LISTENING\n\nSending DNS query to TCP port 53...\n\nDNS response: NOERROR"), "{out}");
+    assert!(out.contains("UDP port 53 (domain service): LISTENING or FILTERED\n\nSending DNS query to UDP port 53...\n\nDNS response: NOERROR"), "{out}");
+    assert_eq!(
+        out.matches(&format!("dc1.portqry.test. ")).count(),
+        2,
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!(" IN A {want}")),
+        "dig says {want}:\n{out}"
+    );
+    assert!(out.contains("UDP port 53 is LISTENING"), "{out}");
+    // A name outside dnsmasq's data: a negative answer still proves a DNS server.
+    let (code, out) = portqry(&[
+        "-n",
+        &ip,
+        "-nr",
+        "-e",
+        "53",
+        "-p",
+        "udp",
+        "--dns-name",
+        "nowhere.example",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("DNS response: REFUSED") || out.contains("DNS response: NXDOMAIN"),
+        "{out}"
+    );
+    assert!(out.contains("UDP port 53 is LISTENING"), "{out}");
+}
+
+/// Name-table lines as nmblookup prints them (tab, name, suffix, flags).
+fn name_lines(text: &str) -> BTreeSet<String> {
+    text.lines()
+        .filter(|l| l.starts_with('\t') && l.contains(" <") && l.contains("<ACTIVE>"))
+        .map(|l| l.trim_end().to_string())
+        .collect()
+}
+
+fn netbios_matches_nmblookup(service: &str, zero_mac: bool) {
+    let ip = ensure(service);
+    let (code, out) = portqry(&["-n", &ip, "-nr", "-e", "137", "-p", "udp"]);
+    let (_, nmb, _) = sh(&["nmblookup", "-A", &ip]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Using ephemeral source port\nAttempting NETBIOS adapter status query to UDP port 137..."), "{out}");
+    assert!(out.contains("UDP port 137 is LISTENING"), "{out}");
+    let ours = name_lines(&out);
+    assert!(!ours.is_empty(), "{out}");
+    assert_eq!(ours, name_lines(&nmb), "ours:\n{out}\nnmblookup:\n{nmb}");
+    // Same MAC as nmblookup at the same moment (Samba's DC invents one per start).
+    let mac_line = |t: &str| {
+        t.lines()
+            .find(|l| l.contains("MAC Address = "))
+            .map(|l| l.trim().to_string())
+    };
+    assert_eq!(
+        mac_line(&out),
+        mac_line(&nmb),
+        "ours:\n{out}\nnmblookup:\n{nmb}"
+    );
+    let portqry_mac = mac_line(&nmb)
+        .unwrap()
+        .trim_start_matches("MAC Address = ")
+        .replace('-', "")
+        .to_lowercase();
+    assert!(
+        out.contains(&format!("Server's response: MAC address {portqry_mac}")),
+        "{out}"
+    );
+    if zero_mac {
+        assert_eq!(portqry_mac, "000000000000");
+    }
+}
+
+#[test]
+#[ignore = "root: real Samba nmbd in a namespace"]
+fn netbios_nmbd() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    netbios_matches_nmblookup("nmbd", true);
+}
+
+#[test]
+#[ignore = "root: real Samba AD DC in a namespace"]
+fn netbios_samba_dc() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    netbios_matches_nmblookup("dc", false);
+}
+
+/// `attr: value` lines of an LDAP block or of ldapsearch's LDIF.
+///
+/// Values are compared with trailing blanks trimmed: LDIF prints an empty value
+/// as `entryDN:`.
+fn attr_lines(text: &str, from_portqry: bool) -> BTreeSet<String> {
+    let body: &str = if from_portqry {
+        let start = text.find("LDAP query response:").expect("no LDAP block");
+        let end = text
+            .find("======== End of LDAP query response ========")
+            .expect("no end marker");
+        &text[start..end]
+    } else {
+        text
+    };
+    body.lines()
+        .filter(|l| {
+            l.split_once(':')
+                .is_some_and(|(name, _)| !name.is_empty() && !name.contains(' '))
+        })
+        .filter(|l| !l.starts_with("dn:") && !l.to_lowercase().starts_with("currenttime:"))
+        .map(|l| l.trim_end().to_string())
+        .collect()
+}
+
+#[test]
+#[ignore = "root: real slapd in a namespace"]
+fn ldap_slapd_matches_ldapsearch() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let ip = ensure("ldap");
+    let (code, out) = portqry(&["-n", &ip, "-nr", "-e", "389"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("TCP port 389 (ldap service): LISTENING\n\nSending LDAP query to TCP port 389...\n\nLDAP query response:\n\n"), "{out}");
+    let (_, ldif, err) = sh(&[
+        "ldapsearch",
+        "-x",
+        "-LLL",
+        "-o",
+        "ldif-wrap=no",
+        "-H",
+        &format!("ldap://{ip}"),
+        "-b",
+        "",
+        "-s",
+        "base",
+        "*",
+        "+",
+    ]);
+    let theirs = attr_lines(&ldif, false);
+    assert!(theirs.len() > 3, "ldapsearch: {ldif}{err}");
+    assert_eq!(
+        attr_lines(&out, true),
+        theirs,
+        "ours:\n{out}\nldapsearch:\n{ldif}"
+    );
+    // slapd has no CLDAP: the port is closed, and says so.
+    let (code, out) = portqry(&["-n", &ip, "-nr", "-e", "389", "-p", "udp", "-v"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("UDP port 389 (ldap service): NOT LISTENING"),
+        "{out}"
+    );
+}
+
+#[test]
+#[ignore = "root: real Samba AD DC in a namespace"]
+fn cldap_and_ldap_samba_dc() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let ip = ensure("dc");
+    let (code, out) = portqry(&[
+        "-n",
+        &ip,
+        "-nr",
+        "-e",
+        "389",
+        "-p",
+        "udp",
+        "--timeout",
+        "500",
+    ]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("UDP port 389 (ldap service): LISTENING or FILTERED\n\nSending LDAP query to UDP port 389...\n\nLDAP query response:"), "{out}");
+    assert!(out.contains("dnsHostName: dc1.portqry.test"), "{out}");
+    assert!(
+        out.contains("defaultNamingContext: DC=portqry,DC=test"),
+        "{out}"
+    );
+    assert!(
+        out.contains("======== End of LDAP query response ========\n\nUDP port 389 is LISTENING"),
+        "{out}"
+    );
+    // TCP: the same facts ldapsearch sees.
+    let (code, tcp) = portqry(&["-n", &ip, "-nr", "-e", "389"]);
+    assert_eq!(code, 0, "{tcp}");
+    let (_, ldif, _) = sh(&[
+        "ldapsearch",
+        "-x",
+        "-LLL",
+        "-o",
+        "ldif-wrap=no",
+        "-H",
+        &format!("ldap://{ip}"),
+        "-b",
+        "",
+        "-s",
+        "base",
+        "*",
+        "+",
+    ]);
+    let theirs = attr_lines(&ldif, false);
+    let ours = attr_lines(&tcp, true);
+    let missing: Vec<_> = theirs
+        .difference(&ours)
+        .filter(|l| !l.starts_with("highestCommittedUSN"))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "ldapsearch shows what we do not: {missing:?}\nours:\n{tcp}"
+    );
+}
+
+/// (interface uuid, binding) pairs.
+fn epm_pairs_portqry(out: &str) -> Vec<(String, String)> {
+    let lines: Vec<&str> = out.lines().collect();
+    let mut pairs = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if let Some(rest) = l.strip_prefix("UUID: ") {
+            let uuid = rest.split_whitespace().next().unwrap().to_string();
+            pairs.push((uuid, lines.get(i + 1).unwrap_or(&"").to_string()));
+        }
+    }
+    pairs.sort();
+    pairs
+}
+
+#[test]
+#[ignore = "root: real Samba AD DC in a namespace"]
+fn epm_samba_dc_matches_impacket() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let ip = ensure("dc");
+    let (code, out) = portqry(&["-n", &ip, "-nr", "-e", "135"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("TCP port 135 (epmap service): LISTENING\n\nQuerying Endpoint Mapper Database...\nServer's response:\n\nUUID: "), "{out}");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/servers/epm_dump.py");
+    let (pc, dump, err) = sh(&["/opt/portqry-venv/bin/python", script, &ip]);
+    assert_eq!(pc, 0, "epm_dump.py: {err}");
+    let mut theirs: Vec<(String, String)> = dump
+        .lines()
+        .filter(|l| !l.starts_with("total"))
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            let uuid = it.next()?.to_string();
+            let _vers = it.next()?;
+            Some((uuid, it.collect::<Vec<_>>().join(" ")))
+        })
+        .collect();
+    theirs.sort();
+    let total: usize = dump
+        .lines()
+        .find_map(|l| l.strip_prefix("total "))
+        .and_then(|n| n.split_whitespace().next()?.parse().ok())
+        .expect("total");
+    assert!(total > 10, "{dump}");
+    assert!(
+        out.contains(&format!(
+            "Total endpoints found: {total}\n\n==== End of RPC Endpoint Mapper query response ===="
+        )),
+        "impacket total {total}:\n{out}"
+    );
+    assert_eq!(
+        epm_pairs_portqry(&out),
+        theirs,
+        "ours:\n{out}\nimpacket:\n{dump}"
+    );
+    // Samba serves no connectionless RPC: UDP 135 is closed, and the verdict says so.
+    let (code, out) = portqry(&["-n", &ip, "-nr", "-e", "135", "-p", "udp", "-v"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("UDP port 135 ("), "{out}");
+    assert!(out.contains("): NOT LISTENING"), "{out}");
+    // A range scan never dumps the endpoint mapper (PortQry's rule).
+    let (_, out) = portqry(&["-n", &ip, "-nr", "-r", "135:135"]);
+    assert!(
+        out.contains("TCP port 135 (epmap service): LISTENING")
+            && !out.contains("Querying Endpoint Mapper"),
+        "{out}"
+    );
+}
+
+/// tshark dissects every request we send without a malformed-packet warning.
+#[test]
+#[ignore = "root: tshark capture on the Samba DC's link"]
+fn tshark_dissects_our_requests() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let ip = ensure("dc");
+    let pcap = std::env::temp_dir().join(format!("portqry-{}.pcap", std::process::id()));
+    let pcap_s = pcap.to_str().unwrap().to_string();
+    let mut cap = Command::new("tshark")
+        .args([
+            "-q",
+            "-i",
+            "pqh-dc",
+            "-w",
+            &pcap_s,
+            "-f",
+            &format!("host {ip}"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("tshark");
+    // Wait until tshark reports it is capturing (bounded).
+    {
+        use std::io::Read;
+        let mut err = cap.stderr.take().unwrap();
+        let mut seen = String::new();
+        let mut b = [0u8; 256];
+        for _ in 0..100 {
+            let n = err.read(&mut b).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            seen.push_str(&String::from_utf8_lossy(&b[..n]));
+            if seen.contains("Capture started") {
+                break;
+            }
+        }
+        assert!(
+            seen.contains("Capture started"),
+            "tshark did not start: {seen}"
+        );
+        std::thread::spawn(move || {
+            let mut sink = Vec::new();
+            let _ = err.read_to_end(&mut sink);
+        });
+    }
+    // "Capture started" is printed just before the capture loop runs.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    for args in [
+        vec!["-e", "53", "-p", "both"],
+        vec!["-e", "137", "-p", "udp"],
+        vec!["-e", "389", "-p", "both"],
+        vec!["-e", "135"],
+    ] {
+        let mut a = vec!["-n", ip.as_str(), "-nr", "--timeout", "300"];
+        a.extend(args);
+        portqry(&a);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(cap.id() as i32, libc::SIGINT) };
+    let _ = cap.wait();
+    let count = |filter: &str| {
+        let (_, o, e) = sh(&["tshark", "-r", &pcap_s, "-Y", filter]);
+        assert!(!e.contains("isn't a valid display filter"), "{filter}: {e}");
+        o.lines().count()
+    };
+    assert!(count("frame") > 0, "nothing captured in {pcap_s}");
+    assert_eq!(
+        count("_ws.malformed || _ws.expert.severity == error"),
+        0,
+        "malformed packets in {pcap_s}"
+    );
+    assert!(count("dns.flags.response == 0") >= 2, "no DNS queries seen");
+    assert!(count("nbns.flags.response == 0") >= 1, "no NBNS query seen");
+    assert!(count("cldap") >= 1, "no CLDAP seen");
+    assert!(
+        count("ldap.protocolOp == 3") >= 1,
+        "no LDAP searchRequest seen"
+    );
+    assert!(count("dcerpc.pkt_type == 11") >= 1, "no DCE/RPC bind seen");
+    assert!(count("epm.opnum == 2") >= 1, "no ept_lookup seen");
+    let _ = std::fs::remove_file(&pcap);
+}
