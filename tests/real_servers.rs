@@ -70,7 +70,7 @@ fn dns_dnsmasq_udp_and_tcp() {
     assert!(out.contains("TCP port 53 (domain service): LISTENING\n\nSending DNS query to TCP port 53...\n\nDNS response: NOERROR"), "{out}");
     assert!(out.contains("UDP port 53 (domain service): LISTENING or FILTERED\n\nSending DNS query to UDP port 53...\n\nDNS response: NOERROR"), "{out}");
     assert_eq!(
-        out.matches(&format!("dc1.portqry.test. ")).count(),
+        out.matches("dc1.portqry.test. ").count(),
         2,
         "{out}"
     );
