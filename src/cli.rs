@@ -133,11 +133,7 @@ fn joined(long: &str, value: &OsString) -> OsString {
 
 /// The value at `rest[i]` and the index after it; for `-cn`, words are
 /// joined until the closing `!` (the shell splits `!my community name!`).
-fn take_value(
-    rest: &[OsString],
-    mut i: usize,
-    community: bool,
-) -> Result<(OsString, usize), Error> {
+fn take_value(rest: &[OsString], mut i: usize, community: bool) -> Result<(OsString, usize), Error> {
     let first = rest[i].to_string_lossy().into_owned();
     i += 1;
     if community && first.starts_with('!') && (first.len() == 1 || !first.ends_with('!')) {
@@ -191,9 +187,7 @@ fn parse_proto(s: &str) -> Result<ProtoSel, String> {
 fn parse_ms(s: &str) -> Result<u64, String> {
     match s.trim().parse::<u64>() {
         Ok(n) if (1..=600_000).contains(&n) => Ok(n),
-        _ => Err(format!(
-            "'{s}' is not a timeout: give milliseconds from 1 to 600000"
-        )),
+        _ => Err(format!("'{s}' is not a timeout: give milliseconds from 1 to 600000")),
     }
 }
 
@@ -385,9 +379,7 @@ pub fn parse(argv: Vec<OsString>) -> Result<Command, Error> {
     let command_line = crate::report::command_line(&argv);
     let normalized = normalize(argv)?;
     if normalized.len() <= 1 {
-        return Err(Error::Usage(
-            "no target given: portqry -n HOST [-e PORT] (see portqry --help)".into(),
-        ));
+        return Err(Error::Usage("no target given: portqry -n HOST [-e PORT] (see portqry --help)".into()));
     }
     let args = match Args::try_parse_from(normalized) {
         Ok(a) => a,
@@ -406,10 +398,7 @@ pub fn parse(argv: Vec<OsString>) -> Result<Command, Error> {
 
 /// clap's first line, without its "error: " prefix.
 fn one_line(rendered: &str) -> String {
-    let first = rendered
-        .lines()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("invalid arguments");
+    let first = rendered.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid arguments");
     let first = first.trim().trim_start_matches("error: ");
     format!("{first} (see portqry --help)")
 }
@@ -425,18 +414,15 @@ fn validate(a: Args, command_line: String) -> Result<Config, Error> {
             "local mode (-local, -wport, -wpid, -wt) is not supported: use ss -tunap (Linux) or netstat -ano (Windows)".into(),
         ));
     }
-    let name = a.name.ok_or_else(|| {
-        Error::Usage("no target given: add -n HOST (a name, IPv4 or IPv6 address)".into())
-    })?;
+    let name = a
+        .name
+        .ok_or_else(|| Error::Usage("no target given: add -n HOST (a name, IPv4 or IPv6 address)".into()))?;
     if name.trim().is_empty() || name.contains(char::is_whitespace) {
         return Err(Error::Usage(format!(
             "'{name}' is not a host name or address: -n takes one name with no spaces"
         )));
     }
-    let given = [a.port.is_some(), a.range.is_some(), a.ports.is_some()]
-        .iter()
-        .filter(|x| **x)
-        .count();
+    let given = [a.port.is_some(), a.range.is_some(), a.ports.is_some()].iter().filter(|x| **x).count();
     if given > 1 {
         return Err(Error::Usage(
             "-e, -r and -o are mutually exclusive: give one port (-e 80), one range (-r 1:1024) or one list (-o 25,80)".into(),
@@ -448,10 +434,7 @@ fn validate(a: Args, command_line: String) -> Result<Config, Error> {
     } else if let Some(o) = &a.ports {
         (ports::parse_list(o)?, PortMode::List)
     } else {
-        (
-            vec![ports::parse_port(a.port.as_deref().unwrap_or("80"))?],
-            PortMode::Single,
-        )
+        (vec![ports::parse_port(a.port.as_deref().unwrap_or("80"))?], PortMode::Single)
     };
     let source_port = a
         .source_port
@@ -517,10 +500,7 @@ mod tests {
     use super::*;
 
     fn argv(s: &str) -> Vec<OsString> {
-        std::iter::once("portqry")
-            .chain(s.split_whitespace())
-            .map(OsString::from)
-            .collect()
+        std::iter::once("portqry").chain(s.split_whitespace()).map(OsString::from).collect()
     }
 
     fn cfg(s: &str) -> Config {
@@ -545,10 +525,7 @@ mod tests {
     #[test]
     fn every_reference_example_parses() {
         let c = cfg("-n myserver.com -e 25");
-        assert_eq!(
-            (c.name.as_str(), c.ports.clone()),
-            ("myserver.com", vec![25])
-        );
+        assert_eq!((c.name.as_str(), c.ports.clone()), ("myserver.com", vec![25]));
         let c = cfg("-n host1.dev.reskit.com -r 21:445");
         assert_eq!(c.ports.len(), 425);
         assert_eq!(c.port_mode, PortMode::Range);
@@ -587,10 +564,7 @@ mod tests {
         let c = cfg("/n:host /e:135");
         assert_eq!((c.name.as_str(), c.ports.clone()), ("host", vec![135]));
         let c = cfg("-n fe80::1 -o:25,80");
-        assert_eq!(
-            (c.name.as_str(), c.ports.clone()),
-            ("fe80::1", vec![25, 80])
-        );
+        assert_eq!((c.name.as_str(), c.ports.clone()), ("fe80::1", vec![25, 80]));
         let c = cfg("/n host /r 135;139");
         assert_eq!(c.ports, vec![135, 136, 137, 138, 139]);
     }

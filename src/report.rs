@@ -15,11 +15,7 @@ pub struct Output {
 impl Output {
     /// A report to the screen only (or nowhere, when `screen` is false).
     pub fn new(screen: bool, log: Option<BufWriter<File>>) -> Output {
-        Output {
-            screen,
-            log,
-            log_error: None,
-        }
+        Output { screen, log, log_error: None }
     }
 
     /// One line of text.
@@ -46,8 +42,7 @@ impl Output {
     /// Close the log with PortQry's end marker; report a write failure.
     pub fn finish(mut self) -> Result<(), Error> {
         if let Some(mut log) = self.log.take() {
-            let r =
-                writeln!(log, "\n========= end of log file =========").and_then(|_| log.flush());
+            let r = writeln!(log, "\n========= end of log file =========").and_then(|_| log.flush());
             if let Err(e) = r {
                 self.log_error.get_or_insert_with(|| e.to_string());
             }
@@ -78,10 +73,7 @@ pub fn open_log(
                 path.display()
             )));
         }
-        eprint!(
-            "Log file '{}' already exists. Do you want to overwrite it? (Y/N) ",
-            path.display()
-        );
+        eprint!("Log file '{}' already exists. Do you want to overwrite it? (Y/N) ", path.display());
         let _ = std::io::stderr().flush();
         let mut answer = String::new();
         let _ = stdin.read_line(&mut answer);
@@ -115,10 +107,6 @@ pub fn command_line(argv: &[std::ffi::OsString]) -> String {
             .unwrap_or_else(|| "portqry".into());
         parts.push(stem);
     }
-    parts.extend(
-        argv.iter()
-            .skip(1)
-            .map(|a| a.to_string_lossy().into_owned()),
-    );
+    parts.extend(argv.iter().skip(1).map(|a| a.to_string_lossy().into_owned()));
     parts.join(" ")
 }

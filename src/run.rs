@@ -23,23 +23,14 @@ pub struct PortResult {
 /// The exit code for several results: the highest single code, so 0 means
 /// every port answered, 1 that some were refused and none were filtered.
 pub fn aggregate_exit(results: &[PortResult]) -> i32 {
-    results
-        .iter()
-        .map(|r| r.state.exit_code())
-        .max()
-        .unwrap_or(0)
+    results.iter().map(|r| r.state.exit_code()).max().unwrap_or(0)
 }
 
 /// Run the query the command line describes; returns the exit code.
 pub fn run(cfg: &Config) -> Result<i32, Error> {
     let services = Services::load(cfg.services.as_deref())?;
     let log = match &cfg.log {
-        Some(path) => Some(report::open_log(
-            path,
-            cfg.overwrite,
-            cfg.quiet,
-            &cfg.command_line,
-        )?),
+        Some(path) => Some(report::open_log(path, cfg.overwrite, cfg.quiet, &cfg.command_line)?),
         None => None,
     };
     let mut out = Output::new(!cfg.quiet, log);
@@ -74,22 +65,14 @@ fn resolve(cfg: &Config, out: &mut Output) -> Result<Target, Error> {
                 None => out.para("Failed to resolve IP address to name"),
             }
         }
-        return Ok(Target {
-            input: cfg.name.clone(),
-            addr,
-            scope_id,
-        });
+        return Ok(Target { input: cfg.name.clone(), addr, scope_id });
     }
     out.para(&cfg.name);
     out.para("Attempting to resolve name to IP address...");
     match target::resolve_name(&cfg.name, cfg.family, target::LOOKUP_TIMEOUT) {
         Ok(addr) => {
             out.para(&format!("Name resolved to {addr}"));
-            Ok(Target {
-                input: cfg.name.clone(),
-                addr,
-                scope_id: 0,
-            })
+            Ok(Target { input: cfg.name.clone(), addr, scope_id: 0 })
         }
         Err(e) => {
             out.para("Failed to resolve name to IP address");
@@ -123,25 +106,16 @@ fn query_port(
             (p.observation, p.stream)
         }
         Transport::Udp => {
-            let opts = udp::UdpOptions {
-                wait: cfg.udp_wait,
-                tries: cfg.udp_tries,
-                source_port: cfg.source_port,
-            };
+            let opts =
+                udp::UdpOptions { wait: cfg.udp_wait, tries: cfg.udp_tries, source_port: cfg.source_port };
             let p = udp::exchange(addr, &[], &opts)?;
             (p.observation, None)
         }
     };
     let state = probe::decide(transport, &observation.evidence, ip);
-    out.line(&format!(
-        "{transport} port {port} ({label}): {}",
-        state.portqry_text()
-    ));
+    out.line(&format!("{transport} port {port} ({label}): {}", state.portqry_text()));
     if cfg.verbose {
-        out.line(&format!(
-            "    evidence: {}",
-            probe::explain(transport, &observation, ip)
-        ));
+        out.line(&format!("    evidence: {}", probe::explain(transport, &observation, ip)));
     }
     out.line("");
     let query = match (protocol, transport, state, stream) {
@@ -160,12 +134,5 @@ fn query_port(
         (Some(q), Transport::Udp) => q.state,
         _ => state,
     };
-    Ok(PortResult {
-        transport,
-        port,
-        service,
-        state: final_state,
-        observation,
-        query,
-    })
+    Ok(PortResult { transport, port, service, state: final_state, observation, query })
 }

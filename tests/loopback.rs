@@ -46,9 +46,7 @@ fn udp_echo() -> u16 {
 }
 
 fn status_lines(out: &str) -> Vec<&str> {
-    out.lines()
-        .filter(|l| l.contains(" port ") && l.contains("): "))
-        .collect()
+    out.lines().filter(|l| l.contains(" port ") && l.contains("): ")).collect()
 }
 
 #[test]
@@ -60,8 +58,7 @@ fn tcp_listening_and_not_listening() {
     assert!(r.out.contains(&format!("TCP port {open} (")), "{}", r.out);
     assert!(r.out.contains("): LISTENING"), "{}", r.out);
     assert!(
-        r.out
-            .starts_with("Querying target system called:\n\n 127.0.0.1\n\nquerying...\n\n"),
+        r.out.starts_with("Querying target system called:\n\n 127.0.0.1\n\nquerying...\n\n"),
         "{}",
         r.out
     );
@@ -70,11 +67,7 @@ fn tcp_listening_and_not_listening() {
     let r = portqry(&["-n", "127.0.0.1", "-nr", "-e", &closed, "-v"]);
     assert_eq!(r.code, 1, "{}", r.out);
     assert!(r.out.contains("): NOT LISTENING"), "{}", r.out);
-    assert!(
-        r.out.contains("evidence: TCP reset (RST) received"),
-        "{}",
-        r.out
-    );
+    assert!(r.out.contains("evidence: TCP reset (RST) received"), "{}", r.out);
 }
 
 #[test]
@@ -82,17 +75,8 @@ fn udp_reply_and_port_unreachable() {
     let port = udp_echo().to_string();
     let r = portqry(&["-n", "127.0.0.1", "-nr", "-e", &port, "-p", "udp", "-v"]);
     assert_eq!(r.code, 0, "{}", r.out);
-    assert!(
-        r.out.contains(&format!("UDP port {port} (")) && r.out.contains("): LISTENING"),
-        "{}",
-        r.out
-    );
-    assert!(
-        r.out
-            .contains("evidence: UDP reply of 0 byte(s) from 127.0.0.1"),
-        "{}",
-        r.out
-    );
+    assert!(r.out.contains(&format!("UDP port {port} (")) && r.out.contains("): LISTENING"), "{}", r.out);
+    assert!(r.out.contains("evidence: UDP reply of 0 byte(s) from 127.0.0.1"), "{}", r.out);
 
     let closed = UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = closed.local_addr().unwrap().port().to_string();
@@ -101,12 +85,7 @@ fn udp_reply_and_port_unreachable() {
     assert_eq!(r.code, 1, "{}", r.out);
     assert!(r.out.contains("): NOT LISTENING"), "{}", r.out);
     #[cfg(target_os = "linux")]
-    assert!(
-        r.out
-            .contains("(type 3, code 3) from 127.0.0.1 (the target)"),
-        "{}",
-        r.out
-    );
+    assert!(r.out.contains("(type 3, code 3) from 127.0.0.1 (the target)"), "{}", r.out);
 }
 
 #[test]
@@ -118,14 +97,9 @@ fn both_protocols_and_aggregate_exit_code() {
     let r = portqry(&["/n", "127.0.0.1", "/nr", "/o", &list, "/p", "both"]);
     let lines = status_lines(&r.out);
     assert_eq!(lines.len(), 4, "{}", r.out);
-    assert!(
-        lines[0].starts_with(&format!("TCP port {open} ")) && lines[0].ends_with(": LISTENING")
-    );
+    assert!(lines[0].starts_with(&format!("TCP port {open} ")) && lines[0].ends_with(": LISTENING"));
     assert!(lines[1].starts_with(&format!("UDP port {open} ")));
-    assert!(
-        lines[2].starts_with(&format!("TCP port {closed} "))
-            && lines[2].ends_with(": NOT LISTENING")
-    );
+    assert!(lines[2].starts_with(&format!("TCP port {closed} ")) && lines[2].ends_with(": NOT LISTENING"));
     assert!(lines[3].starts_with(&format!("UDP port {closed} ")));
     // Highest single code wins: LISTENING (0) + NOT LISTENING (1) → 1.
     let r = portqry(&["-n", "127.0.0.1", "-nr", "-o", &list]);
@@ -163,11 +137,7 @@ fn help_exits_zero() {
     for a in ["-?", "/?", "--help"] {
         let r = portqry(&[a]);
         assert_eq!(r.code, 0);
-        assert!(
-            r.out.contains("--source-port") && r.out.contains("Exit codes"),
-            "{}",
-            r.out
-        );
+        assert!(r.out.contains("--source-port") && r.out.contains("Exit codes"), "{}", r.out);
     }
 }
 
@@ -176,9 +146,7 @@ fn unresolvable_name_exits_68_and_probes_nothing() {
     let r = portqry(&["-n", "no-such-host.invalid", "-e", "80"]);
     assert_eq!(r.code, 68, "{}{}", r.out, r.err);
     assert!(
-        r.out.contains(
-            "Attempting to resolve name to IP address...\n\nFailed to resolve name to IP address"
-        ),
+        r.out.contains("Attempting to resolve name to IP address...\n\nFailed to resolve name to IP address"),
         "{}",
         r.out
     );
@@ -196,15 +164,9 @@ fn name_resolution_lines() {
         r.out
     );
     let r = portqry(&["-n", "127.0.0.1", "-e", &closed]);
+    assert!(r.out.contains("Attempting to resolve IP address to a name...\n\n"), "{}", r.out);
     assert!(
-        r.out
-            .contains("Attempting to resolve IP address to a name...\n\n"),
-        "{}",
-        r.out
-    );
-    assert!(
-        r.out.contains("IP address resolved to ")
-            || r.out.contains("Failed to resolve IP address to name"),
+        r.out.contains("IP address resolved to ") || r.out.contains("Failed to resolve IP address to name"),
         "{}",
         r.out
     );
@@ -218,24 +180,11 @@ fn source_port_in_use_and_in_effect() {
     let tport = target.local_addr().unwrap().port().to_string();
     let r = portqry(&["-n", "127.0.0.1", "-e", &tport, "-sp", &busy_port]);
     assert_eq!(r.code, 71, "{}{}", r.out, r.err);
-    assert!(
-        r.err
-            .contains("Cannot use specified source port.\nPort is already in use."),
-        "{}",
-        r.err
-    );
+    assert!(r.err.contains("Cannot use specified source port.\nPort is already in use."), "{}", r.err);
 
     let free = closed_tcp_port();
     let h = thread::spawn(move || target.accept().map(|(_, peer)| peer.port()));
-    let r = portqry(&[
-        "-n",
-        "127.0.0.1",
-        "-nr",
-        "-e",
-        &tport,
-        "-sp",
-        &free.to_string(),
-    ]);
+    let r = portqry(&["-n", "127.0.0.1", "-nr", "-e", &tport, "-sp", &free.to_string()]);
     assert_eq!(r.code, 0, "{}{}", r.out, r.err);
     assert_eq!(h.join().unwrap().unwrap(), free);
 }
@@ -251,22 +200,14 @@ fn log_file_header_and_overwrite_rules() {
     let r = portqry(&["-n", "127.0.0.1", "-e", &closed, "-nr", "-l", logs]);
     assert_eq!(r.code, 1);
     let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.starts_with("PortQry Version 2.0 Log File\n\nSystem Date: "), "{text}");
     assert!(
-        text.starts_with("PortQry Version 2.0 Log File\n\nSystem Date: "),
-        "{text}"
-    );
-    assert!(
-        text.contains(&format!(
-            "Command run:\n portqry -n 127.0.0.1 -e {closed} -nr -l {logs}\n"
-        )),
+        text.contains(&format!("Command run:\n portqry -n 127.0.0.1 -e {closed} -nr -l {logs}\n")),
         "{text}"
     );
     assert!(text.contains("Local computer name:\n\n "), "{text}");
     assert!(text.contains(&format!("TCP port {closed} (")), "{text}");
-    assert!(
-        text.ends_with("\n\n========= end of log file =========\n"),
-        "{text}"
-    );
+    assert!(text.ends_with("\n\n========= end of log file =========\n"), "{text}");
     // The screen got the same report.
     assert!(text.contains(&r.out), "log:\n{text}\nscreen:\n{}", r.out);
 
@@ -280,19 +221,11 @@ fn log_file_header_and_overwrite_rules() {
     // -y overwrites; so does -q (as PortQry).
     let r = portqry(&["-n", "127.0.0.1", "-e", &closed, "-l", logs, "-y"]);
     assert_eq!(r.code, 1);
-    assert!(
-        std::fs::read_to_string(&log)
-            .unwrap()
-            .starts_with("PortQry Version 2.0 Log File")
-    );
+    assert!(std::fs::read_to_string(&log).unwrap().starts_with("PortQry Version 2.0 Log File"));
     std::fs::write(&log, "keep me").unwrap();
     let r = portqry(&["-n", "127.0.0.1", "-e", &closed, "-l", logs, "-q"]);
     assert_eq!((r.code, r.out.as_str()), (1, ""));
-    assert!(
-        std::fs::read_to_string(&log)
-            .unwrap()
-            .contains("NOT LISTENING")
-    );
+    assert!(std::fs::read_to_string(&log).unwrap().contains("NOT LISTENING"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -304,30 +237,10 @@ fn services_file_labels_and_errors() {
     let closed = closed_tcp_port();
     let mut f = std::fs::File::create(&svc).unwrap();
     writeln!(f, "# test\nbogus line\nmy-svc {closed}/tcp\n").unwrap();
-    let r = portqry(&[
-        "-n",
-        "127.0.0.1",
-        "-nr",
-        "-e",
-        &closed.to_string(),
-        "--services",
-        svc.to_str().unwrap(),
-    ]);
-    assert!(
-        r.out.contains(&format!(
-            "TCP port {closed} (my-svc service): NOT LISTENING"
-        )),
-        "{}",
-        r.out
-    );
-    let r = portqry(&[
-        "-n",
-        "127.0.0.1",
-        "-e",
-        "80",
-        "--services",
-        "/nonexistent/services",
-    ]);
+    let r =
+        portqry(&["-n", "127.0.0.1", "-nr", "-e", &closed.to_string(), "--services", svc.to_str().unwrap()]);
+    assert!(r.out.contains(&format!("TCP port {closed} (my-svc service): NOT LISTENING")), "{}", r.out);
+    let r = portqry(&["-n", "127.0.0.1", "-e", "80", "--services", "/nonexistent/services"]);
     assert_eq!(r.code, 64);
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -372,24 +285,9 @@ fn udp_dns_query_settles_listening_or_filtered() {
         svc.to_str().unwrap(),
     ]);
     assert_eq!(r.code, 0, "{}{}", r.out, r.err);
-    assert!(
-        r.out.contains(&format!(
-            "UDP port {p} (domain service): LISTENING or FILTERED"
-        )),
-        "{}",
-        r.out
-    );
-    assert!(
-        r.out
-            .contains(&format!("Sending DNS query to UDP port {p}...")),
-        "{}",
-        r.out
-    );
+    assert!(r.out.contains(&format!("UDP port {p} (domain service): LISTENING or FILTERED")), "{}", r.out);
+    assert!(r.out.contains(&format!("Sending DNS query to UDP port {p}...")), "{}", r.out);
     assert!(r.out.contains("DNS response: REFUSED"), "{}", r.out);
-    assert!(
-        r.out.contains(&format!("UDP port {p} is LISTENING")),
-        "{}",
-        r.out
-    );
+    assert!(r.out.contains(&format!("UDP port {p} is LISTENING")), "{}", r.out);
     std::fs::remove_dir_all(&dir).unwrap();
 }

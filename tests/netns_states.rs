@@ -28,72 +28,35 @@ fn case(
     evidence: &'static str,
     exit: i32,
 ) -> Case {
-    Case {
-        port,
-        rule,
-        state,
-        evidence,
-        exit,
-    }
+    Case { port, rule, state, evidence, exit }
 }
 
 /// Install every case's rule, then query each port alone and check it.
 fn run_cases(proto: &str, v6: bool, cases: &[Case]) {
     let mut lab = Lab::new();
-    let (target, router) = if v6 {
-        (TARGET6, ROUTER6_T)
-    } else {
-        (TARGET4, ROUTER4_T)
-    };
+    let (target, router) = if v6 { (TARGET6, ROUTER6_T) } else { (TARGET4, ROUTER4_T) };
     lab.responder(&[(target, 7001)]);
     for c in cases {
         if let Some((wher, action)) = c.rule {
-            let (ns, chain) = if wher == T {
-                (lab.target.clone(), "INPUT")
-            } else {
-                (lab.router.clone(), "FORWARD")
-            };
-            lab.rule(
-                &ns,
-                v6,
-                &format!(
-                    "-A {chain} -p {proto} -d {target} --dport {} -j {action}",
-                    c.port
-                ),
-            );
+            let (ns, chain) =
+                if wher == T { (lab.target.clone(), "INPUT") } else { (lab.router.clone(), "FORWARD") };
+            lab.rule(&ns, v6, &format!("-A {chain} -p {proto} -d {target} --dport {} -j {action}", c.port));
         }
     }
     let mut failures = Vec::new();
     let mut singles = Vec::new();
     for c in cases {
         let port = c.port.to_string();
-        let (code, out, err) = lab.portqry(&[
-            "-n",
-            target,
-            "-nr",
-            "-e",
-            &port,
-            "-p",
-            proto,
-            "-v",
-            "--timeout",
-            "400",
-        ]);
+        let (code, out, err) =
+            lab.portqry(&["-n", target, "-nr", "-e", &port, "-p", proto, "-v", "--timeout", "400"]);
         let want_line = format!("{} port {} (", proto.to_uppercase(), c.port);
-        let status = out
-            .lines()
-            .find(|l| l.starts_with(&want_line))
-            .unwrap_or("<no status line>")
-            .to_string();
-        let evidence = out
-            .lines()
-            .find(|l| l.trim_start().starts_with("evidence:"))
-            .unwrap_or("")
-            .to_string();
+        let status =
+            out.lines().find(|l| l.starts_with(&want_line)).unwrap_or("<no status line>").to_string();
+        let evidence =
+            out.lines().find(|l| l.trim_start().starts_with("evidence:")).unwrap_or("").to_string();
         singles.push(status.clone());
-        let ok = status.ends_with(&format!("): {}", c.state))
-            && evidence.contains(c.evidence)
-            && code == c.exit;
+        let ok =
+            status.ends_with(&format!("): {}", c.state)) && evidence.contains(c.evidence) && code == c.exit;
         if !ok {
             failures.push(format!(
                 "port {} {proto} v6={v6}: want '{}' / '{}' / exit {}, got '{status}' / '{evidence}' / exit {code}\n{out}{err}",
@@ -106,17 +69,8 @@ fn run_cases(proto: &str, v6: bool, cases: &[Case]) {
     // One run over the whole list gives the same verdicts, in order, and the
     // highest single exit code.
     let list: Vec<String> = cases.iter().map(|c| c.port.to_string()).collect();
-    let (code, out, err) = lab.portqry(&[
-        "-n",
-        target,
-        "-nr",
-        "-o",
-        &list.join(","),
-        "-p",
-        proto,
-        "--timeout",
-        "400",
-    ]);
+    let (code, out, err) =
+        lab.portqry(&["-n", target, "-nr", "-o", &list.join(","), "-p", proto, "--timeout", "400"]);
     let statuses: Vec<String> = out
         .lines()
         .filter(|l| l.starts_with(&format!("{} port ", proto.to_uppercase())) && l.contains("): "))
@@ -135,20 +89,8 @@ fn tcp_ipv4_states() {
         &[
             case(7001, None, "LISTENING", "TCP handshake completed", 0),
             case(7002, None, "NOT LISTENING", "TCP reset (RST)", 1),
-            case(
-                7003,
-                Some((T, "DROP")),
-                "FILTERED",
-                "no response to 3 tries",
-                2,
-            ),
-            case(
-                7004,
-                Some((T, "REJECT --reject-with tcp-reset")),
-                "NOT LISTENING",
-                "TCP reset (RST)",
-                1,
-            ),
+            case(7003, Some((T, "DROP")), "FILTERED", "no response to 3 tries", 2),
+            case(7004, Some((T, "REJECT --reject-with tcp-reset")), "NOT LISTENING", "TCP reset (RST)", 1),
             case(
                 7005,
                 Some((T, "REJECT --reject-with icmp-port-unreachable")),
@@ -217,13 +159,7 @@ fn udp_ipv4_states() {
                 "port unreachable (type 3, code 3) from 198.18.1.2 (the target)",
                 1,
             ),
-            case(
-                7003,
-                Some((T, "DROP")),
-                "LISTENING or FILTERED",
-                "no response to 2 tries",
-                2,
-            ),
+            case(7003, Some((T, "DROP")), "LISTENING or FILTERED", "no response to 2 tries", 2),
             case(
                 7005,
                 Some((T, "REJECT --reject-with icmp-port-unreachable")),
@@ -286,20 +222,8 @@ fn tcp_ipv6_states() {
         &[
             case(7001, None, "LISTENING", "TCP handshake completed", 0),
             case(7002, None, "NOT LISTENING", "TCP reset (RST)", 1),
-            case(
-                7003,
-                Some((T, "DROP")),
-                "FILTERED",
-                "no response to 3 tries",
-                2,
-            ),
-            case(
-                7004,
-                Some((T, "REJECT --reject-with tcp-reset")),
-                "NOT LISTENING",
-                "TCP reset (RST)",
-                1,
-            ),
+            case(7003, Some((T, "DROP")), "FILTERED", "no response to 3 tries", 2),
+            case(7004, Some((T, "REJECT --reject-with tcp-reset")), "NOT LISTENING", "TCP reset (RST)", 1),
             case(
                 7005,
                 Some((T, "REJECT --reject-with icmp6-port-unreachable")),
@@ -347,20 +271,8 @@ fn udp_ipv6_states() {
         true,
         &[
             case(7001, None, "LISTENING", "UDP reply of", 0),
-            case(
-                7002,
-                None,
-                "NOT LISTENING",
-                "(type 1, code 4) from 2001:2:0:1::2 (the target)",
-                1,
-            ),
-            case(
-                7003,
-                Some((T, "DROP")),
-                "LISTENING or FILTERED",
-                "no response to 2 tries",
-                2,
-            ),
+            case(7002, None, "NOT LISTENING", "(type 1, code 4) from 2001:2:0:1::2 (the target)", 1),
+            case(7003, Some((T, "DROP")), "LISTENING or FILTERED", "no response to 2 tries", 2),
             case(
                 7006,
                 Some((T, "REJECT --reject-with icmp6-adm-prohibited")),
@@ -400,48 +312,33 @@ fn udp_ipv6_states() {
 fn udp_protocol_queries_settle_silence() {
     let lab = Lab::new();
     for port in [53, 137, 389, 135] {
-        lab.rule(
-            &lab.target,
-            false,
-            &format!("-A INPUT -p udp -d {TARGET4} --dport {port} -j DROP"),
-        );
+        lab.rule(&lab.target, false, &format!("-A INPUT -p udp -d {TARGET4} --dport {port} -j DROP"));
     }
     let expect = [
         (53, "Sending DNS query to UDP port 53..."),
-        (
-            137,
-            "Attempting NETBIOS adapter status query to UDP port 137...",
-        ),
+        (137, "Attempting NETBIOS adapter status query to UDP port 137..."),
         (389, "Sending LDAP query to UDP port 389..."),
         (135, "Querying Endpoint Mapper Database..."),
     ];
     for (port, sending) in expect {
         let p = port.to_string();
-        let (code, out, err) = lab.portqry(&[
-            "-n",
-            TARGET4,
-            "-nr",
-            "-e",
-            &p,
-            "-p",
-            "udp",
-            "--timeout",
-            "300",
-        ]);
+        let (code, out, err) =
+            lab.portqry(&["-n", TARGET4, "-nr", "-e", &p, "-p", "udp", "--timeout", "300"]);
         assert_eq!(code, 2, "{out}{err}");
         assert!(
             out.contains(&format!("UDP port {port} (")) && out.contains("): LISTENING or FILTERED"),
             "{out}"
         );
         assert!(out.contains(sending), "{out}");
-        assert!(
-            out.contains(&format!("UDP port {port} is FILTERED")),
-            "{out}"
-        );
+        assert!(out.contains(&format!("UDP port {port} is FILTERED")), "{out}");
     }
     // Empty datagrams (28 bytes of IPv4 + UDP header) vanish; anything longer
     // is refused as a closed port would be: the DNS query proves NOT LISTENING.
-    lab.rule(&lab.target, false, &format!("-I INPUT -p udp -d {TARGET4} --dport 5353 -j REJECT --reject-with icmp-port-unreachable"));
+    lab.rule(
+        &lab.target,
+        false,
+        &format!("-I INPUT -p udp -d {TARGET4} --dport 5353 -j REJECT --reject-with icmp-port-unreachable"),
+    );
     lab.rule(
         &lab.target,
         false,
@@ -466,14 +363,8 @@ fn udp_protocol_queries_settle_silence() {
         svc.to_str().unwrap(),
     ]);
     assert_eq!(code, 1, "{out}{err}");
-    assert!(
-        out.contains("UDP port 5353 (domain service): LISTENING or FILTERED"),
-        "{out}"
-    );
+    assert!(out.contains("UDP port 5353 (domain service): LISTENING or FILTERED"), "{out}");
     assert!(out.contains("UDP port 5353 is NOT LISTENING"), "{out}");
-    assert!(
-        out.contains("(type 3, code 3) from 198.18.1.2 (the target)"),
-        "{out}"
-    );
+    assert!(out.contains("(type 3, code 3) from 198.18.1.2 (the target)"), "{out}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -12,11 +12,7 @@ static SERIAL: Mutex<()> = Mutex::new(());
 
 fn root() {
     // SAFETY: geteuid has no preconditions.
-    assert_eq!(
-        unsafe { libc::geteuid() },
-        0,
-        "real-server tests need root: run them through .ci/run"
-    );
+    assert_eq!(unsafe { libc::geteuid() }, 0, "real-server tests need root: run them through .ci/run");
 }
 
 fn sh(cmd: &[&str]) -> (i32, String, String) {
@@ -55,47 +51,18 @@ fn dns_dnsmasq_udp_and_tcp() {
     let (_, dig, _) = sh(&["dig", "+short", &format!("@{ip}"), "dc1.portqry.test", "A"]);
     let want = dig.trim();
     assert!(!want.is_empty(), "dig found nothing");
-    let (code, out) = portqry(&[
-        "-n",
-        &ip,
-        "-nr",
-        "-e",
-        "53",
-        "-p",
-        "both",
-        "--dns-name",
-        "dc1.portqry.test",
-    ]);
+    let (code, out) =
+        portqry(&["-n", &ip, "-nr", "-e", "53", "-p", "both", "--dns-name", "dc1.portqry.test"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("TCP port 53 (domain service): LISTENING\n\nSending DNS query to TCP port 53...\n\nDNS response: NOERROR"), "{out}");
     assert!(out.contains("UDP port 53 (domain service): LISTENING or FILTERED\n\nSending DNS query to UDP port 53...\n\nDNS response: NOERROR"), "{out}");
-    assert_eq!(
-        out.matches("dc1.portqry.test. ").count(),
-        2,
-        "{out}"
-    );
-    assert!(
-        out.contains(&format!(" IN A {want}")),
-        "dig says {want}:\n{out}"
-    );
+    assert_eq!(out.matches("dc1.portqry.test. ").count(), 2, "{out}");
+    assert!(out.contains(&format!(" IN A {want}")), "dig says {want}:\n{out}");
     assert!(out.contains("UDP port 53 is LISTENING"), "{out}");
     // A name outside dnsmasq's data: a negative answer still proves a DNS server.
-    let (code, out) = portqry(&[
-        "-n",
-        &ip,
-        "-nr",
-        "-e",
-        "53",
-        "-p",
-        "udp",
-        "--dns-name",
-        "nowhere.example",
-    ]);
+    let (code, out) = portqry(&["-n", &ip, "-nr", "-e", "53", "-p", "udp", "--dns-name", "nowhere.example"]);
     assert_eq!(code, 0, "{out}");
-    assert!(
-        out.contains("DNS response: REFUSED") || out.contains("DNS response: NXDOMAIN"),
-        "{out}"
-    );
+    assert!(out.contains("DNS response: REFUSED") || out.contains("DNS response: NXDOMAIN"), "{out}");
     assert!(out.contains("UDP port 53 is LISTENING"), "{out}");
 }
 
@@ -112,31 +79,22 @@ fn netbios_matches_nmblookup(service: &str, zero_mac: bool) {
     let (code, out) = portqry(&["-n", &ip, "-nr", "-e", "137", "-p", "udp"]);
     let (_, nmb, _) = sh(&["nmblookup", "-A", &ip]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("Using ephemeral source port\nAttempting NETBIOS adapter status query to UDP port 137..."), "{out}");
+    assert!(
+        out.contains(
+            "Using ephemeral source port\nAttempting NETBIOS adapter status query to UDP port 137..."
+        ),
+        "{out}"
+    );
     assert!(out.contains("UDP port 137 is LISTENING"), "{out}");
     let ours = name_lines(&out);
     assert!(!ours.is_empty(), "{out}");
     assert_eq!(ours, name_lines(&nmb), "ours:\n{out}\nnmblookup:\n{nmb}");
     // Same MAC as nmblookup at the same moment (Samba's DC invents one per start).
-    let mac_line = |t: &str| {
-        t.lines()
-            .find(|l| l.contains("MAC Address = "))
-            .map(|l| l.trim().to_string())
-    };
-    assert_eq!(
-        mac_line(&out),
-        mac_line(&nmb),
-        "ours:\n{out}\nnmblookup:\n{nmb}"
-    );
-    let portqry_mac = mac_line(&nmb)
-        .unwrap()
-        .trim_start_matches("MAC Address = ")
-        .replace('-', "")
-        .to_lowercase();
-    assert!(
-        out.contains(&format!("Server's response: MAC address {portqry_mac}")),
-        "{out}"
-    );
+    let mac_line = |t: &str| t.lines().find(|l| l.contains("MAC Address = ")).map(|l| l.trim().to_string());
+    assert_eq!(mac_line(&out), mac_line(&nmb), "ours:\n{out}\nnmblookup:\n{nmb}");
+    let portqry_mac =
+        mac_line(&nmb).unwrap().trim_start_matches("MAC Address = ").replace('-', "").to_lowercase();
+    assert!(out.contains(&format!("Server's response: MAC address {portqry_mac}")), "{out}");
     if zero_mac {
         assert_eq!(portqry_mac, "000000000000");
     }
@@ -163,18 +121,13 @@ fn netbios_samba_dc() {
 fn attr_lines(text: &str, from_portqry: bool) -> BTreeSet<String> {
     let body: &str = if from_portqry {
         let start = text.find("LDAP query response:").expect("no LDAP block");
-        let end = text
-            .find("======== End of LDAP query response ========")
-            .expect("no end marker");
+        let end = text.find("======== End of LDAP query response ========").expect("no end marker");
         &text[start..end]
     } else {
         text
     };
     body.lines()
-        .filter(|l| {
-            l.split_once(':')
-                .is_some_and(|(name, _)| !name.is_empty() && !name.contains(' '))
-        })
+        .filter(|l| l.split_once(':').is_some_and(|(name, _)| !name.is_empty() && !name.contains(' ')))
         .filter(|l| !l.starts_with("dn:") && !l.to_lowercase().starts_with("currenttime:"))
         .map(|l| l.trim_end().to_string())
         .collect()
@@ -205,18 +158,11 @@ fn ldap_slapd_matches_ldapsearch() {
     ]);
     let theirs = attr_lines(&ldif, false);
     assert!(theirs.len() > 3, "ldapsearch: {ldif}{err}");
-    assert_eq!(
-        attr_lines(&out, true),
-        theirs,
-        "ours:\n{out}\nldapsearch:\n{ldif}"
-    );
+    assert_eq!(attr_lines(&out, true), theirs, "ours:\n{out}\nldapsearch:\n{ldif}");
     // slapd has no CLDAP: the port is closed, and says so.
     let (code, out) = portqry(&["-n", &ip, "-nr", "-e", "389", "-p", "udp", "-v"]);
     assert_eq!(code, 1, "{out}");
-    assert!(
-        out.contains("UDP port 389 (ldap service): NOT LISTENING"),
-        "{out}"
-    );
+    assert!(out.contains("UDP port 389 (ldap service): NOT LISTENING"), "{out}");
 }
 
 #[test]
@@ -224,24 +170,11 @@ fn ldap_slapd_matches_ldapsearch() {
 fn cldap_and_ldap_samba_dc() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let ip = ensure("dc");
-    let (code, out) = portqry(&[
-        "-n",
-        &ip,
-        "-nr",
-        "-e",
-        "389",
-        "-p",
-        "udp",
-        "--timeout",
-        "500",
-    ]);
+    let (code, out) = portqry(&["-n", &ip, "-nr", "-e", "389", "-p", "udp", "--timeout", "500"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("UDP port 389 (ldap service): LISTENING or FILTERED\n\nSending LDAP query to UDP port 389...\n\nLDAP query response:"), "{out}");
     assert!(out.contains("dnsHostName: dc1.portqry.test"), "{out}");
-    assert!(
-        out.contains("defaultNamingContext: DC=portqry,DC=test"),
-        "{out}"
-    );
+    assert!(out.contains("defaultNamingContext: DC=portqry,DC=test"), "{out}");
     assert!(
         out.contains("======== End of LDAP query response ========\n\nUDP port 389 is LISTENING"),
         "{out}"
@@ -266,14 +199,9 @@ fn cldap_and_ldap_samba_dc() {
     ]);
     let theirs = attr_lines(&ldif, false);
     let ours = attr_lines(&tcp, true);
-    let missing: Vec<_> = theirs
-        .difference(&ours)
-        .filter(|l| !l.starts_with("highestCommittedUSN"))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "ldapsearch shows what we do not: {missing:?}\nours:\n{tcp}"
-    );
+    let missing: Vec<_> =
+        theirs.difference(&ours).filter(|l| !l.starts_with("highestCommittedUSN")).collect();
+    assert!(missing.is_empty(), "ldapsearch shows what we do not: {missing:?}\nours:\n{tcp}");
 }
 
 /// (interface uuid, binding) pairs.
@@ -324,11 +252,7 @@ fn epm_samba_dc_matches_impacket() {
         )),
         "impacket total {total}:\n{out}"
     );
-    assert_eq!(
-        epm_pairs_portqry(&out),
-        theirs,
-        "ours:\n{out}\nimpacket:\n{dump}"
-    );
+    assert_eq!(epm_pairs_portqry(&out), theirs, "ours:\n{out}\nimpacket:\n{dump}");
     // Samba serves no connectionless RPC: UDP 135 is closed, and the verdict says so.
     let (code, out) = portqry(&["-n", &ip, "-nr", "-e", "135", "-p", "udp", "-v"]);
     assert_eq!(code, 1, "{out}");
@@ -337,8 +261,7 @@ fn epm_samba_dc_matches_impacket() {
     // A range scan never dumps the endpoint mapper (PortQry's rule).
     let (_, out) = portqry(&["-n", &ip, "-nr", "-r", "135:135"]);
     assert!(
-        out.contains("TCP port 135 (epmap service): LISTENING")
-            && !out.contains("Querying Endpoint Mapper"),
+        out.contains("TCP port 135 (epmap service): LISTENING") && !out.contains("Querying Endpoint Mapper"),
         "{out}"
     );
 }
@@ -352,15 +275,7 @@ fn tshark_dissects_our_requests() {
     let pcap = std::env::temp_dir().join(format!("portqry-{}.pcap", std::process::id()));
     let pcap_s = pcap.to_str().unwrap().to_string();
     let mut cap = Command::new("tshark")
-        .args([
-            "-q",
-            "-i",
-            "pqh-dc",
-            "-w",
-            &pcap_s,
-            "-f",
-            &format!("host {ip}"),
-        ])
+        .args(["-q", "-i", "pqh-dc", "-w", &pcap_s, "-f", &format!("host {ip}")])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -381,10 +296,7 @@ fn tshark_dissects_our_requests() {
                 break;
             }
         }
-        assert!(
-            seen.contains("Capture started"),
-            "tshark did not start: {seen}"
-        );
+        assert!(seen.contains("Capture started"), "tshark did not start: {seen}");
         std::thread::spawn(move || {
             let mut sink = Vec::new();
             let _ = err.read_to_end(&mut sink);
@@ -412,18 +324,11 @@ fn tshark_dissects_our_requests() {
         o.lines().count()
     };
     assert!(count("frame") > 0, "nothing captured in {pcap_s}");
-    assert_eq!(
-        count("_ws.malformed || _ws.expert.severity == error"),
-        0,
-        "malformed packets in {pcap_s}"
-    );
+    assert_eq!(count("_ws.malformed || _ws.expert.severity == error"), 0, "malformed packets in {pcap_s}");
     assert!(count("dns.flags.response == 0") >= 2, "no DNS queries seen");
     assert!(count("nbns.flags.response == 0") >= 1, "no NBNS query seen");
     assert!(count("cldap") >= 1, "no CLDAP seen");
-    assert!(
-        count("ldap.protocolOp == 3") >= 1,
-        "no LDAP searchRequest seen"
-    );
+    assert!(count("ldap.protocolOp == 3") >= 1, "no LDAP searchRequest seen");
     assert!(count("dcerpc.pkt_type == 11") >= 1, "no DCE/RPC bind seen");
     assert!(count("epm.opnum == 2") >= 1, "no ept_lookup seen");
     let _ = std::fs::remove_file(&pcap);

@@ -17,11 +17,8 @@ const SO_EE_ORIGIN_ICMP6: u8 = 3;
 
 /// Ask the kernel to queue ICMP errors with their details on this socket.
 pub fn enable_icmp_errors(sock: &Socket, v6: bool) -> std::io::Result<()> {
-    let (level, name) = if v6 {
-        (libc::IPPROTO_IPV6, libc::IPV6_RECVERR)
-    } else {
-        (libc::IPPROTO_IP, libc::IP_RECVERR)
-    };
+    let (level, name) =
+        if v6 { (libc::IPPROTO_IPV6, libc::IPV6_RECVERR) } else { (libc::IPPROTO_IP, libc::IP_RECVERR) };
     let one: libc::c_int = 1;
     // SAFETY: a valid fd, a pointer to a c_int and its exact size.
     let rc = unsafe {
@@ -33,11 +30,7 @@ pub fn enable_icmp_errors(sock: &Socket, v6: bool) -> std::io::Result<()> {
             size_of::<libc::c_int>() as libc::socklen_t,
         )
     };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(std::io::Error::last_os_error())
-    }
+    if rc == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) }
 }
 
 /// Drain the socket's error queue and return the last ICMP error found.
@@ -62,10 +55,7 @@ fn read_one(sock: &Socket) -> Option<Option<IcmpReport>> {
     let mut data = [0u8; 512];
     // u64 elements keep the control buffer aligned for cmsghdr.
     let mut control = [0u64; 64];
-    let mut iov = libc::iovec {
-        iov_base: data.as_mut_ptr().cast(),
-        iov_len: data.len(),
-    };
+    let mut iov = libc::iovec { iov_base: data.as_mut_ptr().cast(), iov_len: data.len() };
     // SAFETY: msghdr is plain old data; all-zero is a valid empty value.
     let mut msg: libc::msghdr = unsafe { MaybeUninit::zeroed().assume_init() };
     msg.msg_iov = &mut iov;
@@ -73,13 +63,7 @@ fn read_one(sock: &Socket) -> Option<Option<IcmpReport>> {
     msg.msg_control = control.as_mut_ptr().cast();
     msg.msg_controllen = size_of::<[u64; 64]>() as _;
     // SAFETY: msg points at buffers that outlive the call.
-    let n = unsafe {
-        libc::recvmsg(
-            sock.as_raw_fd(),
-            &mut msg,
-            libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT,
-        )
-    };
+    let n = unsafe { libc::recvmsg(sock.as_raw_fd(), &mut msg, libc::MSG_ERRQUEUE | libc::MSG_DONTWAIT) };
     if n < 0 {
         return None;
     }
@@ -92,8 +76,7 @@ fn read_one(sock: &Socket) -> Option<Option<IcmpReport>> {
             let c = &*cmsg;
             let is_err = (c.cmsg_level == libc::IPPROTO_IP && c.cmsg_type == libc::IP_RECVERR)
                 || (c.cmsg_level == libc::IPPROTO_IPV6 && c.cmsg_type == libc::IPV6_RECVERR);
-            let payload_len =
-                c.cmsg_len as usize - (libc::CMSG_DATA(cmsg) as usize - cmsg as usize);
+            let payload_len = c.cmsg_len as usize - (libc::CMSG_DATA(cmsg) as usize - cmsg as usize);
             if is_err && payload_len >= size_of::<libc::sock_extended_err>() {
                 let ee_ptr = libc::CMSG_DATA(cmsg) as *const libc::sock_extended_err;
                 let ee = std::ptr::read_unaligned(ee_ptr);
@@ -129,9 +112,7 @@ unsafe fn read_sockaddr(ptr: *const u8, len: usize) -> Option<IpAddr> {
         match family as libc::c_int {
             libc::AF_INET if len >= size_of::<libc::sockaddr_in>() => {
                 let sin = std::ptr::read_unaligned(ptr as *const libc::sockaddr_in);
-                Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(
-                    sin.sin_addr.s_addr,
-                ))))
+                Some(IpAddr::V4(Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr))))
             }
             libc::AF_INET6 if len >= size_of::<libc::sockaddr_in6>() => {
                 let sin6 = std::ptr::read_unaligned(ptr as *const libc::sockaddr_in6);

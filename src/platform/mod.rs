@@ -36,8 +36,5 @@ pub struct IcmpReport {
 /// Whether a socket error code means "the peer's stack refused the port":
 /// `ECONNREFUSED` everywhere, and `WSAECONNRESET` for UDP on Windows.
 pub fn is_refused(err: &std::io::Error) -> bool {
-    matches!(
-        err.kind(),
-        std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset
-    )
+    matches!(err.kind(), std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset)
 }

@@ -230,10 +230,7 @@ pub fn explain(transport: Transport, obs: &Observation, target: IpAddr) -> Strin
         1 => "1 try".to_string(),
         n => format!("{n} tries"),
     };
-    let rtt = obs
-        .rtt
-        .map(|d| format!(" in {:.1} ms", d.as_secs_f64() * 1000.0))
-        .unwrap_or_default();
+    let rtt = obs.rtt.map(|d| format!(" in {:.1} ms", d.as_secs_f64() * 1000.0)).unwrap_or_default();
     match &obs.evidence {
         Evidence::Connected => {
             format!("TCP handshake completed (SYN-ACK from {target}){rtt}, after {tries}")
@@ -257,9 +254,7 @@ pub fn explain(transport: Transport, obs: &Observation, target: IpAddr) -> Strin
             );
             if icmp_meaning(r) == IcmpMeaning::PortUnreachable {
                 if transport == Transport::Tcp {
-                    s.push_str(
-                        "; a closed TCP port answers with RST, so a firewall rejected the SYN",
-                    );
+                    s.push_str("; a closed TCP port answers with RST, so a firewall rejected the SYN");
                 } else if r.offender != Some(target) {
                     s.push_str("; a router or firewall rejected the datagram");
                 }
@@ -270,10 +265,7 @@ pub fn explain(transport: Transport, obs: &Observation, target: IpAddr) -> Strin
             "port unreachable reported by the OS{rtt}, after {tries} (this OS does not say which host sent it)"
         ),
         Evidence::Unreachable { error } => format!("{error}{rtt}, after {tries}"),
-        Evidence::Silence => format!(
-            "no response to {tries} ({} ms wait each)",
-            obs.wait.as_millis()
-        ),
+        Evidence::Silence => format!("no response to {tries} ({} ms wait each)", obs.wait.as_millis()),
     }
 }
 
@@ -286,20 +278,10 @@ mod tests {
     const R: IpAddr = IpAddr::V4(Ipv4Addr::new(198, 18, 1, 1));
 
     fn icmp4(t: u8, c: u8, from: IpAddr) -> Evidence {
-        Evidence::Icmp(IcmpReport {
-            v6: false,
-            icmp_type: t,
-            code: c,
-            offender: Some(from),
-        })
+        Evidence::Icmp(IcmpReport { v6: false, icmp_type: t, code: c, offender: Some(from) })
     }
     fn icmp6(t: u8, c: u8, from: IpAddr) -> Evidence {
-        Evidence::Icmp(IcmpReport {
-            v6: true,
-            icmp_type: t,
-            code: c,
-            offender: Some(from),
-        })
+        Evidence::Icmp(IcmpReport { v6: true, icmp_type: t, code: c, offender: Some(from) })
     }
 
     #[test]
@@ -316,12 +298,7 @@ mod tests {
             (icmp4(3, 0, R), Filtered),
             (icmp4(11, 0, R), Filtered),
             (icmp6(1, 1, T), Filtered),
-            (
-                Evidence::Unreachable {
-                    error: "no route".into(),
-                },
-                Filtered,
-            ),
+            (Evidence::Unreachable { error: "no route".into() }, Filtered),
         ];
         for (ev, want) in rows {
             assert_eq!(decide(Transport::Tcp, &ev, T), want, "{ev:?}");
@@ -345,12 +322,7 @@ mod tests {
             (icmp4(11, 0, R), Filtered),
             (icmp4(5, 0, R), Filtered), // unexpected type: never "not listening"
             (Evidence::Refused, NotListening),
-            (
-                Evidence::Unreachable {
-                    error: "no route".into(),
-                },
-                Filtered,
-            ),
+            (Evidence::Unreachable { error: "no route".into() }, Filtered),
         ];
         for (ev, want) in rows {
             assert_eq!(decide(Transport::Udp, &ev, T), want, "{ev:?}");
@@ -361,34 +333,17 @@ mod tests {
     fn table_udp_v6() {
         let t6: IpAddr = "2001:db8::2".parse().unwrap();
         let r6: IpAddr = "2001:db8::1".parse().unwrap();
-        assert_eq!(
-            decide(Transport::Udp, &icmp6(1, 4, t6), t6),
-            State::NotListening
-        );
-        assert_eq!(
-            decide(Transport::Udp, &icmp6(1, 4, r6), t6),
-            State::Filtered
-        );
+        assert_eq!(decide(Transport::Udp, &icmp6(1, 4, t6), t6), State::NotListening);
+        assert_eq!(decide(Transport::Udp, &icmp6(1, 4, r6), t6), State::Filtered);
         for code in [0, 1, 2, 3, 5, 6] {
-            assert_eq!(
-                decide(Transport::Udp, &icmp6(1, code, t6), t6),
-                State::Filtered
-            );
+            assert_eq!(decide(Transport::Udp, &icmp6(1, code, t6), t6), State::Filtered);
         }
-        assert_eq!(
-            decide(Transport::Udp, &icmp6(3, 0, r6), t6),
-            State::Filtered
-        );
+        assert_eq!(decide(Transport::Udp, &icmp6(3, 0, r6), t6), State::Filtered);
     }
 
     #[test]
     fn offender_missing_is_not_proof() {
-        let ev = Evidence::Icmp(IcmpReport {
-            v6: false,
-            icmp_type: 3,
-            code: 3,
-            offender: None,
-        });
+        let ev = Evidence::Icmp(IcmpReport { v6: false, icmp_type: 3, code: 3, offender: None });
         assert_eq!(decide(Transport::Udp, &ev, T), State::Filtered);
     }
 
@@ -402,26 +357,15 @@ mod tests {
 
     #[test]
     fn explanations_name_the_sender() {
-        let obs = Observation {
-            evidence: icmp4(3, 3, R),
-            tries: 1,
-            rtt: None,
-            wait: Duration::from_secs(1),
-        };
+        let obs = Observation { evidence: icmp4(3, 3, R), tries: 1, rtt: None, wait: Duration::from_secs(1) };
         let s = explain(Transport::Udp, &obs, T);
-        assert!(
-            s.contains("port unreachable") && s.contains("198.18.1.1, not the target"),
-            "{s}"
-        );
+        assert!(s.contains("port unreachable") && s.contains("198.18.1.1, not the target"), "{s}");
         let obs = Observation {
             evidence: Evidence::Silence,
             tries: 3,
             rtt: None,
             wait: Duration::from_millis(500),
         };
-        assert_eq!(
-            explain(Transport::Tcp, &obs, T),
-            "no response to 3 tries (500 ms wait each)"
-        );
+        assert_eq!(explain(Transport::Tcp, &obs, T), "no response to 3 tries (500 ms wait each)");
     }
 }

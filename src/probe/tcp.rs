@@ -36,12 +36,7 @@ pub fn probe(target: SocketAddr, opts: &TcpOptions) -> Result<TcpProbe, Error> {
         let started = Instant::now();
         let result = sock.connect_timeout(&SockAddr::from(target), opts.timeout);
         let rtt = Some(started.elapsed());
-        let observed = |evidence| Observation {
-            evidence,
-            tries: attempt,
-            rtt,
-            wait: opts.timeout,
-        };
+        let observed = |evidence| Observation { evidence, tries: attempt, rtt, wait: opts.timeout };
         match result {
             Ok(()) => {
                 // A connect to our own ephemeral port (TCP simultaneous open on
@@ -57,33 +52,22 @@ pub fn probe(target: SocketAddr, opts: &TcpOptions) -> Result<TcpProbe, Error> {
             Err(e) if is_timeout(&e) => continue,
             Err(e) => {
                 let evidence = classify_error(&sock, &e)?;
-                return Ok(TcpProbe {
-                    observation: observed(evidence),
-                    stream: None,
-                });
+                return Ok(TcpProbe { observation: observed(evidence), stream: None });
             }
         }
     }
     Ok(TcpProbe {
-        observation: Observation {
-            evidence: Evidence::Silence,
-            tries,
-            rtt: None,
-            wait: opts.timeout,
-        },
+        observation: Observation { evidence: Evidence::Silence, tries, rtt: None, wait: opts.timeout },
         stream: None,
     })
 }
 
 fn is_timeout(e: &io::Error) -> bool {
-    matches!(
-        e.kind(),
-        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
-    )
+    matches!(e.kind(), io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock)
 }
 
 /// Turn a failed connect into evidence, or into a local error.
-fn classify_error(sock: &Socket, e: &io::Error) -> Result<Evidence, Error> {
+pub(crate) fn classify_error(sock: &Socket, e: &io::Error) -> Result<Evidence, Error> {
     if let Some(report) = platform::take_icmp_error(sock) {
         return Ok(Evidence::Icmp(report));
     }
@@ -106,9 +90,7 @@ pub(crate) fn unreachable_text(e: &io::Error) -> Option<String> {
             libc::EHOSTUNREACH => "host unreachable",
             libc::EHOSTDOWN => "host is down",
             libc::EACCES => "access denied (administratively prohibited)",
-            libc::EPERM => {
-                "operation not permitted (this machine's own firewall blocked the probe)"
-            }
+            libc::EPERM => "operation not permitted (this machine's own firewall blocked the probe)",
             libc::ENOPROTOOPT | libc::EPROTO => "protocol unreachable",
             #[cfg(target_os = "linux")]
             libc::ENONET => "machine is not on the network",
@@ -129,17 +111,21 @@ pub(crate) fn unreachable_text(e: &io::Error) -> Option<String> {
 
 /// A fresh socket for one attempt, with ICMP details enabled and `-sp` bound.
 pub(crate) fn new_socket(target: SocketAddr, source_port: Option<u16>) -> Result<Socket, Error> {
-    let sock = Socket::new(
-        Domain::for_address(target),
-        Type::STREAM,
-        Some(Protocol::TCP),
-    )
-    .map_err(|e| Error::Socket(format!("cannot create a TCP socket: {e}")))?;
-    // Best effort: without it we still decide, just with less detail.
-    let _ = platform::enable_icmp_errors(&sock, target.is_ipv6());
+    let sock =
+        raw_socket(target, Type::STREAM).map_err(|e| Error::Socket(format!("cannot create a TCP socket: {e}")))?;
     if let Some(port) = source_port {
         bind_source_port(&sock, target, port)?;
     }
+    Ok(sock)
+}
+
+/// A TCP or UDP socket for `target`'s family with ICMP details enabled; the
+/// raw `io::Error` lets callers tell descriptor exhaustion from other failures.
+pub(crate) fn raw_socket(target: SocketAddr, ty: Type) -> io::Result<Socket> {
+    let proto = if ty == Type::STREAM { Protocol::TCP } else { Protocol::UDP };
+    let sock = Socket::new(Domain::for_address(target), ty, Some(proto))?;
+    // Best effort: without it we still decide, just with less detail.
+    let _ = platform::enable_icmp_errors(&sock, target.is_ipv6());
     Ok(sock)
 }
 
@@ -148,17 +134,13 @@ pub(crate) fn bind_source_port(sock: &Socket, target: SocketAddr, port: u16) -> 
     // SO_REUSEADDR so our own TIME_WAIT from the previous port does not block
     // the next query; a port held by a listener still fails with EADDRINUSE.
     let _ = sock.set_reuse_address(true);
-    let any: IpAddr = if target.is_ipv4() {
-        Ipv4Addr::UNSPECIFIED.into()
-    } else {
-        Ipv6Addr::UNSPECIFIED.into()
-    };
-    sock.bind(&SockAddr::from(SocketAddr::new(any, port)))
-        .map_err(|e| {
-            if e.kind() == io::ErrorKind::AddrInUse {
-                Error::SourcePortInUse(port)
-            } else {
-                Error::SourcePort(port, e.to_string())
-            }
-        })
+    let any: IpAddr =
+        if target.is_ipv4() { Ipv4Addr::UNSPECIFIED.into() } else { Ipv6Addr::UNSPECIFIED.into() };
+    sock.bind(&SockAddr::from(SocketAddr::new(any, port))).map_err(|e| {
+        if e.kind() == io::ErrorKind::AddrInUse {
+            Error::SourcePortInUse(port)
+        } else {
+            Error::SourcePort(port, e.to_string())
+        }
+    })
 }

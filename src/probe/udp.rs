@@ -4,8 +4,8 @@
 use super::{Evidence, Observation};
 use crate::error::Error;
 use crate::platform;
-use crate::probe::tcp::{bind_source_port, unreachable_text};
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+use crate::probe::tcp::{bind_source_port, raw_socket, unreachable_text};
+use socket2::{SockAddr, Socket, Type};
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::SocketAddr;
@@ -37,28 +37,15 @@ const MAX_DATAGRAM: usize = 65_535;
 /// target's address and port, and only ICMP errors about this flow.
 pub fn exchange(target: SocketAddr, payload: &[u8], opts: &UdpOptions) -> Result<UdpProbe, Error> {
     let tries = opts.tries.max(1);
-    let sock = Socket::new(
-        Domain::for_address(target),
-        Type::DGRAM,
-        Some(Protocol::UDP),
-    )
-    .map_err(|e| Error::Socket(format!("cannot create a UDP socket: {e}")))?;
-    let _ = platform::enable_icmp_errors(&sock, target.is_ipv6());
+    let sock =
+        raw_socket(target, Type::DGRAM).map_err(|e| Error::Socket(format!("cannot create a UDP socket: {e}")))?;
     if let Some(port) = opts.source_port {
         bind_source_port(&sock, target, port)?;
     }
-    let observed = |evidence, attempt, rtt| Observation {
-        evidence,
-        tries: attempt,
-        rtt,
-        wait: opts.wait,
-    };
+    let observed = |evidence, attempt, rtt| Observation { evidence, tries: attempt, rtt, wait: opts.wait };
     if let Err(e) = sock.connect(&SockAddr::from(target)) {
         let evidence = error_evidence(&sock, &e)?;
-        return Ok(UdpProbe {
-            observation: observed(evidence, 0, None),
-            reply: None,
-        });
+        return Ok(UdpProbe { observation: observed(evidence, 0, None), reply: None });
     }
     let mut buf = vec![MaybeUninit::<u8>::uninit(); MAX_DATAGRAM];
     for attempt in 1..=tries {
@@ -84,25 +71,13 @@ pub fn exchange(target: SocketAddr, payload: &[u8], opts: &UdpOptions) -> Result
             match sock.recv(&mut buf) {
                 Ok(n) => {
                     // SAFETY: recv initialised the first n bytes.
-                    let bytes: Vec<u8> = buf[..n]
-                        .iter()
-                        .map(|b| unsafe { b.assume_init() })
-                        .collect();
+                    let bytes: Vec<u8> = buf[..n].iter().map(|b| unsafe { b.assume_init() }).collect();
                     return Ok(UdpProbe {
-                        observation: observed(
-                            Evidence::Reply { bytes: n },
-                            attempt,
-                            Some(sent.elapsed()),
-                        ),
+                        observation: observed(Evidence::Reply { bytes: n }, attempt, Some(sent.elapsed())),
                         reply: Some(bytes),
                     });
                 }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
                     break;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -116,14 +91,11 @@ pub fn exchange(target: SocketAddr, payload: &[u8], opts: &UdpOptions) -> Result
             }
         }
     }
-    Ok(UdpProbe {
-        observation: observed(Evidence::Silence, tries, None),
-        reply: None,
-    })
+    Ok(UdpProbe { observation: observed(Evidence::Silence, tries, None), reply: None })
 }
 
 /// Turn a socket error into evidence (ICMP details first), or a local error.
-fn error_evidence(sock: &Socket, e: &io::Error) -> Result<Evidence, Error> {
+pub(crate) fn error_evidence(sock: &Socket, e: &io::Error) -> Result<Evidence, Error> {
     if let Some(report) = platform::take_icmp_error(sock) {
         return Ok(Evidence::Icmp(report));
     }

@@ -156,11 +156,7 @@ fn decode_header(buf: &[u8]) -> Result<Option<Header>, BerError> {
         return Ok(None);
     };
     if first & LENGTH_LONG_FORM == 0 {
-        return Ok(Some(Header {
-            tag,
-            header_len: 2,
-            content_len: usize::from(first),
-        }));
+        return Ok(Some(Header { tag, header_len: 2, content_len: usize::from(first) }));
     }
     let count = first & LENGTH_COUNT_MASK;
     if count == 0 {
@@ -174,14 +170,8 @@ fn decode_header(buf: &[u8]) -> Result<Option<Header>, BerError> {
         return Ok(None);
     };
     // Leading zero bytes are accepted on purpose: AD always sends four length bytes.
-    let content_len = length_bytes
-        .iter()
-        .fold(0u32, |acc, &b| (acc << 8) | u32::from(b));
-    Ok(Some(Header {
-        tag,
-        header_len,
-        content_len: content_len as usize,
-    }))
+    let content_len = length_bytes.iter().fold(0u32, |acc, &b| (acc << 8) | u32::from(b));
+    Ok(Some(Header { tag, header_len, content_len: content_len as usize }))
 }
 
 /// Encode a definite length in its minimal form (short form below 128).
@@ -218,12 +208,7 @@ pub fn message_len(buf: &[u8]) -> Result<Option<usize>, BerError> {
 
 /// Header plus content length, refusing sums that overflow `usize` (32-bit targets).
 fn total_len(h: &Header, available: usize) -> Result<usize, BerError> {
-    h.header_len
-        .checked_add(h.content_len)
-        .ok_or(BerError::Truncated {
-            needed: usize::MAX,
-            available,
-        })
+    h.header_len.checked_add(h.content_len).ok_or(BerError::Truncated { needed: usize::MAX, available })
 }
 
 /// Read one element from the start of `buf`; returns it and the bytes after it.
@@ -233,10 +218,7 @@ pub fn read_tlv(buf: &[u8]) -> Result<(Tlv<'_>, &[u8]), BerError> {
 
 /// [`read_tlv`] for an element at nesting level `depth`.
 fn read_tlv_at(buf: &[u8], depth: u8) -> Result<(Tlv<'_>, &[u8]), BerError> {
-    let truncated = |needed| BerError::Truncated {
-        needed,
-        available: buf.len(),
-    };
+    let truncated = |needed| BerError::Truncated { needed, available: buf.len() };
     // An incomplete header needs at least one more byte than we have.
     let h = decode_header(buf)?.ok_or_else(|| truncated(buf.len() + 1))?;
     let total = total_len(&h, buf.len())?;
@@ -244,15 +226,7 @@ fn read_tlv_at(buf: &[u8], depth: u8) -> Result<(Tlv<'_>, &[u8]), BerError> {
         return Err(truncated(total));
     }
     let (element, rest) = buf.split_at(total);
-    Ok((
-        Tlv {
-            tag: h.tag,
-            value: &element[h.header_len..],
-            header_len: h.header_len,
-            depth,
-        },
-        rest,
-    ))
+    Ok((Tlv { tag: h.tag, value: &element[h.header_len..], header_len: h.header_len, depth }, rest))
 }
 
 /// Write a complete element with the given content.
@@ -287,10 +261,7 @@ impl<'a> Tlv<'a> {
         if self.tag == tag {
             Ok(self)
         } else {
-            Err(BerError::UnexpectedTag {
-                expected: tag,
-                found: self.tag,
-            })
+            Err(BerError::UnexpectedTag { expected: tag, found: self.tag })
         }
     }
 
@@ -303,10 +274,7 @@ impl<'a> Tlv<'a> {
         if self.depth >= MAX_DEPTH {
             return Err(BerError::TooDeep);
         }
-        Ok(Children {
-            rest: self.value,
-            depth: self.depth + 1,
-        })
+        Ok(Children { rest: self.value, depth: self.depth + 1 })
     }
 
     /// Content decoded as a two's-complement integer, whatever the tag (INTEGER,
@@ -347,9 +315,7 @@ fn decode_integer(content: &[u8]) -> Result<i64, BerError> {
         return Err(BerError::IntegerRange(content.len()));
     }
     let init = if negative { -1i64 } else { 0 };
-    Ok(digits
-        .iter()
-        .fold(init, |acc, &b| (acc << 8) | i64::from(b)))
+    Ok(digits.iter().fold(init, |acc, &b| (acc << 8) | i64::from(b)))
 }
 
 /// Encode the minimal two's-complement content of `value`.
@@ -467,11 +433,7 @@ impl<'a> Children<'a> {
     /// The next child if it carries `tag`; otherwise nothing is consumed.
     /// Used for OPTIONAL fields.
     pub fn next_if(&mut self, tag: u8) -> Result<Option<Tlv<'a>>, BerError> {
-        if self.peek_tag() == Some(tag) {
-            self.next_tlv()
-        } else {
-            Ok(None)
-        }
+        if self.peek_tag() == Some(tag) { self.next_tlv() } else { Ok(None) }
     }
 
     /// Tag of the next child without consuming it.
@@ -500,10 +462,7 @@ mod tests {
     #[test]
     fn short_and_long_form_lengths() {
         let (t, rest) = read_tlv(&[0x04, 0x02, b'h', b'i', 0xaa]).unwrap();
-        assert_eq!(
-            (t.tag, t.value, t.header_len, rest),
-            (0x04, &b"hi"[..], 2, &[0xaa][..])
-        );
+        assert_eq!((t.tag, t.value, t.header_len, rest), (0x04, &b"hi"[..], 2, &[0xaa][..]));
         // AD style: four length bytes, non-minimal.
         let (t, rest) = read_tlv(&[0x04, 0x84, 0, 0, 0, 2, b'h', b'i']).unwrap();
         assert_eq!((t.value, t.header_len, rest), (&b"hi"[..], 6, &[][..]));
@@ -513,45 +472,24 @@ mod tests {
 
     #[test]
     fn rejects_bad_headers() {
-        assert_eq!(
-            read_tlv(&[0x30, 0x80, 0, 0]),
-            Err(BerError::IndefiniteLength)
-        );
-        assert_eq!(
-            read_tlv(&[0x04, 0x85, 0, 0, 0, 0, 1, 0]),
-            Err(BerError::LengthTooLong(5))
-        );
+        assert_eq!(read_tlv(&[0x30, 0x80, 0, 0]), Err(BerError::IndefiniteLength));
+        assert_eq!(read_tlv(&[0x04, 0x85, 0, 0, 0, 0, 1, 0]), Err(BerError::LengthTooLong(5)));
         assert_eq!(read_tlv(&[0x04, 0xff]), Err(BerError::LengthTooLong(0x7f)));
-        assert_eq!(
-            read_tlv(&[0x1f, 0x81, 0x01, 0x00]),
-            Err(BerError::MultiByteTag(0x1f))
-        );
-        assert_eq!(
-            message_len(&[0xbf, 0x01]),
-            Err(BerError::MultiByteTag(0xbf))
-        );
+        assert_eq!(read_tlv(&[0x1f, 0x81, 0x01, 0x00]), Err(BerError::MultiByteTag(0x1f)));
+        assert_eq!(message_len(&[0xbf, 0x01]), Err(BerError::MultiByteTag(0xbf)));
         assert!(matches!(read_tlv(&[]), Err(BerError::Truncated { .. })));
         assert!(matches!(read_tlv(&[0x04]), Err(BerError::Truncated { .. })));
-        assert!(matches!(
-            read_tlv(&[0x04, 0x84, 0]),
-            Err(BerError::Truncated { .. })
-        ));
+        assert!(matches!(read_tlv(&[0x04, 0x84, 0]), Err(BerError::Truncated { .. })));
         assert!(matches!(
             read_tlv(&[0x04, 0x03, 1, 2]),
-            Err(BerError::Truncated {
-                needed: 5,
-                available: 4
-            })
+            Err(BerError::Truncated { needed: 5, available: 4 })
         ));
     }
 
     #[test]
     fn four_gigabyte_claim_is_truncated_not_allocated() {
         let buf = [0x30, 0x84, 0xff, 0xff, 0xff, 0xff, 0x02, 0x01, 0x01];
-        assert!(matches!(
-            read_tlv(&buf),
-            Err(BerError::Truncated { available: 9, .. })
-        ));
+        assert!(matches!(read_tlv(&buf), Err(BerError::Truncated { available: 9, .. })));
         let claimed = message_len(&buf).unwrap().unwrap();
         assert_eq!(claimed as u64, 6 + 0xffff_ffff);
     }
@@ -571,21 +509,7 @@ mod tests {
 
     #[test]
     fn integers_round_trip() {
-        for v in [
-            0,
-            1,
-            -1,
-            127,
-            128,
-            -128,
-            -129,
-            255,
-            256,
-            65535,
-            i32::MAX as i64,
-            i64::MIN,
-            i64::MAX,
-        ] {
+        for v in [0, 1, -1, 127, 128, -128, -129, 255, 256, 65535, i32::MAX as i64, i64::MIN, i64::MAX] {
             let mut out = Vec::new();
             write_integer(&mut out, tag::INTEGER, v);
             let (got, rest) = read_integer(&out).unwrap();
@@ -612,10 +536,7 @@ mod tests {
         assert_eq!(read_integer(&big), Err(BerError::IntegerRange(9)));
         assert_eq!(read_integer(&[0x02, 0x00]), Err(BerError::IntegerRange(0)));
         assert_eq!(read_enumerated(&[0x0a, 0x01, 0x02]).unwrap().0, 2);
-        assert!(matches!(
-            read_enumerated(&[0x02, 0x01, 0x02]),
-            Err(BerError::UnexpectedTag { .. })
-        ));
+        assert!(matches!(read_enumerated(&[0x02, 0x01, 0x02]), Err(BerError::UnexpectedTag { .. })));
     }
 
     #[test]
@@ -624,20 +545,12 @@ mod tests {
         write_boolean(&mut out, tag::BOOLEAN, false);
         write_boolean(&mut out, tag::BOOLEAN, true);
         write_octet_string(&mut out, tag::OCTET_STRING, b"abc");
-        assert_eq!(
-            out,
-            [
-                0x01, 0x01, 0x00, 0x01, 0x01, 0xff, 0x04, 0x03, b'a', b'b', b'c'
-            ]
-        );
+        assert_eq!(out, [0x01, 0x01, 0x00, 0x01, 0x01, 0xff, 0x04, 0x03, b'a', b'b', b'c']);
         let (a, rest) = read_boolean(&out).unwrap();
         let (b, rest) = read_boolean(rest).unwrap();
         let (s, rest) = read_octet_string(rest).unwrap();
         assert_eq!((a, b, s, rest.len()), (false, true, &b"abc"[..], 0));
-        assert_eq!(
-            read_boolean(&[0x01, 0x02, 0, 0]),
-            Err(BerError::BadBoolean(2))
-        );
+        assert_eq!(read_boolean(&[0x01, 0x02, 0, 0]), Err(BerError::BadBoolean(2)));
     }
 
     #[test]
@@ -668,20 +581,14 @@ mod tests {
         });
         let (mut kids, rest) = read_sequence(&out).unwrap();
         assert!(rest.is_empty());
-        assert_eq!(
-            kids.expect_next(tag::INTEGER).unwrap().integer_value(),
-            Ok(7)
-        );
+        assert_eq!(kids.expect_next(tag::INTEGER).unwrap().integer_value(), Ok(7));
         assert_eq!(kids.next_if(tag::INTEGER), Ok(None));
         assert_eq!(kids.expect_next(tag::OCTET_STRING).unwrap().value, b"x");
         let set = kids.expect_next(tag::SET).unwrap();
         assert_eq!(set.depth, 1);
         assert!(set.children().unwrap().is_empty());
         assert!(kids.is_empty());
-        assert_eq!(
-            kids.expect_next(tag::INTEGER),
-            Err(BerError::Missing(tag::INTEGER))
-        );
+        assert_eq!(kids.expect_next(tag::INTEGER), Err(BerError::Missing(tag::INTEGER)));
         let (prim, _) = read_tlv(&[0x04, 0x00]).unwrap();
         assert_eq!(prim.children().err(), Some(BerError::NotConstructed(0x04)));
     }

@@ -194,18 +194,10 @@ impl SyntaxId {
 }
 
 /// The endpoint mapper interface, `e1af8308-5d1f-11c9-91a4-08002b14a0fa` v3.0.
-pub const EPM_SYNTAX: SyntaxId = SyntaxId::new(
-    Uuid::from_u128(0xe1af8308_5d1f_11c9_91a4_08002b14a0fa),
-    3,
-    0,
-);
+pub const EPM_SYNTAX: SyntaxId = SyntaxId::new(Uuid::from_u128(0xe1af8308_5d1f_11c9_91a4_08002b14a0fa), 3, 0);
 
 /// The NDR transfer syntax, `8a885d04-1ceb-11c9-9fe8-08002b104860` v2.0.
-pub const NDR_SYNTAX: SyntaxId = SyntaxId::new(
-    Uuid::from_u128(0x8a885d04_1ceb_11c9_9fe8_08002b104860),
-    2,
-    0,
-);
+pub const NDR_SYNTAX: SyntaxId = SyntaxId::new(Uuid::from_u128(0x8a885d04_1ceb_11c9_9fe8_08002b104860), 2, 0);
 
 /// Little-endian integers, ASCII characters, IEEE floats: the only `drep` we send.
 pub const DREP_LE: [u8; 4] = [0x10, 0x00, 0x00, 0x00];
@@ -231,11 +223,7 @@ pub(crate) fn uuid_le(buf: &[u8], off: usize) -> Option<Uuid> {
 }
 
 fn check_drep(byte0: u8) -> Result<(), RpcError> {
-    if byte0 & DREP_INT_MASK == DREP_INT_LE {
-        Ok(())
-    } else {
-        Err(RpcError::BigEndian)
-    }
+    if byte0 & DREP_INT_MASK == DREP_INT_LE { Ok(()) } else { Err(RpcError::BigEndian) }
 }
 
 fn put_u16(out: &mut Vec<u8>, v: u16) {
@@ -383,8 +371,7 @@ pub fn parse_co_header(buf: &[u8]) -> Result<CoHeader, RpcError> {
         return Err(RpcError::BadVersion(vers, minor));
     }
     check_drep(buf[co_field::DREP])?;
-    let frag_length =
-        le_u16(buf, co_field::FRAG_LENGTH).ok_or(RpcError::Truncated("RPC header"))?;
+    let frag_length = le_u16(buf, co_field::FRAG_LENGTH).ok_or(RpcError::Truncated("RPC header"))?;
     if usize::from(frag_length) < CO_HEADER_LEN {
         return Err(RpcError::BadFragLength(frag_length));
     }
@@ -416,10 +403,8 @@ fn co_pdu_without_auth<'a>(
             .filter(|&e| e >= min_len)
             .ok_or(RpcError::BadFragLength(hdr.frag_length))?;
         let pad = usize::from(pdu[end + 2]);
-        end = end
-            .checked_sub(pad)
-            .filter(|&e| e >= min_len)
-            .ok_or(RpcError::BadFragLength(hdr.frag_length))?;
+        end =
+            end.checked_sub(pad).filter(|&e| e >= min_len).ok_or(RpcError::BadFragLength(hdr.frag_length))?;
     }
     if end < min_len {
         return Err(RpcError::Truncated(what));
@@ -428,14 +413,7 @@ fn co_pdu_without_auth<'a>(
 }
 
 fn expect_ptype(hdr: &CoHeader, want: u8, expected: &'static str) -> Result<(), RpcError> {
-    if hdr.ptype == want {
-        Ok(())
-    } else {
-        Err(RpcError::UnexpectedPtype {
-            expected,
-            got: hdr.ptype,
-        })
-    }
+    if hdr.ptype == want { Ok(()) } else { Err(RpcError::UnexpectedPtype { expected, got: hdr.ptype }) }
 }
 
 /// Encode a bind PDU with one presentation context (id 0) and one transfer syntax.
@@ -532,9 +510,7 @@ pub fn parse_bind_ack(frame: &[u8]) -> Result<BindAck, RpcError> {
     let sec_len = usize::from(le_u16(pdu, co_field::ACK_SEC_ADDR).ok_or(t.clone())?);
     let sec_start = co_field::ACK_SEC_ADDR + 2;
     let sec = pdu.get(sec_start..sec_start + sec_len).ok_or(t.clone())?;
-    let sec_addr: String = String::from_utf8_lossy(sec)
-        .trim_end_matches('\0')
-        .to_owned();
+    let sec_addr: String = String::from_utf8_lossy(sec).trim_end_matches('\0').to_owned();
     // The result list is aligned to 4 counted from the start of the PDU (not the body).
     let mut off = (sec_start + sec_len + 3) & !3;
     let n_results = usize::from(*pdu.get(off).ok_or(t.clone())?);
@@ -546,21 +522,10 @@ pub fn parse_bind_ack(frame: &[u8]) -> Result<BindAck, RpcError> {
         let result = le_u16(pdu, off).ok_or(t.clone())?;
         let reason = le_u16(pdu, off + 2).ok_or(t.clone())?;
         let transfer_syntax = SyntaxId::parse(pdu, off + 4).ok_or(t.clone())?;
-        results.push(BindResult {
-            result,
-            reason,
-            transfer_syntax,
-        });
+        results.push(BindResult { result, reason, transfer_syntax });
         off += RESULT_LEN;
     }
-    Ok(BindAck {
-        call_id: hdr.call_id,
-        max_xmit_frag,
-        max_recv_frag,
-        assoc_group_id,
-        sec_addr,
-        results,
-    })
+    Ok(BindAck { call_id: hdr.call_id, max_xmit_frag, max_recv_frag, assoc_group_id, sec_addr, results })
 }
 
 /// Decode a bind_nak frame and return its `provider_reject_reason`.
@@ -577,13 +542,7 @@ pub fn parse_bind_nak(frame: &[u8]) -> Result<u16, RpcError> {
 /// Stub chunks other than the last are a multiple of 8 bytes, so NDR alignment never
 /// straddles a fragment boundary in a way a strict server could object to. `max_frag`
 /// values too small to carry any stub are raised to the smallest useful size.
-pub fn emit_request(
-    call_id: u32,
-    ctx_id: u16,
-    opnum: u16,
-    stub: &[u8],
-    max_frag: u16,
-) -> Vec<Vec<u8>> {
+pub fn emit_request(call_id: u32, ctx_id: u16, opnum: u16, stub: &[u8], max_frag: u16) -> Vec<Vec<u8>> {
     let max_frag = usize::from(max_frag).max(CO_REQUEST_HEADER_LEN + 8);
     let chunk = ((max_frag - CO_REQUEST_HEADER_LEN) & !7).max(8);
     let mut pdus = Vec::with_capacity(stub.len() / chunk + 1);
@@ -608,10 +567,7 @@ pub fn emit_request(
         }
         .emit(&mut out);
         // alloc_hint: the stub bytes still to come, so the server can size its buffer.
-        put_u32(
-            &mut out,
-            u32::try_from(stub.len() - off).unwrap_or(u32::MAX),
-        );
+        put_u32(&mut out, u32::try_from(stub.len() - off).unwrap_or(u32::MAX));
         put_u16(&mut out, ctx_id);
         put_u16(&mut out, opnum);
         out.extend_from_slice(part);
@@ -726,12 +682,7 @@ pub struct CoReassembler {
 impl CoReassembler {
     /// Reassemble the reply to `call_id`, refusing more than `max_len` stub bytes.
     pub fn new(call_id: u32, max_len: usize) -> Self {
-        CoReassembler {
-            call_id,
-            max_len,
-            stub: Vec::new(),
-            fragments: 0,
-        }
+        CoReassembler { call_id, max_len, stub: Vec::new(), fragments: 0 }
     }
 
     /// Add one frame. `Ok(Some(stub))` when the reply is complete, `Ok(None)` when more
@@ -739,10 +690,7 @@ impl CoReassembler {
     pub fn push(&mut self, frame: &[u8]) -> Result<Option<Vec<u8>>, RpcError> {
         let resp = parse_response(frame)?;
         if resp.call_id != self.call_id {
-            return Err(RpcError::CallIdMismatch {
-                expected: self.call_id,
-                got: resp.call_id,
-            });
+            return Err(RpcError::CallIdMismatch { expected: self.call_id, got: resp.call_id });
         }
         let first = resp.flags & pfc::FIRST_FRAG != 0;
         if first != (self.fragments == 0) {
@@ -897,9 +845,7 @@ impl ClHeader {
 
     /// Parse and validate the header at the start of `buf` (version 4, little-endian).
     pub fn parse(buf: &[u8]) -> Result<Self, RpcError> {
-        let hdr = buf
-            .get(..CL_HEADER_LEN)
-            .ok_or(RpcError::Truncated("RPC datagram header"))?;
+        let hdr = buf.get(..CL_HEADER_LEN).ok_or(RpcError::Truncated("RPC datagram header"))?;
         if hdr[cl_field::RPC_VERS] != 4 {
             return Err(RpcError::BadVersion(hdr[cl_field::RPC_VERS], 0));
         }
@@ -1097,11 +1043,7 @@ impl FackBody {
             max_frag_size: le_u32(body, 8)?,
             serial_num: le_u16(body, 12)?,
             selack_len,
-            selack: if selack_len > 0 {
-                le_u32(body, 16).unwrap_or(0)
-            } else {
-                0
-            },
+            selack: if selack_len > 0 { le_u32(body, 16).unwrap_or(0) } else { 0 },
         })
     }
 }
@@ -1212,13 +1154,7 @@ pub struct ClReassembler {
 impl ClReassembler {
     /// Accept at most `max_frags` fragments and `max_len` stub bytes.
     pub fn new(max_frags: usize, max_len: usize) -> Self {
-        ClReassembler {
-            frags: BTreeMap::new(),
-            last: None,
-            total: 0,
-            max_frags,
-            max_len,
-        }
+        ClReassembler { frags: BTreeMap::new(), last: None, total: 0, max_frags, max_len }
     }
 
     /// Add a decoded response; see [`ClReassembler::push`].
@@ -1228,30 +1164,18 @@ impl ClReassembler {
 
     /// Add fragment `fragnum`. `Ok(Some(stub))` once every fragment from 0 through the
     /// last one is present. A retransmitted fragment is ignored.
-    pub fn push(
-        &mut self,
-        fragnum: u16,
-        is_last: bool,
-        body: &[u8],
-    ) -> Result<Option<Vec<u8>>, RpcError> {
+    pub fn push(&mut self, fragnum: u16, is_last: bool, body: &[u8]) -> Result<Option<Vec<u8>>, RpcError> {
         if usize::from(fragnum) >= self.max_frags {
             return Err(RpcError::TooManyFragments(self.max_frags));
         }
         if is_last {
             match self.last {
                 Some(l) if l != fragnum => {
-                    return Err(RpcError::BadFragmentSequence(
-                        "two different last fragments",
-                    ));
+                    return Err(RpcError::BadFragmentSequence("two different last fragments"));
                 }
                 _ => {}
             }
-            if self
-                .frags
-                .range(fragnum.saturating_add(1)..)
-                .next()
-                .is_some()
-            {
+            if self.frags.range(fragnum.saturating_add(1)..).next().is_some() {
                 return Err(RpcError::BadFragmentSequence("fragment after the last one"));
             }
             self.last = Some(fragnum);
@@ -1346,10 +1270,7 @@ pub fn parse_conv_who_are_you2(pdu: &ClPdu<'_>) -> Option<WhoAreYou2> {
         ClBody::Request(body)
             if pdu.header.interface == CONV_UUID && pdu.header.opnum == CONV_WHO_ARE_YOU2_OPNUM =>
         {
-            Some(WhoAreYou2 {
-                actuid: uuid_le(body, 0)?,
-                boot_time: le_u32(body, 16)?,
-            })
+            Some(WhoAreYou2 { actuid: uuid_le(body, 0)?, boot_time: le_u32(body, 16)? })
         }
         _ => None,
     }
@@ -1360,11 +1281,7 @@ pub fn parse_conv_who_are_you2(pdu: &ClPdu<'_>) -> Option<WhoAreYou2> {
 /// The response carries the callback's activity, sequence, interface and opnum, and the
 /// body `seq` (our current sequence number), `cas_uuid` (stable per process) and
 /// status 0.
-pub fn emit_conv_who_are_you2_response(
-    callback: &ClHeader,
-    our_seq: u32,
-    cas_uuid: Uuid,
-) -> Vec<u8> {
+pub fn emit_conv_who_are_you2_response(callback: &ClHeader, our_seq: u32, cas_uuid: Uuid) -> Vec<u8> {
     const BODY_LEN: u16 = 4 + 16 + 4;
     let mut out = Vec::with_capacity(CL_HEADER_LEN + usize::from(BODY_LEN));
     let mut hdr = ClHeader::reply_to(callback, cl_ptype::RESPONSE, BODY_LEN);
@@ -1408,24 +1325,13 @@ mod tests {
         put_u16(&mut body, result);
         put_u16(&mut body, reason);
         NDR_SYNTAX.emit(&mut body);
-        co_frame(
-            co_ptype::BIND_ACK,
-            pfc::FIRST_FRAG | pfc::LAST_FRAG,
-            1,
-            &body,
-        )
+        co_frame(co_ptype::BIND_ACK, pfc::FIRST_FRAG | pfc::LAST_FRAG, 1, &body)
     }
 
     fn co_frame(ptype: u8, flags: u8, call_id: u32, body: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
-        CoHeader {
-            ptype,
-            flags,
-            frag_length: (CO_HEADER_LEN + body.len()) as u16,
-            auth_length: 0,
-            call_id,
-        }
-        .emit(&mut out);
+        CoHeader { ptype, flags, frag_length: (CO_HEADER_LEN + body.len()) as u16, auth_length: 0, call_id }
+            .emit(&mut out);
         out.extend_from_slice(body);
         out
     }
@@ -1459,10 +1365,7 @@ mod tests {
         assert!(ack.check_accepted().is_ok());
         let rej = parse_bind_ack(&bind_ack_frame(2, 1)).unwrap();
         assert_eq!(rej.check_accepted(), Err(RpcError::BindRejected(1)));
-        assert!(matches!(
-            parse_co_pdu(&bind_ack_frame(0, 0)),
-            Ok(CoPdu::BindAck(_))
-        ));
+        assert!(matches!(parse_co_pdu(&bind_ack_frame(0, 0)), Ok(CoPdu::BindAck(_))));
     }
 
     #[test]
@@ -1558,24 +1461,15 @@ mod tests {
     #[test]
     fn reassembler_rejects_bad_sequences() {
         let mut r = CoReassembler::new(1, 100);
-        assert!(matches!(
-            r.push(&response_frame(0, 1, b"x")),
-            Err(RpcError::BadFragmentSequence(_))
-        ));
+        assert!(matches!(r.push(&response_frame(0, 1, b"x")), Err(RpcError::BadFragmentSequence(_))));
         let mut r = CoReassembler::new(1, 100);
         assert!(matches!(
             r.push(&response_frame(3, 2, b"x")),
-            Err(RpcError::CallIdMismatch {
-                expected: 1,
-                got: 2
-            })
+            Err(RpcError::CallIdMismatch { expected: 1, got: 2 })
         ));
         let mut r = CoReassembler::new(1, 10);
         r.push(&response_frame(1, 1, &[0; 8])).unwrap();
-        assert_eq!(
-            r.push(&response_frame(0, 1, &[0; 8])),
-            Err(RpcError::TooLarge(10))
-        );
+        assert_eq!(r.push(&response_frame(0, 1, &[0; 8])), Err(RpcError::TooLarge(10)));
     }
 
     #[test]
@@ -1693,18 +1587,12 @@ mod tests {
         let pkt = emit_cl_request(&call, &CL_REQ_120[80..], cl_flags1::IDEMPOTENT).unwrap();
         assert_eq!(pkt, CL_REQ_120);
         let hdr = ClHeader::parse(&pkt).unwrap();
-        assert_eq!(
-            hdr.activity.to_string(),
-            "6ba7b810-9dad-41d1-80b4-00c04fd430c8"
-        );
+        assert_eq!(hdr.activity.to_string(), "6ba7b810-9dad-41d1-80b4-00c04fd430c8");
         let mut again = Vec::new();
         hdr.emit(&mut again);
         assert_eq!(again, pkt[..80]);
         assert!(matches!(parse_cl_pdu(&pkt).unwrap().body, ClBody::Request(b) if b.len() == 40));
-        assert_eq!(
-            emit_cl_request(&call, &[0; 70_000], 0),
-            Err(RpcError::StubTooLarge(70_000))
-        );
+        assert_eq!(emit_cl_request(&call, &[0; 70_000], 0), Err(RpcError::StubTooLarge(70_000)));
     }
 
     #[test]
@@ -1715,20 +1603,12 @@ mod tests {
         assert_eq!(parse_cl_pdu(&p).unwrap().body, ClBody::Reject(0x1c01_0003));
         let p = cl_packet(cl_ptype::REJECT, 0, 0, &[1, 2]);
         assert!(parse_cl_pdu(&p).is_err());
-        assert_eq!(
-            parse_cl_pdu(&cl_packet(4, 0, 0, &[])).unwrap().body,
-            ClBody::Working
-        );
-        assert_eq!(
-            parse_cl_pdu(&cl_packet(5, 0, 0, &[])).unwrap().body,
-            ClBody::Nocall(None)
-        );
+        assert_eq!(parse_cl_pdu(&cl_packet(4, 0, 0, &[])).unwrap().body, ClBody::Working);
+        assert_eq!(parse_cl_pdu(&cl_packet(5, 0, 0, &[])).unwrap().body, ClBody::Nocall(None));
         let p = cl_packet(cl_ptype::RESPONSE, cl_flags1::NOFACK, 0, b"stub");
         let pdu = parse_cl_pdu(&p).unwrap();
         assert_eq!(pdu.header.server_boot, 0x5eed);
-        let ClBody::Response(r) = pdu.body else {
-            panic!()
-        };
+        let ClBody::Response(r) = pdu.body else { panic!() };
         assert!(r.nofack && !r.frag && r.is_last());
         assert_eq!(r.body, b"stub");
         // Big-endian drep, wrong version, short packets.
@@ -1745,8 +1625,7 @@ mod tests {
 
     #[test]
     fn fack_and_ack_bytes() {
-        let resp =
-            ClHeader::parse(&cl_packet(cl_ptype::RESPONSE, cl_flags1::FRAG, 3, &[])).unwrap();
+        let resp = ClHeader::parse(&cl_packet(cl_ptype::RESPONSE, cl_flags1::FRAG, 3, &[])).unwrap();
         let body = FackBody {
             vers: 1,
             window_size: 8,
@@ -1763,9 +1642,7 @@ mod tests {
         want[56..60].copy_from_slice(&0x5eedu32.to_le_bytes());
         want[74..76].copy_from_slice(&20u16.to_le_bytes());
         want[76..78].copy_from_slice(&2u16.to_le_bytes());
-        want.extend_from_slice(&[
-            1, 0, 8, 0, 0x00, 0x10, 0, 0, 0x00, 0x04, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0,
-        ]);
+        want.extend_from_slice(&[1, 0, 8, 0, 0x00, 0x10, 0, 0, 0x00, 0x04, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0]);
         assert_eq!(f, want);
         let pdu = parse_cl_pdu(&f).unwrap();
         assert_eq!(pdu.body, ClBody::Fack(Some(body)));
@@ -1791,9 +1668,7 @@ mod tests {
         let mut r = ClReassembler::new(CL_DEFAULT_MAX_FRAGMENTS, DEFAULT_MAX_STUB);
         let mut push = |i: usize| {
             let pdu = parse_cl_pdu(&pkts[i]).unwrap();
-            let ClBody::Response(resp) = pdu.body else {
-                panic!()
-            };
+            let ClBody::Response(resp) = pdu.body else { panic!() };
             r.push_response(&resp).unwrap()
         };
         assert_eq!(push(2), None);
@@ -1858,10 +1733,7 @@ mod tests {
         assert_eq!(who.actuid, activity());
         assert_eq!(who.boot_time, 0x6000_0001);
         // Not a callback: our own EPM request.
-        assert_eq!(
-            parse_conv_who_are_you2(&parse_cl_pdu(&CL_REQ_120).unwrap()),
-            None
-        );
+        assert_eq!(parse_conv_who_are_you2(&parse_cl_pdu(&CL_REQ_120).unwrap()), None);
 
         let cas = Uuid::from_u128(0xaaaaaaaa_bbbb_cccc_dddd_eeeeeeeeeeee);
         let resp = emit_conv_who_are_you2_response(&pdu.header, 0, cas);
@@ -1872,15 +1744,13 @@ mod tests {
             0x76, 0x22, 0x3a, 0x33, 0, 0, 0, 0, 0x0d, 0x00, 0x00, 0x80, 0x9c, 0x00, 0x00, 0x00,
         ]);
         want.extend_from_slice(&[
-            0x22, 0x22, 0x11, 0x11, 0x33, 0x33, 0x44, 0x44, 0x55, 0x55, 0x66, 0x66, 0x77, 0x77,
-            0x88, 0x88,
+            0x22, 0x22, 0x11, 0x11, 0x33, 0x33, 0x44, 0x44, 0x55, 0x55, 0x66, 0x66, 0x77, 0x77, 0x88, 0x88,
         ]);
         want.extend_from_slice(&[0, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0xff, 0xff]);
         want.extend_from_slice(&[0xff, 0xff, 24, 0, 0, 0, 0, 0]);
         want.extend_from_slice(&[0, 0, 0, 0]);
         want.extend_from_slice(&[
-            0xaa, 0xaa, 0xaa, 0xaa, 0xbb, 0xbb, 0xcc, 0xcc, 0xdd, 0xdd, 0xee, 0xee, 0xee, 0xee,
-            0xee, 0xee,
+            0xaa, 0xaa, 0xaa, 0xaa, 0xbb, 0xbb, 0xcc, 0xcc, 0xdd, 0xdd, 0xee, 0xee, 0xee, 0xee, 0xee, 0xee,
         ]);
         want.extend_from_slice(&[0, 0, 0, 0]);
         assert_eq!(resp, want);

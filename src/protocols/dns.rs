@@ -118,16 +118,8 @@ impl DnsSummary {
         let mut head = format!(
             "DNS response: {}, {}, {}",
             self.rcode,
-            if self.authoritative {
-                "authoritative answer"
-            } else {
-                "non-authoritative answer"
-            },
-            if self.recursion_available {
-                "recursion available"
-            } else {
-                "recursion not available"
-            },
+            if self.authoritative { "authoritative answer" } else { "non-authoritative answer" },
+            if self.recursion_available { "recursion available" } else { "recursion not available" },
         );
         if self.truncated {
             head.push_str(", truncated");
@@ -182,19 +174,12 @@ fn rcode_name(code: u16) -> String {
 /// Parses `qname`. ASCII names keep their case (and accept `_` and escapes); other names go
 /// through IDNA, which is what a resolver would put on the wire.
 fn parse_name(qname: &str) -> Result<Name, ParseError> {
-    let invalid = |reason: String| ParseError::InvalidName {
-        name: qname.to_string(),
-        reason,
-    };
+    let invalid = |reason: String| ParseError::InvalidName { name: qname.to_string(), reason };
     if qname.is_empty() {
         return Err(invalid("empty name".into()));
     }
-    let mut name = if qname.is_ascii() {
-        Name::from_ascii(qname)
-    } else {
-        Name::from_utf8(qname)
-    }
-    .map_err(|e| invalid(e.to_string()))?;
+    let mut name = if qname.is_ascii() { Name::from_ascii(qname) } else { Name::from_utf8(qname) }
+        .map_err(|e| invalid(e.to_string()))?;
     // Queries are always for the absolute name; there is no search list here.
     name.set_fqdn(true);
     Ok(name)
@@ -255,9 +240,7 @@ pub fn parse_response(buf: &[u8], id: u16) -> Result<DnsSummary, ParseError> {
     let authority_count = be_u16(buf, field::NSCOUNT)?;
     let additional_count = be_u16(buf, field::ARCOUNT)?;
     let min_body = usize::from(qdcount) * MIN_QUESTION_LEN
-        + (usize::from(answer_count)
-            + usize::from(authority_count)
-            + usize::from(additional_count))
+        + (usize::from(answer_count) + usize::from(authority_count) + usize::from(additional_count))
             * MIN_RR_LEN;
     if min_body > buf.len() - HEADER_LEN {
         return Err(ParseError::CountsExceedData);
@@ -275,12 +258,7 @@ pub fn parse_response(buf: &[u8], id: u16) -> Result<DnsSummary, ParseError> {
         answer_count,
         authority_count,
         additional_count,
-        answers: msg
-            .answers
-            .iter()
-            .take(MAX_ANSWERS)
-            .map(|r| r.to_string())
-            .collect(),
+        answers: msg.answers.iter().take(MAX_ANSWERS).map(|r| r.to_string()).collect(),
     })
 }
 
@@ -290,8 +268,8 @@ mod tests {
 
     /// protocols.md §2: ID 0x1234, RD, `A example.com`.
     const QUERY: [u8; 29] = [
-        0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07, 0x65, 0x78,
-        0x61, 0x6d, 0x70, 0x6c, 0x65, 0x03, 0x63, 0x6f, 0x6d, 0x00, 0x00, 0x01, 0x00, 0x01,
+        0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07, 0x65, 0x78, 0x61, 0x6d,
+        0x70, 0x6c, 0x65, 0x03, 0x63, 0x6f, 0x6d, 0x00, 0x00, 0x01, 0x00, 0x01,
     ];
 
     /// NOERROR reply, AA+RD+RA, echoing the question, one A record for example.com (pointer to
@@ -308,8 +286,8 @@ mod tests {
 
     /// REFUSED reply (RCODE 5, RD+QR), question echoed, no records.
     const REPLY_REFUSED: [u8; 29] = [
-        0x12, 0x34, 0x81, 0x05, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07, 0x65, 0x78,
-        0x61, 0x6d, 0x70, 0x6c, 0x65, 0x03, 0x63, 0x6f, 0x6d, 0x00, 0x00, 0x01, 0x00, 0x01,
+        0x12, 0x34, 0x81, 0x05, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x07, 0x65, 0x78, 0x61, 0x6d,
+        0x70, 0x6c, 0x65, 0x03, 0x63, 0x6f, 0x6d, 0x00, 0x00, 0x01, 0x00, 0x01,
     ];
 
     /// A reply whose single answer's name is a pointer to itself (offset 12).
@@ -326,15 +304,9 @@ mod tests {
 
     #[test]
     fn query_matches_reference_bytes() {
-        assert_eq!(
-            emit_query(0x1234, "example.com", QueryKind::A).unwrap(),
-            QUERY
-        );
+        assert_eq!(emit_query(0x1234, "example.com", QueryKind::A).unwrap(), QUERY);
         // A trailing dot means the same absolute name.
-        assert_eq!(
-            emit_query(0x1234, "example.com.", QueryKind::A).unwrap(),
-            QUERY
-        );
+        assert_eq!(emit_query(0x1234, "example.com.", QueryKind::A).unwrap(), QUERY);
     }
 
     #[test]
@@ -367,10 +339,7 @@ mod tests {
         let long_name = vec!["abcdefghij"; 30].join(".");
         for bad in ["", "a..b", long_label.as_str(), long_name.as_str()] {
             assert!(
-                matches!(
-                    emit_query(1, bad, QueryKind::A),
-                    Err(ParseError::InvalidName { .. })
-                ),
+                matches!(emit_query(1, bad, QueryKind::A), Err(ParseError::InvalidName { .. })),
                 "{bad:?}"
             );
         }
@@ -423,9 +392,7 @@ mod tests {
         assert!(s.answers.is_empty());
         assert_eq!(
             s.render_lines(),
-            vec![
-                "DNS response: REFUSED, non-authoritative answer, recursion not available, 0 answer(s)"
-            ]
+            vec!["DNS response: REFUSED, non-authoritative answer, recursion not available, 0 answer(s)"]
         );
     }
 
@@ -444,34 +411,22 @@ mod tests {
     fn wrong_id() {
         assert!(matches!(
             parse_response(&REPLY_A, 0x4321),
-            Err(ParseError::IdMismatch {
-                expected: 0x4321,
-                got: 0x1234
-            })
+            Err(ParseError::IdMismatch { expected: 0x4321, got: 0x1234 })
         ));
     }
 
     #[test]
     fn query_is_not_a_response() {
-        assert!(matches!(
-            parse_response(&QUERY, 0x1234),
-            Err(ParseError::NotResponse)
-        ));
+        assert!(matches!(parse_response(&QUERY, 0x1234), Err(ParseError::NotResponse)));
     }
 
     #[test]
     fn truncated_at_every_length() {
         for len in 0..REPLY_A.len() {
-            assert!(
-                parse_response(&REPLY_A[..len], 0x1234).is_err(),
-                "len {len}"
-            );
+            assert!(parse_response(&REPLY_A[..len], 0x1234).is_err(), "len {len}");
         }
         for len in 0..REPLY_REFUSED.len() {
-            assert!(
-                parse_response(&REPLY_REFUSED[..len], 0x1234).is_err(),
-                "len {len}"
-            );
+            assert!(parse_response(&REPLY_REFUSED[..len], 0x1234).is_err(), "len {len}");
         }
     }
 
@@ -486,10 +441,7 @@ mod tests {
         let mut buf = REPLY_REFUSED;
         buf[4] = 0xff;
         buf[5] = 0xff;
-        assert!(matches!(
-            parse_response(&buf, 0x1234),
-            Err(ParseError::CountsExceedData)
-        ));
+        assert!(matches!(parse_response(&buf, 0x1234), Err(ParseError::CountsExceedData)));
     }
 
     #[test]

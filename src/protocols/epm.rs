@@ -84,10 +84,7 @@ impl LookupPage {
     /// in which of these they use to signal the end (impacket stops on the handle, nmap
     /// on the count, Samba sends the status), so all are honoured.
     pub fn is_last(&self) -> bool {
-        self.entry_handle == NULL_HANDLE
-            || self.status != 0
-            || self.num_ents == 0
-            || self.entries.is_empty()
+        self.entry_handle == NULL_HANDLE || self.status != 0 || self.num_ents == 0 || self.entries.is_empty()
     }
 }
 
@@ -165,10 +162,8 @@ impl<'a> Ndr<'a> {
 pub fn parse_ept_lookup_reply(stub: &[u8]) -> Result<LookupPage, RpcError> {
     const HEADER: &str = "endpoint mapper reply";
     let mut r = Ndr { buf: stub, pos: 0 };
-    let entry_handle: [u8; HANDLE_LEN] = r
-        .bytes(HANDLE_LEN)
-        .and_then(|b| b.try_into().ok())
-        .ok_or(RpcError::Truncated(HEADER))?;
+    let entry_handle: [u8; HANDLE_LEN] =
+        r.bytes(HANDLE_LEN).and_then(|b| b.try_into().ok()).ok_or(RpcError::Truncated(HEADER))?;
     let num_ents = r.u32().ok_or(RpcError::Truncated(HEADER))?;
     // max_count is the size we asked for and offset is 0 in practice; neither says how
     // many elements follow, so neither is used (and max_count is never allocated from).
@@ -190,11 +185,7 @@ pub fn parse_ept_lookup_reply(stub: &[u8]) -> Result<LookupPage, RpcError> {
         let _ann_offset = r.u32().ok_or(trunc.clone())?;
         let ann_len = usize::try_from(r.u32().ok_or(trunc.clone())?).unwrap_or(usize::MAX);
         let ann = r.bytes(ann_len).ok_or(trunc)?;
-        entries.push(Entry {
-            object,
-            annotation: c_string(ann),
-            tower: None,
-        });
+        entries.push(Entry { object, annotation: c_string(ann), tower: None });
         has_tower.push(referent != 0);
     }
 
@@ -212,15 +203,8 @@ pub fn parse_ept_lookup_reply(stub: &[u8]) -> Result<LookupPage, RpcError> {
         entry.tower = Some(decode_tower(&octets[..tower_length.min(octets.len())]));
     }
 
-    let status = r
-        .u32()
-        .ok_or(RpcError::Truncated("endpoint mapper reply status"))?;
-    Ok(LookupPage {
-        entry_handle,
-        num_ents,
-        entries,
-        status,
-    })
+    let status = r.u32().ok_or(RpcError::Truncated("endpoint mapper reply status"))?;
+    Ok(LookupPage { entry_handle, num_ents, entries, status })
 }
 
 /// Protocol identifiers found in tower floors (C706 Appendix I, MS-RPCE §2.2.1).
@@ -261,11 +245,7 @@ impl Floor<'_> {
         if self.protocol() != proto_id::UUID {
             return None;
         }
-        Some(SyntaxId::new(
-            uuid_le(self.lhs, 1)?,
-            le_u16(self.lhs, 17)?,
-            le_u16(self.rhs, 0)?,
-        ))
+        Some(SyntaxId::new(uuid_le(self.lhs, 1)?, le_u16(self.lhs, 17)?, le_u16(self.rhs, 0)?))
     }
 
     /// A TCP/UDP/HTTP/SPX/IPX port: big-endian in towers.
@@ -382,130 +362,37 @@ fn hex_upper(bytes: &[u8]) -> String {
 /// Well-known interface names, from Microsoft's open protocol specifications and the
 /// DCE documents. Matched by UUID only.
 const WELL_KNOWN: &[(Uuid, &str)] = &[
-    (
-        Uuid::from_u128(0xe1af8308_5d1f_11c9_91a4_08002b14a0fa),
-        "DCE endpoint mapper",
-    ),
-    (
-        Uuid::from_u128(0x12345778_1234_abcd_ef00_0123456789ac),
-        "SAMR",
-    ),
-    (
-        Uuid::from_u128(0x12345778_1234_abcd_ef00_0123456789ab),
-        "LSARPC",
-    ),
-    (
-        Uuid::from_u128(0x12345678_1234_abcd_ef00_01234567cffb),
-        "Netlogon",
-    ),
-    (
-        Uuid::from_u128(0x12345678_1234_abcd_ef00_0123456789ab),
-        "Print Spooler (winspool)",
-    ),
-    (
-        Uuid::from_u128(0x76f03f96_cdfd_44fc_a22c_64950a001209),
-        "Print System Asynchronous Remote",
-    ),
-    (
-        Uuid::from_u128(0xe3514235_4b06_11d1_ab04_00c04fc2dcd2),
-        "MS NT Directory DRS Interface",
-    ),
-    (
-        Uuid::from_u128(0xecec0d70_a603_11d0_96b1_00a0c91ece30),
-        "NTDS Backup Interface",
-    ),
-    (
-        Uuid::from_u128(0x16e0cf3a_a604_11d0_96b1_00a0c91ece30),
-        "NTDS Restore Interface",
-    ),
-    (
-        Uuid::from_u128(0x3919286a_b10c_11d0_9ba8_00c04fd92ef5),
-        "DSROLE (dssetup)",
-    ),
-    (
-        Uuid::from_u128(0x4b324fc8_1670_01d3_1278_5a47bf6ee188),
-        "Server Service (srvsvc)",
-    ),
-    (
-        Uuid::from_u128(0x6bffd098_a112_3610_9833_46c3f87e345a),
-        "Workstation Service (wkssvc)",
-    ),
-    (
-        Uuid::from_u128(0x367abb81_9844_35f1_ad32_98f038001003),
-        "Service Control Manager (svcctl)",
-    ),
-    (
-        Uuid::from_u128(0x338cd001_2244_31f1_aaaa_900038001003),
-        "Remote Registry (winreg)",
-    ),
-    (
-        Uuid::from_u128(0x86d35949_83c9_4044_b424_db363231fd0c),
-        "Task Scheduler Service",
-    ),
-    (
-        Uuid::from_u128(0x1ff70682_0a51_30e8_076d_740be8cee98b),
-        "Task Scheduler (atsvc)",
-    ),
-    (
-        Uuid::from_u128(0x378e52b0_c0a9_11cf_822d_00aa0051e40f),
-        "Task Scheduler (sasec)",
-    ),
-    (
-        Uuid::from_u128(0x82273fdc_e32a_18c3_3f78_827929dc23ea),
-        "EventLog",
-    ),
-    (
-        Uuid::from_u128(0xf6beaff7_1e19_4fbb_9f8f_b89e2018337c),
-        "EventLog (even6)",
-    ),
-    (
-        Uuid::from_u128(0x894de0c0_0d55_11d3_a322_00c04fa321a1),
-        "InitShutdown",
-    ),
-    (
-        Uuid::from_u128(0xd95afe70_a6d5_4259_822e_2c84da1ddb0d),
-        "WindowsShutdown",
-    ),
-    (
-        Uuid::from_u128(0x4fc742e0_4a10_11cf_8273_00aa004ae673),
-        "DFS Namespace (netdfs)",
-    ),
-    (
-        Uuid::from_u128(0xf5cc59b4_4264_101a_8c59_08002b2f8426),
-        "File Replication Service (frsrpc)",
-    ),
-    (
-        Uuid::from_u128(0x897e2e5f_93f3_4376_9c9c_fd2277495c27),
-        "DFS Replication (frstrans)",
-    ),
-    (
-        Uuid::from_u128(0x50abc2a4_574d_40b3_9d66_ee4fd5fba076),
-        "DNS Server",
-    ),
-    (
-        Uuid::from_u128(0xc681d488_d850_11d0_8c52_00c04fd90f7e),
-        "EFSRPC (lsarpc pipe)",
-    ),
-    (
-        Uuid::from_u128(0xdf1941c5_fe89_4e79_bf10_463657acf44d),
-        "EFSRPC (efsrpc pipe)",
-    ),
-    (
-        Uuid::from_u128(0x6b5bdd1e_528c_422c_af8c_a4079be4fe48),
-        "Windows Firewall Remote Management",
-    ),
-    (
-        Uuid::from_u128(0x99fcfec4_5260_101b_bbcb_00aa0021347a),
-        "DCOM OXID Resolver (IObjectExporter)",
-    ),
-    (
-        Uuid::from_u128(0x000001a0_0000_0000_c000_000000000046),
-        "DCOM IRemoteSCMActivator",
-    ),
-    (
-        Uuid::from_u128(0x4d9f4ab8_7d1c_11cf_861e_0020af6e7c57),
-        "DCOM IActivation",
-    ),
+    (Uuid::from_u128(0xe1af8308_5d1f_11c9_91a4_08002b14a0fa), "DCE endpoint mapper"),
+    (Uuid::from_u128(0x12345778_1234_abcd_ef00_0123456789ac), "SAMR"),
+    (Uuid::from_u128(0x12345778_1234_abcd_ef00_0123456789ab), "LSARPC"),
+    (Uuid::from_u128(0x12345678_1234_abcd_ef00_01234567cffb), "Netlogon"),
+    (Uuid::from_u128(0x12345678_1234_abcd_ef00_0123456789ab), "Print Spooler (winspool)"),
+    (Uuid::from_u128(0x76f03f96_cdfd_44fc_a22c_64950a001209), "Print System Asynchronous Remote"),
+    (Uuid::from_u128(0xe3514235_4b06_11d1_ab04_00c04fc2dcd2), "MS NT Directory DRS Interface"),
+    (Uuid::from_u128(0xecec0d70_a603_11d0_96b1_00a0c91ece30), "NTDS Backup Interface"),
+    (Uuid::from_u128(0x16e0cf3a_a604_11d0_96b1_00a0c91ece30), "NTDS Restore Interface"),
+    (Uuid::from_u128(0x3919286a_b10c_11d0_9ba8_00c04fd92ef5), "DSROLE (dssetup)"),
+    (Uuid::from_u128(0x4b324fc8_1670_01d3_1278_5a47bf6ee188), "Server Service (srvsvc)"),
+    (Uuid::from_u128(0x6bffd098_a112_3610_9833_46c3f87e345a), "Workstation Service (wkssvc)"),
+    (Uuid::from_u128(0x367abb81_9844_35f1_ad32_98f038001003), "Service Control Manager (svcctl)"),
+    (Uuid::from_u128(0x338cd001_2244_31f1_aaaa_900038001003), "Remote Registry (winreg)"),
+    (Uuid::from_u128(0x86d35949_83c9_4044_b424_db363231fd0c), "Task Scheduler Service"),
+    (Uuid::from_u128(0x1ff70682_0a51_30e8_076d_740be8cee98b), "Task Scheduler (atsvc)"),
+    (Uuid::from_u128(0x378e52b0_c0a9_11cf_822d_00aa0051e40f), "Task Scheduler (sasec)"),
+    (Uuid::from_u128(0x82273fdc_e32a_18c3_3f78_827929dc23ea), "EventLog"),
+    (Uuid::from_u128(0xf6beaff7_1e19_4fbb_9f8f_b89e2018337c), "EventLog (even6)"),
+    (Uuid::from_u128(0x894de0c0_0d55_11d3_a322_00c04fa321a1), "InitShutdown"),
+    (Uuid::from_u128(0xd95afe70_a6d5_4259_822e_2c84da1ddb0d), "WindowsShutdown"),
+    (Uuid::from_u128(0x4fc742e0_4a10_11cf_8273_00aa004ae673), "DFS Namespace (netdfs)"),
+    (Uuid::from_u128(0xf5cc59b4_4264_101a_8c59_08002b2f8426), "File Replication Service (frsrpc)"),
+    (Uuid::from_u128(0x897e2e5f_93f3_4376_9c9c_fd2277495c27), "DFS Replication (frstrans)"),
+    (Uuid::from_u128(0x50abc2a4_574d_40b3_9d66_ee4fd5fba076), "DNS Server"),
+    (Uuid::from_u128(0xc681d488_d850_11d0_8c52_00c04fd90f7e), "EFSRPC (lsarpc pipe)"),
+    (Uuid::from_u128(0xdf1941c5_fe89_4e79_bf10_463657acf44d), "EFSRPC (efsrpc pipe)"),
+    (Uuid::from_u128(0x6b5bdd1e_528c_422c_af8c_a4079be4fe48), "Windows Firewall Remote Management"),
+    (Uuid::from_u128(0x99fcfec4_5260_101b_bbcb_00aa0021347a), "DCOM OXID Resolver (IObjectExporter)"),
+    (Uuid::from_u128(0x000001a0_0000_0000_c000_000000000046), "DCOM IRemoteSCMActivator"),
+    (Uuid::from_u128(0x4d9f4ab8_7d1c_11cf_861e_0020af6e7c57), "DCOM IActivation"),
 ];
 
 /// The well-known name of an interface, if we know it.
@@ -523,11 +410,7 @@ pub fn interface_name(uuid: &Uuid) -> Option<&'static str> {
 pub fn render_entries(entries: &[Entry], names: bool) -> Vec<String> {
     let mut lines = Vec::with_capacity(entries.len().saturating_mul(3));
     for e in entries {
-        let uuid = e
-            .tower
-            .as_ref()
-            .and_then(|t| t.interface)
-            .map_or(e.object, |s| s.uuid);
+        let uuid = e.tower.as_ref().and_then(|t| t.interface).map_or(e.object, |s| s.uuid);
         let mut line = format!("UUID: {uuid}");
         if !e.annotation.is_empty() {
             line.push(' ');
@@ -540,11 +423,7 @@ pub fn render_entries(entries: &[Entry], names: bool) -> Vec<String> {
             let _ = write!(line, " [{name}]");
         }
         lines.push(line);
-        lines.push(
-            e.tower
-                .as_ref()
-                .map_or_else(|| NO_BINDING.to_owned(), |t| t.binding.clone()),
-        );
+        lines.push(e.tower.as_ref().map_or_else(|| NO_BINDING.to_owned(), |t| t.binding.clone()));
         lines.push(String::new());
     }
     lines
@@ -617,11 +496,7 @@ mod tests {
         for (i, (obj, ann, tower)) in entries.iter().enumerate() {
             pad4(&mut s);
             s.extend_from_slice(&obj.to_bytes_le());
-            let referent = if tower.is_some() {
-                0x20000 + 4 * i as u32
-            } else {
-                0
-            };
+            let referent = if tower.is_some() { 0x20000 + 4 * i as u32 } else { 0 };
             for v in [referent, 0, ann.len() as u32] {
                 s.extend_from_slice(&v.to_le_bytes());
             }
@@ -643,11 +518,7 @@ mod tests {
     }
 
     fn samr_tcp_tower() -> Vec<u8> {
-        tower(
-            SyntaxId::new(SAMR, 1, 0),
-            0x0b,
-            &[(0x07, &[0xc2, 0x04]), (0x09, &[10, 0, 0, 1])],
-        )
+        tower(SyntaxId::new(SAMR, 1, 0), 0x0b, &[(0x07, &[0xc2, 0x04]), (0x09, &[10, 0, 0, 1])])
     }
 
     #[test]
@@ -659,25 +530,14 @@ mod tests {
         assert_eq!(emit_ept_lookup_stub(&NULL_HANDLE, MAX_ENTS_TCP), want);
         want[36..].copy_from_slice(&[1, 0, 0, 0]);
         assert_eq!(emit_ept_lookup_stub(&NULL_HANDLE, MAX_ENTS_UDP), want);
-        assert_eq!(
-            emit_ept_lookup_handle_free_stub(&handle()),
-            handle().to_vec()
-        );
+        assert_eq!(emit_ept_lookup_handle_free_stub(&handle()), handle().to_vec());
     }
 
     #[test]
     fn one_entry_reference_reply() {
         // The test encoder reproduces the reference bytes, so the other tests built
         // with it are trustworthy.
-        assert_eq!(
-            reply(
-                handle(),
-                500,
-                &[(Uuid::nil(), b"\0", Some(samr_tcp_tower()))],
-                0
-            ),
-            REPLY_156
-        );
+        assert_eq!(reply(handle(), 500, &[(Uuid::nil(), b"\0", Some(samr_tcp_tower()))], 0), REPLY_156);
         let page = parse_ept_lookup_reply(&REPLY_156).unwrap();
         assert_eq!(page.entry_handle, handle());
         assert_eq!((page.num_ents, page.status), (1, 0));
@@ -693,11 +553,7 @@ mod tests {
         assert!(!t.truncated);
         assert_eq!(
             render_entries(&page.entries, false),
-            [
-                "UUID: 12345778-1234-abcd-ef00-0123456789ac",
-                "ncacn_ip_tcp:10.0.0.1[49668]",
-                ""
-            ]
+            ["UUID: 12345778-1234-abcd-ef00-0123456789ac", "ncacn_ip_tcp:10.0.0.1[49668]", ""]
         );
         assert_eq!(
             render_entries(&page.entries, true)[0],
@@ -716,16 +572,9 @@ mod tests {
             0x0b,
             &[(0x0f, b"\\PIPE\\lsass\0"), (0x11, b"\\\\MYSERVER\0")],
         );
-        let lrpc = tower(
-            SyntaxId::new(frs2, 1, 0),
-            0x0c,
-            &[(0x10, b"LRPC-0123abcd4567ef\0")],
-        );
-        let udp = tower(
-            SyntaxId::new(drs, 4, 0),
-            0x0a,
-            &[(0x08, &[0x04, 0x08]), (0x09, &[169, 254, 12, 191])],
-        );
+        let lrpc = tower(SyntaxId::new(frs2, 1, 0), 0x0c, &[(0x10, b"LRPC-0123abcd4567ef\0")]);
+        let udp =
+            tower(SyntaxId::new(drs, 4, 0), 0x0a, &[(0x08, &[0x04, 0x08]), (0x09, &[169, 254, 12, 191])]);
         let stub = reply(
             handle(),
             500,
@@ -737,11 +586,7 @@ mod tests {
             0,
         );
         let page = parse_ept_lookup_reply(&stub).unwrap();
-        let b: Vec<_> = page
-            .entries
-            .iter()
-            .map(|e| e.tower.as_ref().unwrap().binding.as_str())
-            .collect();
+        let b: Vec<_> = page.entries.iter().map(|e| e.tower.as_ref().unwrap().binding.as_str()).collect();
         assert_eq!(
             b,
             [
@@ -751,10 +596,7 @@ mod tests {
             ]
         );
         assert_eq!(page.entries[1].object, obj);
-        assert_eq!(
-            page.entries[2].tower.as_ref().unwrap().interface,
-            Some(SyntaxId::new(drs, 4, 0))
-        );
+        assert_eq!(page.entries[2].tower.as_ref().unwrap().interface, Some(SyntaxId::new(drs, 4, 0)));
         assert_eq!(
             render_entries(&page.entries, true),
             [
@@ -780,19 +622,13 @@ mod tests {
         let stub = reply(
             NULL_HANDLE,
             4,
-            &[
-                (Uuid::nil(), b"abc", None),
-                (Uuid::nil(), b"", Some(samr_tcp_tower())),
-            ],
+            &[(Uuid::nil(), b"abc", None), (Uuid::nil(), b"", Some(samr_tcp_tower()))],
             0,
         );
         let page = parse_ept_lookup_reply(&stub).unwrap();
         assert_eq!(page.entries[0].tower, None);
         assert_eq!(page.entries[0].annotation, "abc");
-        assert_eq!(
-            page.entries[1].tower.as_ref().unwrap().binding,
-            "ncacn_ip_tcp:10.0.0.1[49668]"
-        );
+        assert_eq!(page.entries[1].tower.as_ref().unwrap().binding, "ncacn_ip_tcp:10.0.0.1[49668]");
         assert!(page.is_last()); // NULL handle
         assert_eq!(render_entries(&page.entries[..1], false)[1], NO_BINDING);
     }
@@ -835,26 +671,17 @@ mod tests {
         let mut s = REPLY_156;
         s[0x48..0x4c].copy_from_slice(&[0xff; 4]);
         let page = parse_ept_lookup_reply(&s).unwrap();
-        assert_eq!(
-            page.entries[0].tower.as_ref().unwrap().binding,
-            "ncacn_ip_tcp:10.0.0.1[49668]"
-        );
+        assert_eq!(page.entries[0].tower.as_ref().unwrap().binding, "ncacn_ip_tcp:10.0.0.1[49668]");
         // floor_count huge: the five real floors are used, the tower is flagged.
         let mut s = REPLY_156;
         s[TOWER_AT..TOWER_AT + 2].copy_from_slice(&[0xff, 0xff]);
-        let t = parse_ept_lookup_reply(&s).unwrap().entries[0]
-            .tower
-            .clone()
-            .unwrap();
+        let t = parse_ept_lookup_reply(&s).unwrap().entries[0].tower.clone().unwrap();
         assert!(t.truncated);
         assert_eq!(t.binding, "ncacn_ip_tcp:10.0.0.1[49668]");
         // A floor length running past the tower.
         let mut s = REPLY_156;
         s[TOWER_AT + 2..TOWER_AT + 4].copy_from_slice(&[0xff, 0xff]);
-        let t = parse_ept_lookup_reply(&s).unwrap().entries[0]
-            .tower
-            .clone()
-            .unwrap();
+        let t = parse_ept_lookup_reply(&s).unwrap().entries[0].tower.clone().unwrap();
         assert!(t.truncated && t.interface.is_none());
         assert_eq!(t.binding, NO_BINDING);
     }
@@ -862,15 +689,10 @@ mod tests {
     #[test]
     fn truncation_at_every_length() {
         for n in 0..REPLY_156.len() {
-            assert!(
-                parse_ept_lookup_reply(&REPLY_156[..n]).is_err(),
-                "prefix {n}"
-            );
+            assert!(parse_ept_lookup_reply(&REPLY_156[..n]).is_err(), "prefix {n}");
         }
         assert_eq!(
-            parse_ept_lookup_reply(&REPLY_156[..60])
-                .unwrap_err()
-                .to_string(),
+            parse_ept_lookup_reply(&REPLY_156[..60]).unwrap_err().to_string(),
             "endpoint mapper reply truncated in entry 1"
         );
         // Every prefix of the tower octets decodes without panicking.
@@ -884,18 +706,12 @@ mod tests {
     fn binding_forms() {
         let ifc = SyntaxId::new(SAMR, 1, 0);
         let b = |rest: &[(u8, &[u8])]| decode_tower(&tower(ifc, 0x0b, rest)).binding;
-        assert_eq!(
-            b(&[(0x1f, &[0x02, 0x51]), (0x09, &[10, 0, 0, 2])]),
-            "ncacn_http:10.0.0.2[593]"
-        );
+        assert_eq!(b(&[(0x1f, &[0x02, 0x51]), (0x09, &[10, 0, 0, 2])]), "ncacn_http:10.0.0.2[593]");
         assert_eq!(b(&[(0x09, &[1, 2, 3, 4])]), "IP: 1.2.3.4");
         assert_eq!(b(&[(0x42, &[])]), "unknown_proto_0x42:[0]");
         assert_eq!(b(&[(0x07, &[0x00, 0x87])]), "ncacn_ip_tcp:[135]");
         assert_eq!(b(&[(0x07, &[0x00])]), "ncacn_ip_tcp:[?]");
-        assert_eq!(
-            b(&[(0x07, &[0, 135]), (0x09, &[1, 2, 3])]),
-            "ncacn_ip_tcp:010203[135]"
-        );
+        assert_eq!(b(&[(0x07, &[0, 135]), (0x09, &[1, 2, 3])]), "ncacn_ip_tcp:010203[135]");
         assert_eq!(b(&[(0x11, b"HOST\0")]), "NetBIOS: HOST");
         assert_eq!(b(&[(0x10, b"a\x1b[2Jb\0")]), "ncalrpc:[a\u{fffd}[2Jb]");
         assert_eq!(b(&[]), NO_BINDING);

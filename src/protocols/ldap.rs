@@ -111,10 +111,7 @@ pub enum LdapError {
 
 /// `": text"` suffix for a diagnostic, or nothing.
 fn fmt_diagnostic(diagnostic: &Option<String>) -> String {
-    diagnostic
-        .as_deref()
-        .map(|d| format!(": {d}"))
-        .unwrap_or_default()
+    diagnostic.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
 }
 
 /// One attribute of the rootDSE, with every value in the order the server sent them.
@@ -153,10 +150,7 @@ impl RootDse {
             .collect();
         if let Some(code) = self.result_code.filter(|&c| c != RESULT_SUCCESS) {
             let name = self.result_name.as_deref().unwrap_or(result_name(code));
-            lines.push(format!(
-                "LDAP result: {name} ({code}){}",
-                fmt_diagnostic(&self.diagnostic)
-            ));
+            lines.push(format!("LDAP result: {name} ({code}){}", fmt_diagnostic(&self.diagnostic)));
         }
         lines
     }
@@ -271,17 +265,12 @@ pub fn parse_messages(buf: &[u8], message_id: i32) -> Result<RootDse, LdapError>
             continue;
         }
         if id != i64::from(message_id) {
-            return Err(LdapError::MessageIdMismatch {
-                expected: message_id,
-                found: id,
-            });
+            return Err(LdapError::MessageIdMismatch { expected: message_id, found: id });
         }
         answered = true;
         // RFC 1798 CLDAP: a `user` LDAPDN sits between messageID and protocolOp.
         fields.next_if(tag::OCTET_STRING)?;
-        let op = fields
-            .next_tlv()?
-            .ok_or(BerError::Missing(OP_SEARCH_RESULT_DONE))?;
+        let op = fields.next_tlv()?.ok_or(BerError::Missing(OP_SEARCH_RESULT_DONE))?;
         let done = if op.tag == tag::SEQUENCE {
             // RFC 1798 searchResponse: SEQUENCE OF (entry | resultCode).
             let mut done = false;
@@ -302,11 +291,7 @@ pub fn parse_messages(buf: &[u8], message_id: i32) -> Result<RootDse, LdapError>
             break;
         }
     }
-    if answered {
-        Ok(dse)
-    } else {
-        Err(LdapError::NoResponse)
-    }
+    if answered { Ok(dse) } else { Err(LdapError::NoResponse) }
 }
 
 /// Handle one protocolOp answering our search; returns whether it ends the search.
@@ -348,10 +333,8 @@ fn decode_result(fields: &mut Children<'_>) -> Result<(u32, Option<String>), Lda
     let raw = fields.expect_next(tag::ENUMERATED)?.integer_value()?;
     let code = u32::try_from(raw).map_err(|_| LdapError::BadResultCode(raw))?;
     fields.next_if(tag::OCTET_STRING)?; // matchedDN
-    let diagnostic = fields
-        .next_if(tag::OCTET_STRING)?
-        .map(|t| sanitize_text(t.value))
-        .filter(|d| !d.is_empty());
+    let diagnostic =
+        fields.next_if(tag::OCTET_STRING)?.map(|t| sanitize_text(t.value)).filter(|d| !d.is_empty());
     Ok((code, diagnostic))
 }
 
@@ -379,10 +362,7 @@ fn check_unsolicited(fields: &mut Children<'_>) -> Result<(), LdapError> {
     // like the standard notice, since the server closes the connection either way.
     match name {
         Some(oid) if oid != NOTICE_OF_DISCONNECTION => Ok(()),
-        _ => Err(LdapError::NoticeOfDisconnection {
-            result_code,
-            diagnostic,
-        }),
+        _ => Err(LdapError::NoticeOfDisconnection { result_code, diagnostic }),
     }
 }
 
@@ -399,11 +379,7 @@ fn decode_entry(entry: Tlv<'_>, out: &mut Vec<Attribute>) -> Result<(), LdapErro
         let vals = parts.next_tlv()?.ok_or(BerError::Missing(tag::SET))?;
         if vals.tag != tag::SET && vals.tag != tag::SEQUENCE {
             // SET is what RFC 4511 says; SEQUENCE is tolerated for sloppy encoders.
-            return Err(BerError::UnexpectedTag {
-                expected: tag::SET,
-                found: vals.tag,
-            }
-            .into());
+            return Err(BerError::UnexpectedTag { expected: tag::SET, found: vals.tag }.into());
         }
         let values = vals
             .children()?
@@ -434,10 +410,7 @@ fn render_value(bytes: &[u8]) -> String {
 /// invalid UTF-8 is replaced and control characters are escaped so a hostile server
 /// cannot drive the terminal.
 fn sanitize_text(bytes: &[u8]) -> String {
-    let trimmed = bytes
-        .iter()
-        .rposition(|&b| b != 0)
-        .map_or(&bytes[..0], |last| &bytes[..=last]);
+    let trimmed = bytes.iter().rposition(|&b| b != 0).map_or(&bytes[..0], |last| &bytes[..=last]);
     let mut text = String::with_capacity(trimmed.len());
     for c in String::from_utf8_lossy(trimmed).chars() {
         if c.is_control() {
@@ -455,9 +428,9 @@ mod tests {
 
     /// The 39-byte request of protocols.md §4.1.
     const ROOTDSE_REQUEST: [u8; 39] = [
-        0x30, 0x25, 0x02, 0x01, 0x01, 0x63, 0x20, 0x04, 0x00, 0x0a, 0x01, 0x00, 0x0a, 0x01, 0x00,
-        0x02, 0x01, 0x00, 0x02, 0x01, 0x00, 0x01, 0x01, 0x00, 0x87, 0x0b, 0x6f, 0x62, 0x6a, 0x65,
-        0x63, 0x74, 0x43, 0x6c, 0x61, 0x73, 0x73, 0x30, 0x00,
+        0x30, 0x25, 0x02, 0x01, 0x01, 0x63, 0x20, 0x04, 0x00, 0x0a, 0x01, 0x00, 0x0a, 0x01, 0x00, 0x02, 0x01,
+        0x00, 0x02, 0x01, 0x00, 0x01, 0x01, 0x00, 0x87, 0x0b, 0x6f, 0x62, 0x6a, 0x65, 0x63, 0x74, 0x43, 0x6c,
+        0x61, 0x73, 0x73, 0x30, 0x00,
     ];
 
     /// Build a TLV: `long` uses AD's `84 xx xx xx xx`, otherwise minimal lengths.
@@ -491,14 +464,7 @@ mod tests {
 
     fn attr(long: bool, name: &str, values: &[&[u8]]) -> Vec<u8> {
         let vals: Vec<Vec<u8>> = values.iter().map(|v| tlv(0x04, long, v)).collect();
-        tlv(
-            0x30,
-            long,
-            &cat(&[
-                tlv(0x04, long, name.as_bytes()),
-                tlv(0x31, long, &cat(&vals)),
-            ]),
-        )
+        tlv(0x30, long, &cat(&[tlv(0x04, long, name.as_bytes()), tlv(0x31, long, &cat(&vals))]))
     }
 
     fn message(long: bool, id: u8, op: Vec<u8>) -> Vec<u8> {
@@ -506,30 +472,18 @@ mod tests {
     }
 
     fn done(long: bool, id: u8, code: u8, diagnostic: &[u8]) -> Vec<u8> {
-        let body = cat(&[
-            tlv(0x0a, long, &[code]),
-            tlv(0x04, long, b""),
-            tlv(0x04, long, diagnostic),
-        ]);
+        let body = cat(&[tlv(0x0a, long, &[code]), tlv(0x04, long, b""), tlv(0x04, long, diagnostic)]);
         message(long, id, tlv(0x65, long, &body))
     }
 
     /// An OpenLDAP-like rootDSE: SearchResultEntry followed by SearchResultDone.
     fn openldap_reply(long: bool) -> Vec<u8> {
         let attrs = cat(&[
-            attr(
-                long,
-                "namingContexts",
-                &[b"dc=example,dc=com", b"dc=example,dc=org"],
-            ),
+            attr(long, "namingContexts", &[b"dc=example,dc=com", b"dc=example,dc=org"]),
             attr(long, "supportedLDAPVersion", &[b"3"]),
             attr(long, "subschemaSubentry", &[b"cn=Subschema"]),
         ]);
-        let entry = tlv(
-            0x64,
-            long,
-            &cat(&[tlv(0x04, long, b""), tlv(0x30, long, &attrs)]),
-        );
+        let entry = tlv(0x64, long, &cat(&[tlv(0x04, long, b""), tlv(0x30, long, &attrs)]));
         cat(&[message(long, 1, entry), done(long, 1, 0, b"")])
     }
 
@@ -540,10 +494,7 @@ mod tests {
         };
         RootDse {
             attributes: vec![
-                a(
-                    "namingContexts",
-                    &["dc=example,dc=com", "dc=example,dc=org"],
-                ),
+                a("namingContexts", &["dc=example,dc=com", "dc=example,dc=org"]),
                 a("supportedLDAPVersion", &["3"]),
                 a("subschemaSubentry", &["cn=Subschema"]),
             ],
@@ -565,15 +516,8 @@ mod tests {
         assert_eq!(ber::message_len(&req), Ok(Some(req.len())));
         let (mut fields, rest) = ber::read_sequence(&req).unwrap();
         assert!(rest.is_empty());
-        assert_eq!(
-            fields.expect_next(tag::INTEGER).unwrap().integer_value(),
-            Ok(7)
-        );
-        let mut search = fields
-            .expect_next(OP_SEARCH_REQUEST)
-            .unwrap()
-            .children()
-            .unwrap();
+        assert_eq!(fields.expect_next(tag::INTEGER).unwrap().integer_value(), Ok(7));
+        let mut search = fields.expect_next(OP_SEARCH_REQUEST).unwrap().children().unwrap();
         for _ in 0..7 {
             search.next_tlv().unwrap().unwrap();
         }
@@ -624,10 +568,7 @@ mod tests {
         assert_eq!(dse.result_code, Some(2));
         assert_eq!(dse.result_name.as_deref(), Some("protocolError"));
         assert!(dse.complete);
-        assert_eq!(
-            dse.render_lines(),
-            ["LDAP result: protocolError (2): decoding error"]
-        );
+        assert_eq!(dse.render_lines(), ["LDAP result: protocolError (2): decoding error"]);
         let bare = parse_messages(&done(false, 1, 32, b""), 1).unwrap();
         assert_eq!(bare.render_lines(), ["LDAP result: noSuchObject (32)"]);
     }
@@ -636,10 +577,7 @@ mod tests {
     fn wrong_message_id_is_rejected() {
         assert_eq!(
             parse_messages(&openldap_reply(false), 2),
-            Err(LdapError::MessageIdMismatch {
-                expected: 2,
-                found: 1
-            })
+            Err(LdapError::MessageIdMismatch { expected: 2, found: 1 })
         );
     }
 
@@ -650,15 +588,7 @@ mod tests {
             false,
             &cat(&[
                 tlv(0x04, false, b""),
-                tlv(
-                    0x30,
-                    false,
-                    &cat(&[attr(
-                        false,
-                        "objectGUID",
-                        &[&[0x01, 0xff, 0x00], b"", b"a\x1bb"],
-                    )]),
-                ),
+                tlv(0x30, false, &cat(&[attr(false, "objectGUID", &[&[0x01, 0xff, 0x00], b"", b"a\x1bb"])])),
             ]),
         );
         let reply = cat(&[message(false, 1, entry), done(false, 1, 0, b"")]);
@@ -717,37 +647,19 @@ mod tests {
             false,
             &cat(&[
                 tlv(0x04, false, b""),
-                tlv(
-                    0x30,
-                    false,
-                    &attr(false, "supportedLDAPVersion", &[b"2", b"3"]),
-                ),
+                tlv(0x30, false, &attr(false, "supportedLDAPVersion", &[b"2", b"3"])),
             ]),
         );
-        let result = tlv(
-            0x65,
-            false,
-            &cat(&[
-                tlv(0x0a, false, &[0]),
-                tlv(0x04, false, b""),
-                tlv(0x04, false, b""),
-            ]),
-        );
+        let result =
+            tlv(0x65, false, &cat(&[tlv(0x0a, false, &[0]), tlv(0x04, false, b""), tlv(0x04, false, b"")]));
         let reply = tlv(
             0x30,
             false,
-            &cat(&[
-                tlv(0x02, false, &[5]),
-                tlv(0x04, false, b""),
-                tlv(0x30, false, &cat(&[entry, result])),
-            ]),
+            &cat(&[tlv(0x02, false, &[5]), tlv(0x04, false, b""), tlv(0x30, false, &cat(&[entry, result]))]),
         );
         let dse = parse_messages(&reply, 5).unwrap();
         assert!(dse.complete);
-        assert_eq!(
-            dse.render_lines(),
-            ["supportedLDAPVersion: 2", "supportedLDAPVersion: 3"]
-        );
+        assert_eq!(dse.render_lines(), ["supportedLDAPVersion: 2", "supportedLDAPVersion: 3"]);
     }
 
     #[test]
@@ -778,22 +690,13 @@ mod tests {
     fn hostile_framing() {
         // Indefinite length on the LDAPMessage.
         let indefinite = [0x30, 0x80, 0x02, 0x01, 0x01, 0x00, 0x00];
-        assert_eq!(
-            parse_messages(&indefinite, 1),
-            Err(LdapError::Ber(BerError::IndefiniteLength))
-        );
+        assert_eq!(parse_messages(&indefinite, 1), Err(LdapError::Ber(BerError::IndefiniteLength)));
         // A length claiming 4 GiB with a few bytes present.
         let huge = [0x30, 0x84, 0xff, 0xff, 0xff, 0xff, 0x02, 0x01, 0x01];
-        assert!(matches!(
-            parse_messages(&huge, 1),
-            Err(LdapError::Ber(BerError::Truncated { .. }))
-        ));
+        assert!(matches!(parse_messages(&huge, 1), Err(LdapError::Ber(BerError::Truncated { .. }))));
         // Same claim on an attribute value deep inside an otherwise valid entry.
         let mut reply = openldap_reply(true);
-        let pos = reply
-            .windows(5)
-            .rposition(|w| w == [0x04, 0x84, 0, 0, 0])
-            .unwrap();
+        let pos = reply.windows(5).rposition(|w| w == [0x04, 0x84, 0, 0, 0]).unwrap();
         reply[pos + 2..pos + 6].copy_from_slice(&[0xff; 4]);
         assert!(parse_messages(&reply, 1).is_err());
         // Five length bytes.
@@ -806,10 +709,7 @@ mod tests {
         assert_eq!(parse_messages(&bad, 1), Err(LdapError::BadResultCode(-1)));
         // Unexpected operation (a BindResponse).
         let bind = message(false, 1, tlv(0x61, false, &tlv(0x0a, false, &[0])));
-        assert_eq!(
-            parse_messages(&bind, 1),
-            Err(LdapError::UnexpectedOperation(0x61))
-        );
+        assert_eq!(parse_messages(&bind, 1), Err(LdapError::UnexpectedOperation(0x61)));
     }
 
     #[test]
@@ -827,11 +727,7 @@ mod tests {
     fn random_mutations_never_panic() {
         // Cheap in-test fuzzing (xorshift, deterministic): flip, drop and insert bytes
         // in valid replies; the parser may fail but must not panic.
-        let seeds = [
-            openldap_reply(false),
-            openldap_reply(true),
-            done(true, 1, 2, b"x"),
-        ];
+        let seeds = [openldap_reply(false), openldap_reply(true), done(true, 1, 2, b"x")];
         let mut state = 0x9e37_79b9_7f4a_7c15u64;
         let mut next = move || {
             state ^= state << 13;

@@ -57,12 +57,7 @@ const TABLE: &[Route] = &[
 ///
 /// PortQry never dumps the endpoint mapper during a range scan (`-r`), only for
 /// `-e` and `-o`.
-pub fn select(
-    transport: Transport,
-    port: u16,
-    service: Option<&str>,
-    mode: PortMode,
-) -> Option<Protocol> {
+pub fn select(transport: Transport, port: u16, service: Option<&str>, mode: PortMode) -> Option<Protocol> {
     TABLE.iter().find_map(|r| {
         let by_name = service.is_some_and(|s| r.services.iter().any(|n| n.eq_ignore_ascii_case(s)));
         let skipped = r.protocol == Protocol::Epm && mode == PortMode::Range;
@@ -83,10 +78,7 @@ pub struct QueryContext<'a> {
 #[serde(tag = "protocol", rename_all = "lowercase")]
 pub enum Answer {
     Dns(dns::DnsSummary),
-    Netbios {
-        mac: String,
-        status: netbios::NodeStatus,
-    },
+    Netbios { mac: String, status: netbios::NodeStatus },
     Ldap(ldap::RootDse),
     Epm(rpc::Dump),
 }
@@ -148,14 +140,8 @@ fn exchange_for(proto: Protocol, cfg: &Config, tcp: bool) -> Exchange {
             Exchange {
                 request,
                 parse: Box::new(move |b: &[u8]| {
-                    let body = if tcp {
-                        b.get(2..).unwrap_or_default()
-                    } else {
-                        b
-                    };
-                    dns::parse_response(body, id)
-                        .map(Answer::Dns)
-                        .map_err(|e| e.to_string())
+                    let body = if tcp { b.get(2..).unwrap_or_default() } else { b };
+                    dns::parse_response(body, id).map(Answer::Dns).map_err(|e| e.to_string())
                 }),
             }
         }
@@ -163,26 +149,20 @@ fn exchange_for(proto: Protocol, cfg: &Config, tcp: bool) -> Exchange {
             request: netbios::emit_node_status_request(id),
             parse: Box::new(move |b: &[u8]| {
                 netbios::parse_node_status_response(b, id)
-                    .map(|s| Answer::Netbios {
-                        mac: s.mac_portqry(),
-                        status: s,
-                    })
+                    .map(|s| Answer::Netbios { mac: s.mac_portqry(), status: s })
                     .map_err(|e| e.to_string())
             }),
         },
         // The endpoint mapper is a conversation, run by `rpc`; never a single exchange.
-        Protocol::Epm => Exchange {
-            request: Vec::new(),
-            parse: Box::new(|_| Err("not a single exchange".into())),
-        },
+        Protocol::Epm => {
+            Exchange { request: Vec::new(), parse: Box::new(|_| Err("not a single exchange".into())) }
+        }
         Protocol::Ldap => {
             let msg_id = i32::from(id & 0x7fff).max(1);
             Exchange {
                 request: ldap::emit_rootdse_search(msg_id, ldap::ROOTDSE_ATTRIBUTES),
                 parse: Box::new(move |b: &[u8]| {
-                    ldap::parse_messages(b, msg_id)
-                        .map(Answer::Ldap)
-                        .map_err(|e| e.to_string())
+                    ldap::parse_messages(b, msg_id).map(Answer::Ldap).map_err(|e| e.to_string())
                 }),
             }
         }
@@ -219,11 +199,7 @@ fn print_answer(proto: Protocol, answer: &Answer, out: &mut Output) {
 }
 
 /// UDP: send the formatted query and decide from what comes back.
-pub fn udp_query(
-    proto: Protocol,
-    ctx: &QueryContext,
-    out: &mut Output,
-) -> Result<QueryOutcome, Error> {
+pub fn udp_query(proto: Protocol, ctx: &QueryContext, out: &mut Output) -> Result<QueryOutcome, Error> {
     let cfg = ctx.cfg;
     // PortQry uses an ephemeral source port for these follow-up queries (§3.4).
     let ephemeral = matches!(proto, Protocol::NetBios | Protocol::Ldap | Protocol::Epm);
@@ -231,16 +207,11 @@ pub fn udp_query(
         out.line("Using ephemeral source port");
     }
     match proto {
-        Protocol::NetBios => out.para(&format!(
-            "Attempting NETBIOS adapter status query to UDP port {}...",
-            ctx.port
-        )),
+        Protocol::NetBios => {
+            out.para(&format!("Attempting NETBIOS adapter status query to UDP port {}...", ctx.port))
+        }
         Protocol::Epm => out.line("Querying Endpoint Mapper Database..."),
-        _ => out.para(&format!(
-            "Sending {} query to UDP port {}...",
-            name(proto),
-            ctx.port
-        )),
+        _ => out.para(&format!("Sending {} query to UDP port {}...", name(proto), ctx.port)),
     }
     if proto == Protocol::Epm {
         return udp_epm(ctx, out);
@@ -268,26 +239,18 @@ pub fn udp_query(
             }
             Err(e) => {
                 let msg = format!("{e}; reply was {}", hex_excerpt(reply));
-                out.para(&format!(
-                    "The reply did not parse as {}: {msg}",
-                    name(proto)
-                ));
+                out.para(&format!("The reply did not parse as {}: {msg}", name(proto)));
                 outcome.error = Some(msg);
             }
         }
     } else {
-        outcome.state =
-            match probe::decide(Transport::Udp, &p.observation.evidence, ctx.target.addr) {
-                // Silence after a formatted query: PortQry calls the port FILTERED.
-                State::ListeningOrFiltered => State::Filtered,
-                s => s,
-            };
+        outcome.state = match probe::decide(Transport::Udp, &p.observation.evidence, ctx.target.addr) {
+            // Silence after a formatted query: PortQry calls the port FILTERED.
+            State::ListeningOrFiltered => State::Filtered,
+            s => s,
+        };
     }
-    out.line(&format!(
-        "UDP port {} is {}",
-        ctx.port,
-        outcome.state.portqry_text()
-    ));
+    out.line(&format!("UDP port {} is {}", ctx.port, outcome.state.portqry_text()));
     if cfg.verbose {
         out.line(&format!(
             "    evidence: {}",
@@ -309,11 +272,7 @@ pub fn tcp_query(
     if proto == Protocol::Epm {
         return tcp_epm(ctx, stream, out);
     }
-    out.para(&format!(
-        "Sending {} query to TCP port {}...",
-        name(proto),
-        ctx.port
-    ));
+    out.para(&format!("Sending {} query to TCP port {}...", name(proto), ctx.port));
     let ex = exchange_for(proto, ctx.cfg, true);
     let started = Instant::now();
     let deadline = started + ctx.cfg.udp_wait.max(ctx.cfg.tcp_timeout) * 2;
@@ -343,10 +302,7 @@ pub fn tcp_query(
                 }
                 Err(e) => {
                     let msg = format!("{e}; reply was {}", hex_excerpt(&bytes));
-                    out.para(&format!(
-                        "The reply did not parse as {}: {msg}",
-                        name(proto)
-                    ));
+                    out.para(&format!("The reply did not parse as {}: {msg}", name(proto)));
                     outcome.error = Some(msg);
                 }
             }
@@ -380,10 +336,7 @@ fn read_reply(
         let now = Instant::now();
         if now >= deadline {
             return if buf.is_empty() {
-                Err(format!(
-                    "no reply within {} ms",
-                    (deadline - now).as_millis().max(1)
-                ))
+                Err(format!("no reply within {} ms", (deadline - now).as_millis().max(1)))
             } else {
                 Ok(((buf.clone()), (ex.parse)(&buf)))
             };
@@ -402,12 +355,7 @@ fn read_reply(
                     return Ok((buf.clone(), Err("reply larger than 1 MiB".into())));
                 }
             }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) =>
-            {
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
                 if buf.is_empty() {
                     return Err("no reply before the deadline".into());
                 }
@@ -484,13 +432,7 @@ fn epm_outcome(
         Some(Err(e)) => (None, Some(e)),
         None => (None, None),
     };
-    QueryOutcome {
-        protocol: Protocol::Epm,
-        state,
-        observation,
-        answer,
-        error,
-    }
+    QueryOutcome { protocol: Protocol::Epm, state, observation, answer, error }
 }
 
 /// TCP 135: bind to the endpoint mapper and dump it over the open connection.
@@ -511,11 +453,7 @@ fn tcp_epm(ctx: &QueryContext, mut stream: TcpStream, out: &mut Output) -> Query
 
 /// UDP 135: connectionless ept_lookup; the first call's evidence decides.
 fn udp_epm(ctx: &QueryContext, out: &mut Output) -> Result<QueryOutcome, Error> {
-    let d = rpc::dump_udp(
-        ctx.target.socket_addr(ctx.port),
-        ctx.cfg.udp_wait,
-        ctx.cfg.udp_tries,
-    )?;
+    let d = rpc::dump_udp(ctx.target.socket_addr(ctx.port), ctx.cfg.udp_wait, ctx.cfg.udp_tries)?;
     let state = if d.result.is_some() {
         State::Listening
     } else {
@@ -525,11 +463,7 @@ fn udp_epm(ctx: &QueryContext, out: &mut Output) -> Result<QueryOutcome, Error> 
         Some(r) => print_dump(r, ctx.cfg, out),
         None => out.line(""),
     }
-    out.line(&format!(
-        "UDP port {} is {}",
-        ctx.port,
-        state.portqry_text()
-    ));
+    out.line(&format!("UDP port {} is {}", ctx.port, state.portqry_text()));
     if ctx.cfg.verbose {
         out.line(&format!(
             "    evidence: {}",

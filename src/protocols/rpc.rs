@@ -34,25 +34,13 @@ const MAX_ENTS_UDP: u32 = 4;
 
 /// Dump over an open TCP connection; `wait` bounds each read.
 pub fn dump_tcp(stream: &mut TcpStream, wait: Duration) -> Result<Dump, String> {
-    let mut conn = CoConn {
-        stream,
-        pending: Vec::new(),
-        wait,
-    };
-    conn.send(&dcerpc::emit_bind(
-        1,
-        dcerpc::CO_DEFAULT_MAX_FRAG,
-        dcerpc::EPM_SYNTAX,
-        dcerpc::NDR_SYNTAX,
-    ))?;
+    let mut conn = CoConn { stream, pending: Vec::new(), wait };
+    conn.send(&dcerpc::emit_bind(1, dcerpc::CO_DEFAULT_MAX_FRAG, dcerpc::EPM_SYNTAX, dcerpc::NDR_SYNTAX))?;
     let ack_frame = conn.frame()?;
     let ack = dcerpc::parse_bind_ack(&ack_frame).map_err(|e| e.to_string())?;
     ack.check_accepted().map_err(|e| e.to_string())?;
     // The server's receive limit bounds our request fragments.
-    let max_frag = ack.max_recv_frag.clamp(
-        dcerpc::CO_HEADER_LEN as u16 + 64,
-        dcerpc::CO_DEFAULT_MAX_FRAG,
-    );
+    let max_frag = ack.max_recv_frag.clamp(dcerpc::CO_HEADER_LEN as u16 + 64, dcerpc::CO_DEFAULT_MAX_FRAG);
     let mut dump = Dump::default();
     let mut handle = epm::NULL_HANDLE;
     for call in 0..epm::MAX_LOOKUP_CALLS {
@@ -78,10 +66,7 @@ pub fn dump_tcp(stream: &mut TcpStream, wait: Duration) -> Result<Dump, String> 
         }
         handle = page.entry_handle;
     }
-    dump.incomplete = Some(format!(
-        "stopped after {} ept_lookup calls",
-        epm::MAX_LOOKUP_CALLS
-    ));
+    dump.incomplete = Some(format!("stopped after {} ept_lookup calls", epm::MAX_LOOKUP_CALLS));
     // Release the server's context handle; the connection closes right after anyway.
     let stub = epm::emit_ept_lookup_handle_free_stub(&handle);
     for frag in dcerpc::emit_request(999, 0, epm::EPT_LOOKUP_HANDLE_FREE_OPNUM, &stub, max_frag) {
@@ -109,12 +94,8 @@ struct CoConn<'a> {
 
 impl CoConn<'_> {
     fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
-        self.stream
-            .set_write_timeout(Some(self.wait))
-            .map_err(|e| e.to_string())?;
-        self.stream
-            .write_all(bytes)
-            .map_err(|e| format!("cannot send to the endpoint mapper: {e}"))
+        self.stream.set_write_timeout(Some(self.wait)).map_err(|e| e.to_string())?;
+        self.stream.write_all(bytes).map_err(|e| format!("cannot send to the endpoint mapper: {e}"))
     }
 
     /// The next complete PDU, waiting at most `wait` for each read.
@@ -126,19 +107,12 @@ impl CoConn<'_> {
             {
                 return Ok(self.pending.drain(..n).collect());
             }
-            self.stream
-                .set_read_timeout(Some(self.wait))
-                .map_err(|e| e.to_string())?;
+            self.stream.set_read_timeout(Some(self.wait)).map_err(|e| e.to_string())?;
             match self.stream.read(&mut chunk) {
                 Ok(0) => return Err("the endpoint mapper closed the connection".into()),
                 Ok(n) => self.pending.extend_from_slice(&chunk[..n]),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
                     return Err(format!(
                         "no answer from the endpoint mapper within {} ms",
                         self.wait.as_millis()
@@ -164,12 +138,8 @@ pub struct UdpDump {
 /// (`conv_who_are_you2`) from another port; datagrams from other hosts are
 /// ignored. ICMP errors still arrive through the platform error queue.
 pub fn dump_udp(target: SocketAddr, wait: Duration, tries: u32) -> Result<UdpDump, crate::Error> {
-    let sock = Socket::new(
-        Domain::for_address(target),
-        Type::DGRAM,
-        Some(Protocol::UDP),
-    )
-    .map_err(|e| crate::Error::Socket(format!("cannot create a UDP socket: {e}")))?;
+    let sock = Socket::new(Domain::for_address(target), Type::DGRAM, Some(Protocol::UDP))
+        .map_err(|e| crate::Error::Socket(format!("cannot create a UDP socket: {e}")))?;
     let _ = platform::enable_icmp_errors(&sock, target.is_ipv6());
     let mut cl = ClClient {
         sock,
@@ -195,16 +165,10 @@ pub fn dump_udp(target: SocketAddr, wait: Duration, tries: u32) -> Result<UdpDum
             Some(Ok(stub)) => stub,
             Some(Err(e)) => {
                 let msg = e.to_string();
-                return Ok(UdpDump {
-                    observation: first.unwrap_or(obs),
-                    result: Some(Err(msg)),
-                });
+                return Ok(UdpDump { observation: first.unwrap_or(obs), result: Some(Err(msg)) });
             }
             None if is_first => {
-                return Ok(UdpDump {
-                    observation: obs,
-                    result: None,
-                });
+                return Ok(UdpDump { observation: obs, result: None });
             }
             None => {
                 dump.incomplete = Some(format!(
@@ -219,42 +183,25 @@ pub fn dump_udp(target: SocketAddr, wait: Duration, tries: u32) -> Result<UdpDum
         let page = match epm::parse_ept_lookup_reply(&stub) {
             Ok(p) => p,
             Err(e) => {
-                return Ok(UdpDump {
-                    observation: first.unwrap_or(obs),
-                    result: Some(Err(e.to_string())),
-                });
+                return Ok(UdpDump { observation: first.unwrap_or(obs), result: Some(Err(e.to_string())) });
             }
         };
         let last = page.is_last();
         note_status(&mut dump, page.status);
         dump.entries.extend(page.entries);
         if last {
-            return Ok(UdpDump {
-                observation: first.unwrap_or(obs),
-                result: Some(Ok(dump)),
-            });
+            return Ok(UdpDump { observation: first.unwrap_or(obs), result: Some(Ok(dump)) });
         }
         handle = page.entry_handle;
     }
     if dump.incomplete.is_none() {
-        dump.incomplete = Some(format!(
-            "stopped after {} ept_lookup calls",
-            epm::MAX_LOOKUP_CALLS
-        ));
+        dump.incomplete = Some(format!("stopped after {} ept_lookup calls", epm::MAX_LOOKUP_CALLS));
     }
-    Ok(UdpDump {
-        observation: first.unwrap_or_else(silence),
-        result: Some(Ok(dump)),
-    })
+    Ok(UdpDump { observation: first.unwrap_or_else(silence), result: Some(Ok(dump)) })
 }
 
 fn silence() -> Observation {
-    Observation {
-        evidence: Evidence::Silence,
-        tries: 0,
-        rtt: None,
-        wait: Duration::ZERO,
-    }
+    Observation { evidence: Evidence::Silence, tries: 0, rtt: None, wait: Duration::ZERO }
 }
 
 struct ClClient {
@@ -294,8 +241,7 @@ impl ClClient {
                     return (obs, None);
                 }
                 attempt += 1;
-                let call =
-                    dcerpc::ClCall::epm(self.activity, self.seq, self.boot, epm::EPT_LOOKUP_OPNUM);
+                let call = dcerpc::ClCall::epm(self.activity, self.seq, self.boot, epm::EPT_LOOKUP_OPNUM);
                 let req = match dcerpc::emit_cl_request(&call, stub, 0) {
                     Ok(r) => r,
                     Err(e) => return (silence(), Some(Err(e))),
@@ -312,17 +258,10 @@ impl ClClient {
                 send_now = true;
                 continue;
             }
-            let _ = self
-                .sock
-                .set_read_timeout(Some((deadline - now).max(Duration::from_millis(1))));
+            let _ = self.sock.set_read_timeout(Some((deadline - now).max(Duration::from_millis(1))));
             let (n, from) = match self.sock.recv_from(&mut buf) {
                 Ok((n, from)) => (n, from.as_socket()),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) =>
-                {
+                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
                     send_now = true;
                     continue;
                 }
@@ -333,10 +272,7 @@ impl ClClient {
                 continue;
             }
             // SAFETY: recv_from initialised the first n bytes.
-            let bytes: Vec<u8> = buf[..n]
-                .iter()
-                .map(|b| unsafe { b.assume_init() })
-                .collect();
+            let bytes: Vec<u8> = buf[..n].iter().map(|b| unsafe { b.assume_init() }).collect();
             let obs = Observation {
                 evidence: Evidence::Reply { bytes: n },
                 tries: attempt,
@@ -345,10 +281,7 @@ impl ClClient {
             };
             let Ok(pdu) = dcerpc::parse_cl_pdu(&bytes) else {
                 // Something answered on the port, but not in DCE/RPC.
-                return (
-                    obs,
-                    Some(Err(RpcError::Truncated("connectionless RPC reply"))),
-                );
+                return (obs, Some(Err(RpcError::Truncated("connectionless RPC reply"))));
             };
             if let Some(who) = dcerpc::parse_conv_who_are_you2(&pdu) {
                 // The server asks who we are before running a non-idempotent call.
@@ -383,9 +316,8 @@ impl ClClient {
                     match reasm.push_response(&r) {
                         Ok(Some(stub)) => {
                             if let Some(from) = from {
-                                let _ = self
-                                    .sock
-                                    .send_to(&dcerpc::emit_ack(&pdu.header), &SockAddr::from(from));
+                                let _ =
+                                    self.sock.send_to(&dcerpc::emit_ack(&pdu.header), &SockAddr::from(from));
                             }
                             return (obs, Some(Ok(stub)));
                         }
@@ -409,16 +341,9 @@ impl ClClient {
         let evidence = match platform::take_icmp_error(&self.sock) {
             Some(r) => Evidence::Icmp(r),
             None if platform::is_refused(e) => Evidence::Refused,
-            None => Evidence::Unreachable {
-                error: e.to_string(),
-            },
+            None => Evidence::Unreachable { error: e.to_string() },
         };
-        Observation {
-            evidence,
-            tries: attempt,
-            rtt: Some(sent_at.elapsed()),
-            wait: self.wait,
-        }
+        Observation { evidence, tries: attempt, rtt: Some(sent_at.elapsed()), wait: self.wait }
     }
 }
 

@@ -26,10 +26,7 @@ pub enum Family {
 /// An IP literal as typed: `198.18.0.2`, `2001:db8::1`, `[2001:db8::1]`,
 /// `fe80::1%eth0`. Returns the address and the IPv6 scope id (0 if none).
 pub fn parse_literal(input: &str) -> Result<Option<(IpAddr, u32)>, Error> {
-    let s = input
-        .strip_prefix('[')
-        .and_then(|x| x.strip_suffix(']'))
-        .unwrap_or(input);
+    let s = input.strip_prefix('[').and_then(|x| x.strip_suffix(']')).unwrap_or(input);
     if let Some((addr, zone)) = s.split_once('%') {
         let Ok(IpAddr::V6(v6)) = addr.parse::<IpAddr>() else {
             return Ok(None);
@@ -63,10 +60,7 @@ fn zone_index(zone: &str) -> Option<u32> {
 
 /// Run `f` on a helper thread and wait at most `timeout` for its answer.
 /// A lookup still running after that is abandoned (its thread ends on its own).
-fn with_deadline<T: Send + 'static>(
-    timeout: Duration,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Option<T> {
+fn with_deadline<T: Send + 'static>(timeout: Duration, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let _ = tx.send(f());
@@ -78,14 +72,9 @@ fn with_deadline<T: Send + 'static>(
 pub fn resolve_name(name: &str, family: Family, timeout: Duration) -> Result<IpAddr, Error> {
     let owned = name.to_string();
     let result = with_deadline(timeout, move || {
-        (owned.as_str(), 0u16)
-            .to_socket_addrs()
-            .map(|it| it.map(|sa| sa.ip()).collect::<Vec<_>>())
+        (owned.as_str(), 0u16).to_socket_addrs().map(|it| it.map(|sa| sa.ip()).collect::<Vec<_>>())
     });
-    let fail = |detail: String| Error::Resolve {
-        name: name.to_string(),
-        detail,
-    };
+    let fail = |detail: String| Error::Resolve { name: name.to_string(), detail };
     let addrs = match result {
         None => return Err(fail(format!("no answer within {} s", timeout.as_secs()))),
         Some(Err(e)) => return Err(fail(e.to_string())),
@@ -172,18 +161,9 @@ mod tests {
 
     #[test]
     fn literals() {
-        assert_eq!(
-            parse_literal("198.18.0.2").unwrap(),
-            Some(("198.18.0.2".parse().unwrap(), 0))
-        );
-        assert_eq!(
-            parse_literal("[::1]").unwrap(),
-            Some(("::1".parse().unwrap(), 0))
-        );
-        assert_eq!(
-            parse_literal("fe80::1%7").unwrap(),
-            Some(("fe80::1".parse().unwrap(), 7))
-        );
+        assert_eq!(parse_literal("198.18.0.2").unwrap(), Some(("198.18.0.2".parse().unwrap(), 0)));
+        assert_eq!(parse_literal("[::1]").unwrap(), Some(("::1".parse().unwrap(), 0)));
+        assert_eq!(parse_literal("fe80::1%7").unwrap(), Some(("fe80::1".parse().unwrap(), 7)));
         assert_eq!(parse_literal("myserver.com").unwrap(), None);
         assert!(parse_literal("fe80::1%nosuchif0").is_err());
     }

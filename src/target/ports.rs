@@ -7,12 +7,8 @@ pub fn parse_port(s: &str) -> Result<u16, Error> {
     let t = s.trim();
     match t.parse::<u32>() {
         Ok(n) if (1..=65535).contains(&n) => Ok(n as u16),
-        Ok(_) => Err(Error::Usage(format!(
-            "port {t} is out of range: ports are 1 to 65535"
-        ))),
-        Err(_) => Err(Error::Usage(format!(
-            "'{t}' is not a port number: give a number from 1 to 65535"
-        ))),
+        Ok(_) => Err(Error::Usage(format!("port {t} is out of range: ports are 1 to 65535"))),
+        Err(_) => Err(Error::Usage(format!("'{t}' is not a port number: give a number from 1 to 65535"))),
     }
 }
 
@@ -20,9 +16,7 @@ pub fn parse_port(s: &str) -> Result<u16, Error> {
 /// Microsoft's own documentation shows `;`). Start may equal end, not exceed it.
 pub fn parse_range(s: &str) -> Result<(u16, u16), Error> {
     let sep = s.find([':', ';', '-']).ok_or_else(|| {
-        Error::Usage(format!(
-            "'{s}' is not a port range: write it as start:end, e.g. -r 1:1024"
-        ))
+        Error::Usage(format!("'{s}' is not a port range: write it as start:end, e.g. -r 1:1024"))
     })?;
     let (a, b) = (&s[..sep], &s[sep + 1..]);
     let (start, end) = (parse_port(a)?, parse_port(b)?);
@@ -37,9 +31,7 @@ pub fn parse_range(s: &str) -> Result<(u16, u16), Error> {
 /// Parse `-o p1,p2,...`; the order is kept, as PortQry queries in that order.
 pub fn parse_list(s: &str) -> Result<Vec<u16>, Error> {
     if s.trim().is_empty() {
-        return Err(Error::Usage(
-            "empty port list: write it as p1,p2,..., e.g. -o 25,445,1024".into(),
-        ));
+        return Err(Error::Usage("empty port list: write it as p1,p2,..., e.g. -o 25,445,1024".into()));
     }
     s.split(',')
         .map(|p| {
@@ -74,12 +66,7 @@ mod tests {
         assert_eq!(parse_range("135;139").unwrap(), (135, 139));
         assert_eq!(parse_range("1-1024").unwrap(), (1, 1024));
         assert_eq!(parse_range("80:80").unwrap(), (80, 80));
-        assert!(
-            parse_range("445:21")
-                .unwrap_err()
-                .to_string()
-                .contains("write it as 21:445")
-        );
+        assert!(parse_range("445:21").unwrap_err().to_string().contains("write it as 21:445"));
         assert!(parse_range("445").is_err());
         assert!(parse_range("0:5").is_err());
         assert!(parse_range("1:70000").is_err());

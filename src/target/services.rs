@@ -47,9 +47,7 @@ impl Services {
                 "udp" => Transport::Udp,
                 _ => continue,
             };
-            by_port
-                .entry((port, transport))
-                .or_insert_with(|| name.to_string());
+            by_port.entry((port, transport)).or_insert_with(|| name.to_string());
         }
         Services { by_port, source }
     }
@@ -58,10 +56,8 @@ impl Services {
     /// system's file, else the built-in table.
     pub fn load(explicit: Option<&Path>) -> Result<Services, Error> {
         if let Some(path) = explicit {
-            let text = std::fs::read_to_string(path).map_err(|e| Error::Services {
-                path: path.display().to_string(),
-                detail: e.to_string(),
-            })?;
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| Error::Services { path: path.display().to_string(), detail: e.to_string() })?;
             return Ok(Services::parse(&text, Source::File(path.to_path_buf())));
         }
         if let Some(path) = system_path()

@@ -28,20 +28,13 @@ pub fn require_root() {
 }
 
 pub fn sh(args: &[&str]) -> Output {
-    Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    Command::new(args[0]).args(&args[1..]).output().unwrap_or_else(|e| panic!("{args:?}: {e}"))
 }
 
 /// Run a command and panic with its stderr if it fails.
 pub fn must(args: &[&str]) {
     let out = sh(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 pub struct Lab {
@@ -55,11 +48,7 @@ impl Lab {
     /// Build the topology. Each lab has unique namespace names, so tests run in parallel.
     pub fn new() -> Lab {
         require_root();
-        let id = format!(
-            "{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        );
+        let id = format!("{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst));
         let lab = Lab {
             client: format!("pqc-{id}"),
             router: format!("pqr-{id}"),
@@ -116,39 +105,17 @@ impl Lab {
         ];
         for (ns, dev, v4, v6) in cfg {
             lab.exec_ok(ns, &["sysctl", "-qw", "net.ipv6.conf.all.accept_dad=0"]);
-            lab.exec_ok(
-                ns,
-                &[
-                    "sysctl",
-                    "-qw",
-                    &format!("net.ipv6.conf.{dev}.accept_dad=0"),
-                ],
-            );
+            lab.exec_ok(ns, &["sysctl", "-qw", &format!("net.ipv6.conf.{dev}.accept_dad=0")]);
             lab.exec_ok(ns, &["ip", "addr", "add", v4, "dev", dev]);
             lab.exec_ok(ns, &["ip", "-6", "addr", "add", v6, "dev", dev, "nodad"]);
             lab.exec_ok(ns, &["ip", "link", "set", dev, "up"]);
         }
-        lab.exec_ok(
-            &lab.client,
-            &["ip", "route", "add", "default", "via", ROUTER4_C],
-        );
-        lab.exec_ok(
-            &lab.client,
-            &["ip", "-6", "route", "add", "default", "via", ROUTER6_C],
-        );
-        lab.exec_ok(
-            &lab.target,
-            &["ip", "route", "add", "default", "via", ROUTER4_T],
-        );
-        lab.exec_ok(
-            &lab.target,
-            &["ip", "-6", "route", "add", "default", "via", ROUTER6_T],
-        );
+        lab.exec_ok(&lab.client, &["ip", "route", "add", "default", "via", ROUTER4_C]);
+        lab.exec_ok(&lab.client, &["ip", "-6", "route", "add", "default", "via", ROUTER6_C]);
+        lab.exec_ok(&lab.target, &["ip", "route", "add", "default", "via", ROUTER4_T]);
+        lab.exec_ok(&lab.target, &["ip", "-6", "route", "add", "default", "via", ROUTER6_T]);
         lab.exec_ok(&lab.router, &["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
-        lab.exec_ok(
-            &lab.router,
-            &["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"],
-        );
+        lab.exec_ok(&lab.router, &["sysctl", "-qw", "net.ipv6.conf.all.forwarding=1"]);
         // Deterministic ICMP: no rate limit in the lab (rate limiting has its own tests).
         for ns in [&lab.router, &lab.target] {
             lab.exec_ok(ns, &["sysctl", "-qw", "net.ipv4.icmp_ratelimit=0"]);
@@ -165,37 +132,23 @@ impl Lab {
 
     pub fn exec_ok(&self, ns: &str, args: &[&str]) {
         let out = self.exec(ns, args);
-        assert!(
-            out.status.success(),
-            "{ns}: {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{ns}: {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
     }
 
     /// Start the TCP-accept/UDP-echo responder in the target on these ports.
     pub fn responder(&mut self, binds: &[(&str, u16)]) {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/responder.py");
-        let mut args: Vec<String> = vec![
-            "netns".into(),
-            "exec".into(),
-            self.target.clone(),
-            "python3".into(),
-            script.into(),
-        ];
+        let mut args: Vec<String> =
+            vec!["netns".into(), "exec".into(), self.target.clone(), "python3".into(), script.into()];
         for (a, p) in binds {
             args.push(a.to_string());
             args.push(p.to_string());
         }
-        let mut child = Command::new("ip")
-            .args(&args)
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start responder");
+        let mut child =
+            Command::new("ip").args(&args).stdout(Stdio::piped()).spawn().expect("start responder");
         let mut line = String::new();
         use std::io::BufRead;
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         assert_eq!(line.trim(), "ready", "responder did not start");
         self.children.push(child);
         // A fresh lab resolves neighbours (IPv6 ND in particular) on the first
@@ -219,10 +172,7 @@ impl Lab {
                 ])
                 .0 == 0
             });
-            assert!(
-                ready,
-                "responder on [{addr}]:{port} never answered from the client namespace"
-            );
+            assert!(ready, "responder on [{addr}]:{port} never answered from the client namespace");
         }
     }
 
@@ -236,13 +186,7 @@ impl Lab {
 
     /// Run portqry in the client namespace.
     pub fn portqry(&self, args: &[&str]) -> (i32, String, String) {
-        let mut full = vec![
-            "ip",
-            "netns",
-            "exec",
-            &self.client,
-            env!("CARGO_BIN_EXE_portqry"),
-        ];
+        let mut full = vec!["ip", "netns", "exec", &self.client, env!("CARGO_BIN_EXE_portqry")];
         full.extend_from_slice(args);
         let out = sh(&full);
         (

@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""Write the unit-test seeds and fuzz/seeds/README.md.
+
+usage: python3 fuzz/seeds/gen_seeds.py      (no root, no network)
+
+1. Copies every `const NAME: [u8; N] = [...]` byte array from the `#[cfg(test)]`
+   modules of src/protocols/{dns,netbios,ldap,dcerpc,epm}.rs into
+   fuzz/seeds/<target>/test-<module>-<NAME>.bin (the target chosen by module).
+2. Cuts the protocol towers out of the epm seeds (unit-test and captured) into
+   fuzz/seeds/epm_reply/tower-*.bin, for `epm::decode_tower`.
+3. Writes fuzz/seeds/README.md: every seed as hex, with where it came from.
+   The captured ones come from captured.json, written by capture.py.
+"""
+import glob
+import json
+import os
+import re
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+MODULE_TARGET = {
+    "dns": "dns_response",
+    "netbios": "netbios_response",
+    "ldap": "ldap_response",
+    "dcerpc": "dcerpc_pdu",
+    "epm": "epm_reply",
+}
+TARGETS = ["dns_response", "netbios_response", "ldap_response", "epm_reply", "dcerpc_pdu"]
+CONST_RE = re.compile(r"const\s+([A-Z0-9_]+)\s*:\s*\[u8;\s*(\d+)\]\s*=\s*\[(.*?)\];", re.S)
+
+
+def write(target, name, data):
+    d = os.path.join(HERE, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name + ".bin"), "wb") as f:
+        f.write(data)
+
+
+def test_arrays():
+    out = []
+    for module, target in MODULE_TARGET.items():
+        src = open(os.path.join(ROOT, "src", "protocols", module + ".rs")).read()
+        at = src.find("#[cfg(test)]")
+        if at < 0:
+            continue
+        for m in CONST_RE.finditer(src[at:]):
+            name, n, body = m.group(1), int(m.group(2)), m.group(3)
+            body = re.sub(r"//[^\n]*", "", body)
+            data = bytes(int(tok, 0) for tok in re.findall(r"0x[0-9a-fA-F]+|\d+", body))
+            assert len(data) == n, (module, name, len(data), n)
+            line = src[:at + m.start()].count("\n") + 1
+            out.append({"target": target, "name": f"test-{module}-{name}",
+                        "source": f"src/protocols/{module}.rs:{line}, unit-test constant `{name}`",
+                        "hex": data.hex(), "len": n})
+            write(target, f"test-{module}-{name}", data)
+    return out
+
+
+def towers_of(stub):
+    """The tower octet strings of an ept_lookup reply stub (protocols.md 3.3)."""
+    pos = 20 + 4 + 12  # handle, num_ents, max_count/offset/actual_count
+    (actual,) = struct.unpack_from("<I", stub, 32)
+    refs = []
+    for _ in range(actual):
+        pos += 16
+        (ref,) = struct.unpack_from("<I", stub, pos)
+        pos += 4
+        _off, cnt = struct.unpack_from("<II", stub, pos)
+        pos += 8 + cnt
+        pos = (pos + 3) & ~3
+        refs.append(ref)
+    towers = []
+    for ref in refs:
+        if not ref:
+            continue
+        _max, tlen = struct.unpack_from("<II", stub, pos)
+        pos += 8
+        towers.append(stub[pos:pos + tlen])
+        pos = (pos + tlen + 3) & ~3
+    return towers
+
+
+def floor_ids(tower):
+    """Protocol ids (lhs byte 0) of a tower's floors (protocols.md 3.4)."""
+    (count,) = struct.unpack_from("<H", tower, 0)
+    pos, ids = 2, []
+    for _ in range(count):
+        (lhs,) = struct.unpack_from("<H", tower, pos)
+        ids.append(tower[pos + 2])
+        pos += 2 + lhs
+        (rhs,) = struct.unpack_from("<H", tower, pos)
+        pos += 2 + rhs
+    return tuple(ids)
+
+
+def tower_seeds(seeds):
+    """One tower per distinct floor layout (ncacn_ip_tcp, ncacn_np, ncalrpc, ...)."""
+    out, seen = [], set()
+    for s in seeds:
+        if s["target"] != "epm_reply":
+            continue
+        stub = bytes.fromhex(s["hex"])
+        if len(stub) < 40:
+            continue
+        for i, t in enumerate(towers_of(stub)):
+            kind = floor_ids(t)
+            if kind in seen:
+                continue
+            seen.add(kind)
+            name = f"tower-{s['name']}-{i}"
+            out.append({"target": "epm_reply", "name": name,
+                        "source": f"tower {i} (floor protocol ids {' '.join(f'{x:#04x}' for x in kind)}) "
+                                  f"cut out of `{s['name']}`, as `epm::decode_tower` input",
+                        "hex": t.hex(), "len": len(t)})
+            write("epm_reply", name, t)
+    return out
+
+
+def hexdump(h):
+    b = bytes.fromhex(h)
+    return "\n".join(b[i:i + 32].hex() for i in range(0, len(b), 32))
+
+
+def main():
+    for stale in glob.glob(os.path.join(HERE, "*", "test-*.bin")) + \
+            glob.glob(os.path.join(HERE, "*", "tower-*.bin")):
+        os.remove(stale)
+    tests = test_arrays()
+    captured = json.load(open(os.path.join(HERE, "captured.json")))
+    towers = tower_seeds(tests + captured)
+    every = tests + captured + towers
+    lines = [
+        "# Fuzz seeds",
+        "",
+        "Every file under `fuzz/seeds/<target>/` is one input for that fuzz target; `run.sh`",
+        "copies them into the working corpus `fuzz/corpus/<target>/` (git-ignored) before a run.",
+        "Three kinds:",
+        "",
+        "* `real-*.bin`: reply bytes captured from the real servers of `tests/servers/`",
+        "  (dnsmasq, OpenLDAP slapd, Samba nmbd, a Samba AD DC) by `capture.py`, run as root",
+        "  after `ensure.sh`. Nothing was edited: DNS and NetBIOS replies keep the ID of the",
+        "  query that was sent (the fuzz targets take the expected ID from the input's first two",
+        "  bytes), LDAP replies answer message id 1 (the id the ldap target expects), DNS-over-TCP",
+        "  replies are stored without their 2-byte length prefix (what `dns::parse_response` takes),",
+        "  and EPM replies are the ept_lookup *stubs*: the bodies of all response PDUs of one call,",
+        "  concatenated (what `epm::parse_ept_lookup_reply` takes). The `dcerpc_pdu` ones are whole",
+        "  CO PDUs as read from TCP 135.",
+        "* `test-*.bin`: the byte-array constants of the unit tests in `src/protocols/*.rs`,",
+        "  copied by `gen_seeds.py` (re-run it after the tests change).",
+        "* `tower-*.bin`: protocol towers cut out of the EPM stubs, for `epm::decode_tower`.",
+        "",
+        "To turn a seed into a unit test: `bytes.fromhex(...)` in Python, or paste the hex into",
+        "a `const X: [u8; N]`; the captured ones are known to parse with the current parsers",
+        "(the `portqry parses it:` line under each, from a throwaway program calling the",
+        "library, is what a regression test would assert).",
+        "",
+        "Captured on 2026-11-26 from the test servers (Debian 12: dnsmasq-base 2.90, slapd 2.5.13,",
+        "samba 4.17.12) at dns 198.18.10.2, ldap 198.18.11.2,",
+        "nmbd 198.18.12.2, dc 198.18.13.2. Samba's NBSTAT MAC is random per start and its",
+        "endpoint list depends on the samba version, so a re-capture differs in those bytes.",
+        "",
+        "| target | seeds | real | unit test | tower |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for t in TARGETS:
+        mine = [s for s in every if s["target"] == t]
+        k = lambda p: sum(1 for s in mine if s["name"].startswith(p))  # noqa: E731
+        lines.append(f"| {t} | {len(mine)} | {k('real-')} | {k('test-')} | {k('tower-')} |")
+    lines.append("")
+    for t in TARGETS:
+        lines += [f"## {t}", ""]
+        for s in [s for s in every if s["target"] == t]:
+            lines += [f"### `{s['name']}.bin` ({s['len']} bytes)", "", s["source"] + "."]
+            if s.get("parses_as"):
+                lines += ["", s["parses_as"].replace("|", "\\|")]
+            lines += ["", "```", hexdump(s["hex"]), "```", ""]
+    with open(os.path.join(HERE, "README.md"), "w") as f:
+        f.write("\n".join(lines))
+    for t in TARGETS:
+        print(t, len(os.listdir(os.path.join(HERE, t))))
+
+
+if __name__ == "__main__":
+    main()
