@@ -57,6 +57,8 @@ const VALUED_LONGS: &[&str] = &[
     "tries",
     "services",
     "dns-name",
+    "concurrency",
+    "max-hosts",
 ];
 
 /// Rewrite PortQry-style arguments into clap's long options.
@@ -191,6 +193,20 @@ fn parse_ms(s: &str) -> Result<u64, String> {
     }
 }
 
+fn parse_concurrency(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if (1..=65_535).contains(&n) => Ok(n),
+        _ => Err(format!("'{s}' is not a concurrency: give 1 to 65535")),
+    }
+}
+
+fn parse_max_hosts(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if (1..=1 << 20).contains(&n) => Ok(n),
+        _ => Err(format!("'{s}' is not a host count: give 1 to 1048576")),
+    }
+}
+
 fn parse_tries(s: &str) -> Result<u32, String> {
     match s.trim().parse::<u32>() {
         Ok(n) if (1..=10).contains(&n) => Ok(n),
@@ -207,6 +223,21 @@ pub const DEFAULT_TCP_TRIES: u32 = 3;
 /// Two datagrams: PortQry sends one, but a single lost datagram would then
 /// turn an answer into silence.
 pub const DEFAULT_UDP_TRIES: u32 = 2;
+/// Probes in flight at once for ranges and lists.
+pub const DEFAULT_CONCURRENCY: usize = 256;
+/// Largest CIDR block -n expands to without --max-hosts.
+pub const DEFAULT_MAX_HOSTS: usize = 256;
+
+/// How results are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// PortQry's text.
+    Text,
+    /// One JSON document at the end.
+    Json,
+    /// One JSON object per result line, as decided.
+    JsonLines,
+}
 
 /// Arguments as clap sees them after [`normalize`].
 #[derive(Debug, Parser)]
@@ -231,9 +262,10 @@ Examples:
   portqry -n dc1 -e 389 -p udp -v"
 )]
 pub struct Args {
-    /// Host name, IPv4 or IPv6 address to query (PortQry: -n)
-    #[arg(short = 'n', long = "name", value_name = "HOST")]
-    pub name: Option<String>,
+    /// Host name, IPv4/IPv6 address or CIDR block to query; repeat it, or give
+    /// a comma list, @FILE (one target a line) or - for stdin (PortQry: -n)
+    #[arg(short = 'n', long = "name", value_name = "HOST", action = clap::ArgAction::Append)]
+    pub name: Vec<String>,
 
     /// tcp, udp or both (PortQry: -p; default tcp)
     #[arg(short = 'p', long = "proto", value_name = "PROTO", value_parser = parse_proto, default_value = "tcp", hide_default_value = true)]
@@ -299,6 +331,27 @@ pub struct Args {
     #[arg(long = "dns-name", value_name = "NAME", default_value = "localhost")]
     pub dns_name: String,
 
+    /// Print one JSON document for the run on stdout (errors stay on stderr)
+    #[arg(long = "json")]
+    pub json: bool,
+
+    /// Print one JSON object per port result, as each is decided
+    #[arg(long = "jsonl")]
+    pub jsonl: bool,
+
+    /// Probes in flight at once for ranges and lists [default: 256]
+    #[arg(long = "concurrency", value_name = "N", value_parser = parse_concurrency)]
+    pub concurrency: Option<usize>,
+
+    /// Do not wait out a target's ICMP rate limit on UDP: silent ports are
+    /// reported at once, marked "ICMP rate-limited, not verified"
+    #[arg(long = "udp-fast")]
+    pub udp_fast: bool,
+
+    /// Largest CIDR block (in addresses) -n may expand to [default: 256]
+    #[arg(long = "max-hosts", value_name = "N", value_parser = parse_max_hosts)]
+    pub max_hosts: Option<usize>,
+
     /// Add well-known interface names to the RPC endpoint mapper dump
     #[arg(long = "rpc-names")]
     pub rpc_names: bool,
@@ -343,7 +396,8 @@ pub enum PortMode {
 /// A validated command line, ready to run.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub name: String,
+    /// The targets as given (before expanding lists, files and CIDR blocks).
+    pub names: Vec<String>,
     pub transports: &'static [Transport],
     pub ports: Vec<u16>,
     pub port_mode: PortMode,
@@ -361,6 +415,10 @@ pub struct Config {
     pub services: Option<PathBuf>,
     pub dns_name: String,
     pub rpc_names: bool,
+    pub format: Format,
+    pub concurrency: usize,
+    pub udp_fast: bool,
+    pub max_hosts: usize,
     pub family: Family,
     /// The command as typed, for the log file header.
     pub command_line: String,
@@ -414,13 +472,18 @@ fn validate(a: Args, command_line: String) -> Result<Config, Error> {
             "local mode (-local, -wport, -wpid, -wt) is not supported: use ss -tunap (Linux) or netstat -ano (Windows)".into(),
         ));
     }
-    let name = a
-        .name
-        .ok_or_else(|| Error::Usage("no target given: add -n HOST (a name, IPv4 or IPv6 address)".into()))?;
-    if name.trim().is_empty() || name.contains(char::is_whitespace) {
-        return Err(Error::Usage(format!(
-            "'{name}' is not a host name or address: -n takes one name with no spaces"
-        )));
+    if a.name.is_empty() {
+        return Err(Error::Usage("no target given: add -n HOST (a name, IPv4 or IPv6 address)".into()));
+    }
+    for name in &a.name {
+        if name.trim().is_empty() || name.contains(char::is_whitespace) {
+            return Err(Error::Usage(format!(
+                "'{name}' is not a host name or address: -n takes one name with no spaces"
+            )));
+        }
+    }
+    if a.json && a.jsonl {
+        return Err(Error::Usage("--json and --jsonl are alternatives: give one of them".into()));
     }
     let given = [a.port.is_some(), a.range.is_some(), a.ports.is_some()].iter().filter(|x| **x).count();
     if given > 1 {
@@ -466,7 +529,7 @@ fn validate(a: Args, command_line: String) -> Result<Config, Error> {
     let udp_base = a.timeout.unwrap_or(DEFAULT_UDP_WAIT_MS);
     let udp_wait = Duration::from_millis(if a.slow_link { udp_base * 2 } else { udp_base });
     Ok(Config {
-        name,
+        names: a.name,
         transports: a.proto.transports(),
         ports,
         port_mode,
@@ -484,6 +547,16 @@ fn validate(a: Args, command_line: String) -> Result<Config, Error> {
         services: a.services,
         dns_name: a.dns_name,
         rpc_names: a.rpc_names,
+        format: if a.json {
+            Format::Json
+        } else if a.jsonl {
+            Format::JsonLines
+        } else {
+            Format::Text
+        },
+        concurrency: a.concurrency.unwrap_or(DEFAULT_CONCURRENCY),
+        udp_fast: a.udp_fast,
+        max_hosts: a.max_hosts.unwrap_or(DEFAULT_MAX_HOSTS),
         family: if a.ipv4 {
             Family::V4
         } else if a.ipv6 {
@@ -525,7 +598,7 @@ mod tests {
     #[test]
     fn every_reference_example_parses() {
         let c = cfg("-n myserver.com -e 25");
-        assert_eq!((c.name.as_str(), c.ports.clone()), ("myserver.com", vec![25]));
+        assert_eq!((c.names[0].as_str(), c.ports.clone()), ("myserver.com", vec![25]));
         let c = cfg("-n host1.dev.reskit.com -r 21:445");
         assert_eq!(c.ports.len(), 425);
         assert_eq!(c.port_mode, PortMode::Range);
@@ -555,16 +628,16 @@ mod tests {
     fn slash_and_case_forms() {
         let c = cfg("/n host /e 53 /p udp");
         assert_eq!(
-            (c.name.as_str(), c.ports.clone(), c.transports),
+            (c.names[0].as_str(), c.ports.clone(), c.transports),
             ("host", vec![53], &[Transport::Udp][..])
         );
         let c = cfg("-N host -E 53 -P UDP /NR /SL");
         assert!(c.no_reverse);
         assert_eq!(c.udp_wait, Duration::from_millis(2000));
         let c = cfg("/n:host /e:135");
-        assert_eq!((c.name.as_str(), c.ports.clone()), ("host", vec![135]));
+        assert_eq!((c.names[0].as_str(), c.ports.clone()), ("host", vec![135]));
         let c = cfg("-n fe80::1 -o:25,80");
-        assert_eq!((c.name.as_str(), c.ports.clone()), ("fe80::1", vec![25, 80]));
+        assert_eq!((c.names[0].as_str(), c.ports.clone()), ("fe80::1", vec![25, 80]));
         let c = cfg("/n host /r 135;139");
         assert_eq!(c.ports, vec![135, 136, 137, 138, 139]);
     }
@@ -576,7 +649,7 @@ mod tests {
         assert!(c.no_reverse);
         assert_eq!(c.udp_wait, Duration::from_millis(2000));
         // `-nr` must not become `-n r`.
-        assert_eq!(c.name, "h");
+        assert_eq!(c.names, vec!["h".to_string()]);
     }
 
     #[test]

@@ -8,10 +8,10 @@ fn main() {
             print!("{text}");
             0
         }
-        Ok(Command::Run(cfg)) => match portqry::run::run(&cfg) {
-            Ok(code) => code,
-            Err(e) => fail(&e),
-        },
+        Ok(Command::Run(cfg)) => {
+            portqry::run::install_interrupt_handler();
+            portqry::run::run(&cfg).unwrap_or_else(|e| fail(&e))
+        }
         Err(e) => fail(&e),
     };
     std::process::exit(code);

@@ -10,21 +10,33 @@ pub struct Output {
     screen: bool,
     log: Option<BufWriter<File>>,
     log_error: Option<String>,
+    progress: Option<indicatif::ProgressBar>,
 }
 
 impl Output {
     /// A report to the screen only (or nowhere, when `screen` is false).
     pub fn new(screen: bool, log: Option<BufWriter<File>>) -> Output {
-        Output { screen, log, log_error: None }
+        Output { screen, log, log_error: None, progress: None }
+    }
+
+    /// Lines printed while a progress bar is shown go around it, not through it.
+    pub fn set_progress(&mut self, bar: Option<indicatif::ProgressBar>) {
+        self.progress = bar;
     }
 
     /// One line of text.
     pub fn line(&mut self, text: &str) {
         if self.screen {
-            let mut out = std::io::stdout().lock();
-            // A closed pipe (`portqry ... | head`) is not worth a panic.
-            let _ = writeln!(out, "{text}");
-            let _ = out.flush();
+            let print = || {
+                let mut out = std::io::stdout().lock();
+                // A closed pipe (`portqry ... | head`) is not worth a panic.
+                let _ = writeln!(out, "{text}");
+                let _ = out.flush();
+            };
+            match &self.progress {
+                Some(bar) => bar.suspend(print),
+                None => print(),
+            }
         }
         if let Some(log) = &mut self.log
             && let Err(e) = writeln!(log, "{text}")
@@ -109,4 +121,69 @@ pub fn command_line(argv: &[std::ffi::OsString]) -> String {
     }
     parts.extend(argv.iter().skip(1).map(|a| a.to_string_lossy().into_owned()));
     parts.join(" ")
+}
+
+/// A progress bar on stderr for long runs: only on a terminal, never with
+/// `-q`, and only once a run has taken more than a second.
+pub struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    started: std::time::Instant,
+    shown: std::cell::Cell<bool>,
+}
+
+impl Progress {
+    /// A bar for `total` probes; inert unless `enabled` and stderr is a terminal.
+    pub fn new(total: u64, enabled: bool) -> Progress {
+        let bar = (enabled && std::io::stderr().is_terminal()).then(|| {
+            let b = indicatif::ProgressBar::with_draw_target(
+                Some(total),
+                indicatif::ProgressDrawTarget::hidden(),
+            );
+            if let Ok(style) = indicatif::ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} probes decided, {elapsed} elapsed",
+            ) {
+                b.set_style(style);
+            }
+            b
+        });
+        Progress { bar, started: std::time::Instant::now(), shown: std::cell::Cell::new(false) }
+    }
+
+    /// The bar, for [`Output::set_progress`].
+    pub fn bar(&self) -> Option<indicatif::ProgressBar> {
+        self.bar.clone()
+    }
+
+    fn reveal(&self) {
+        if let Some(b) = &self.bar
+            && !self.shown.get()
+            && self.started.elapsed() > std::time::Duration::from_secs(1)
+        {
+            b.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            self.shown.set(true);
+        }
+    }
+
+    /// One more probe decided.
+    pub fn inc(&self) {
+        self.reveal();
+        if let Some(b) = &self.bar {
+            b.inc(1);
+        }
+    }
+
+    /// Time passes without a result.
+    pub fn tick(&self) {
+        self.reveal();
+        if let Some(b) = &self.bar {
+            b.tick();
+        }
+    }
+
+    /// Remove the bar from the terminal.
+    pub fn done(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
 }

@@ -1,21 +1,36 @@
-//! One run: resolve the target, probe each port, print PortQry's report.
+//! One run: expand and resolve the targets, probe their ports (many at once
+//! for ranges and lists), run protocol queries, and report in PortQry's text
+//! or JSON, in port order.
 
-use crate::cli::Config;
+use crate::cli::{Config, Format};
 use crate::error::Error;
 use crate::probe::{self, Observation, State, Transport, tcp, udp};
 use crate::protocols;
 use crate::report::{self, Output};
 use crate::target::{self, Target, services::Services};
-use std::net::IpAddr;
+use serde_json::{Value, json};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Exit code after Ctrl-C: what was decided is printed, the rest is not.
+pub const EXIT_INTERRUPTED: i32 = 130;
+
+/// Set by the SIGINT handler; probes stop and the report is closed cleanly.
+pub static STOP: AtomicBool = AtomicBool::new(false);
 
 /// Everything decided about one port on one transport.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone)]
 pub struct PortResult {
     pub transport: Transport,
     pub port: u16,
     pub service: Option<String>,
+    /// The final verdict (after a UDP protocol query, if one ran).
     pub state: State,
+    /// The verdict of the probe alone.
+    pub probe_state: State,
     pub observation: Observation,
+    /// Why the engine probed again or left the result unverified.
+    pub note: Option<&'static str>,
     /// The protocol query's verdict and parsed answer, when one ran.
     pub query: Option<protocols::QueryOutcome>,
 }
@@ -26,53 +41,94 @@ pub fn aggregate_exit(results: &[PortResult]) -> i32 {
     results.iter().map(|r| r.state.exit_code()).max().unwrap_or(0)
 }
 
+#[cfg(unix)]
+extern "C" fn on_sigint(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// Catch Ctrl-C so a run ends with its report and log file complete.
+pub fn install_interrupt_handler() {
+    #[cfg(unix)]
+    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+    unsafe {
+        libc::signal(libc::SIGINT, on_sigint as *const () as libc::sighandler_t);
+    }
+}
+
 /// Run the query the command line describes; returns the exit code.
+///
+/// Errors that concern one target (a name that does not resolve) are printed
+/// and folded into the exit code, so the other targets still run; errors that
+/// stop everything (log file, services file, local sockets) are returned.
 pub fn run(cfg: &Config) -> Result<i32, Error> {
     let services = Services::load(cfg.services.as_deref())?;
+    let names = target::expand(&cfg.names, cfg.max_hosts)?;
     let log = match &cfg.log {
         Some(path) => Some(report::open_log(path, cfg.overwrite, cfg.quiet, &cfg.command_line)?),
         None => None,
     };
-    let mut out = Output::new(!cfg.quiet, log);
-    let target = match resolve(cfg, &mut out) {
-        Ok(t) => t,
-        Err(e) => {
-            out.finish()?;
-            return Err(e);
+    let mut out = Output::new(!cfg.quiet && cfg.format == Format::Text, log);
+    let mut json = JsonSink::new(if cfg.quiet { None } else { Some(cfg.format) });
+    let mut verdict = 0;
+    let mut error_code = 0;
+    let mut interrupted = false;
+    for (i, name) in names.iter().enumerate() {
+        if i > 0 {
+            out.line("");
         }
-    };
-    out.para("querying...");
-    let mut results = Vec::new();
-    for &port in &cfg.ports {
-        for &transport in cfg.transports {
-            let r = query_port(cfg, &services, &target, transport, port, &mut out)?;
-            results.push(r);
+        let target = match resolve(name, cfg, &mut out) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("portqry: {e}");
+                error_code = error_code.max(e.exit_code());
+                json.target(name, None, Some(&e.to_string()), &[]);
+                continue;
+            }
+        };
+        out.para("querying...");
+        let (results, complete) = match scan(cfg, &services, &target, &mut out, &mut json) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = out.finish();
+                return Err(e);
+            }
+        };
+        verdict = verdict.max(aggregate_exit(&results));
+        json.target(name, Some(&target), None, &results);
+        if !complete {
+            interrupted = true;
+            break;
         }
     }
     out.finish()?;
-    Ok(aggregate_exit(&results))
+    json.finish(&cfg.command_line);
+    if interrupted {
+        eprintln!("portqry: interrupted: the results above were decided, the rest were not");
+        return Ok(EXIT_INTERRUPTED);
+    }
+    Ok(if error_code != 0 { error_code } else { verdict })
 }
 
 /// Print PortQry's resolution lines and return the target.
-fn resolve(cfg: &Config, out: &mut Output) -> Result<Target, Error> {
+fn resolve(name: &str, cfg: &Config, out: &mut Output) -> Result<Target, Error> {
     out.para("Querying target system called:");
-    if let Some((addr, scope_id)) = target::parse_literal(&cfg.name)? {
-        out.para(&format!(" {}", cfg.name));
+    if let Some((addr, scope_id)) = target::parse_literal(name)? {
+        out.para(&format!(" {name}"));
         if !cfg.no_reverse {
             out.para("Attempting to resolve IP address to a name...");
             match target::reverse_lookup(addr, target::LOOKUP_TIMEOUT) {
-                Some(name) => out.para(&format!("IP address resolved to {name}")),
+                Some(n) => out.para(&format!("IP address resolved to {n}")),
                 None => out.para("Failed to resolve IP address to name"),
             }
         }
-        return Ok(Target { input: cfg.name.clone(), addr, scope_id });
+        return Ok(Target { input: name.to_string(), addr, scope_id });
     }
-    out.para(&cfg.name);
+    out.para(name);
     out.para("Attempting to resolve name to IP address...");
-    match target::resolve_name(&cfg.name, cfg.family, target::LOOKUP_TIMEOUT) {
+    match target::resolve_name(name, cfg.family, target::LOOKUP_TIMEOUT) {
         Ok(addr) => {
             out.para(&format!("Name resolved to {addr}"));
-            Ok(Target { input: cfg.name.clone(), addr, scope_id: 0 })
+            Ok(Target { input: name.to_string(), addr, scope_id: 0 })
         }
         Err(e) => {
             out.para("Failed to resolve name to IP address");
@@ -81,49 +137,186 @@ fn resolve(cfg: &Config, out: &mut Output) -> Result<Target, Error> {
     }
 }
 
-/// Probe one port, run its protocol query where there is one, print the lines.
-fn query_port(
+/// One probe job of a target, in PortQry's order (each port: TCP, then UDP).
+struct Planned {
+    port: u16,
+    transport: Transport,
+    service: Option<String>,
+    protocol: Option<protocols::Protocol>,
+}
+
+/// Probe every port of one target; returns the results in order and whether
+/// the scan ran to the end (false after Ctrl-C).
+fn scan(
     cfg: &Config,
     services: &Services,
     target: &Target,
-    transport: Transport,
-    port: u16,
+    out: &mut Output,
+    json: &mut JsonSink,
+) -> Result<(Vec<PortResult>, bool), Error> {
+    let plan: Vec<Planned> = cfg
+        .ports
+        .iter()
+        .flat_map(|&port| cfg.transports.iter().map(move |&t| (port, t)))
+        .map(|(port, transport)| {
+            let service = services.name(port, transport).map(str::to_string);
+            let protocol = protocols::select(transport, port, service.as_deref(), cfg.port_mode);
+            Planned { port, transport, service, protocol }
+        })
+        .collect();
+    let tcp_opts =
+        tcp::TcpOptions { timeout: cfg.tcp_timeout, tries: cfg.tcp_tries, source_port: cfg.source_port };
+    let udp_opts = udp::UdpOptions { wait: cfg.udp_wait, tries: cfg.udp_tries, source_port: cfg.source_port };
+    let mut results = Vec::with_capacity(plan.len());
+    let mut finish = |p: &Planned, obs: Observation, stream: Option<TcpStream>, note, out: &mut Output| {
+        let r = report_port(cfg, services, target, p, obs, stream, note, out)?;
+        json.result(target, &r);
+        results.push(r);
+        Ok::<(), Error>(())
+    };
+    #[cfg(unix)]
+    if plan.len() > 1 {
+        let complete = scan_parallel(cfg, target, &plan, tcp_opts, udp_opts, out, &mut finish)?;
+        return Ok((results, complete));
+    }
+    // One port (PortQry's common case), or no poll(2): one probe at a time.
+    for p in &plan {
+        if STOP.load(Ordering::SeqCst) {
+            return Ok((results, false));
+        }
+        let addr = target.socket_addr(p.port);
+        let (obs, stream) = match p.transport {
+            Transport::Tcp => {
+                let r = tcp::probe(addr, &tcp_opts)?;
+                (r.observation, r.stream)
+            }
+            Transport::Udp => (udp::exchange(addr, &[], &udp_opts)?.observation, None),
+        };
+        finish(p, obs, stream, None, out)?;
+    }
+    Ok((results, !STOP.load(Ordering::SeqCst)))
+}
+
+/// Run the plan through the concurrent engine on a helper thread and report
+/// each result as soon as it and every result before it are decided.
+#[cfg(unix)]
+fn scan_parallel(
+    cfg: &Config,
+    target: &Target,
+    plan: &[Planned],
+    tcp: tcp::TcpOptions,
+    udp: udp::UdpOptions,
+    out: &mut Output,
+    finish: &mut impl FnMut(
+        &Planned,
+        Observation,
+        Option<TcpStream>,
+        Option<&'static str>,
+        &mut Output,
+    ) -> Result<(), Error>,
+) -> Result<bool, Error> {
+    use probe::engine::{self, Job, RateLimit};
+    use std::collections::HashMap;
+    use std::sync::mpsc;
+    use std::time::Duration;
+    let jobs: Vec<Job> = plan
+        .iter()
+        .map(|p| Job {
+            addr: target.socket_addr(p.port),
+            transport: p.transport,
+            keep_stream: p.protocol.is_some() && p.transport == Transport::Tcp,
+        })
+        .collect();
+    let opts = engine::Options {
+        tcp,
+        udp,
+        concurrency: cfg.concurrency,
+        rate_limit: if cfg.udp_fast { RateLimit::Fast } else { RateLimit::Wait },
+    };
+    let progress = report::Progress::new(plan.len() as u64, !cfg.quiet);
+    out.set_progress(progress.bar());
+    let (tx, rx) = mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        engine::run(&jobs, &opts, &STOP, |i, r| {
+            let _ = tx.send((i, r));
+        })
+    });
+    let mut pending: HashMap<usize, engine::Outcome> = HashMap::new();
+    let mut next = 0;
+    let mut failure = None;
+    while next < plan.len() {
+        match rx.recv_timeout(Duration::from_millis(100)) {
+            Ok((i, Ok(o))) => {
+                progress.inc();
+                pending.insert(i, o);
+            }
+            Ok((_, Err(e))) => {
+                failure = Some(e);
+                STOP.store(true, Ordering::SeqCst);
+                break;
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                progress.tick();
+                if STOP.load(Ordering::SeqCst) {
+                    break;
+                }
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+        while let Some(o) = pending.remove(&next) {
+            finish(&plan[next], o.observation, o.stream, o.note, out)?;
+            next += 1;
+        }
+    }
+    let _ = worker.join();
+    progress.done();
+    out.set_progress(None);
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    Ok(next == plan.len())
+}
+
+/// Decide, print the status line (and evidence), run the protocol query.
+#[allow(clippy::too_many_arguments)]
+fn report_port(
+    cfg: &Config,
+    _services: &Services,
+    target: &Target,
+    p: &Planned,
+    observation: Observation,
+    stream: Option<TcpStream>,
+    note: Option<&'static str>,
     out: &mut Output,
 ) -> Result<PortResult, Error> {
-    let addr = target.socket_addr(port);
-    let service = services.name(port, transport).map(str::to_string);
-    let label = services.label(port, transport);
-    let protocol = protocols::select(transport, port, service.as_deref(), cfg.port_mode);
-    let ip: IpAddr = target.addr;
-    let (observation, stream) = match transport {
-        Transport::Tcp => {
-            let opts = tcp::TcpOptions {
-                timeout: cfg.tcp_timeout,
-                tries: cfg.tcp_tries,
-                source_port: cfg.source_port,
-            };
-            let p = tcp::probe(addr, &opts)?;
-            (p.observation, p.stream)
-        }
-        Transport::Udp => {
-            let opts =
-                udp::UdpOptions { wait: cfg.udp_wait, tries: cfg.udp_tries, source_port: cfg.source_port };
-            let p = udp::exchange(addr, &[], &opts)?;
-            (p.observation, None)
-        }
+    let (transport, port) = (p.transport, p.port);
+    let label = match &p.service {
+        Some(n) => format!("{n} service"),
+        None => "unknown service".to_string(),
     };
-    let state = probe::decide(transport, &observation.evidence, ip);
-    out.line(&format!("{transport} port {port} ({label}): {}", state.portqry_text()));
+    let state = probe::decide(transport, &observation.evidence, target.addr);
+    // An unverified result says so on its own line, where scripts and people read it.
+    let flag = match note {
+        Some(probe::NOTE_UNVERIFIED) => format!(" ({})", probe::NOTE_UNVERIFIED),
+        _ => String::new(),
+    };
+    out.line(&format!("{transport} port {port} ({label}): {}{flag}", state.portqry_text()));
     if cfg.verbose {
-        out.line(&format!("    evidence: {}", probe::explain(transport, &observation, ip)));
+        let mut why = probe::explain(transport, &observation, target.addr);
+        if let Some(n) = note {
+            why.push_str("; ");
+            why.push_str(n);
+        }
+        out.line(&format!("    evidence: {why}"));
     }
     out.line("");
-    let query = match (protocol, transport, state, stream) {
+    let query = match (p.protocol, transport, state, stream) {
         (Some(proto), Transport::Tcp, State::Listening, Some(stream)) => {
             let ctx = protocols::QueryContext { cfg, target, port };
             Some(protocols::tcp_query(proto, &ctx, stream, out))
         }
-        (Some(proto), Transport::Udp, State::ListeningOrFiltered, _) => {
+        (Some(proto), Transport::Udp, State::ListeningOrFiltered, _) if !STOP.load(Ordering::SeqCst) => {
             let ctx = protocols::QueryContext { cfg, target, port };
             Some(protocols::udp_query(proto, &ctx, out)?)
         }
@@ -134,5 +327,93 @@ fn query_port(
         (Some(q), Transport::Udp) => q.state,
         _ => state,
     };
-    Ok(PortResult { transport, port, service, state: final_state, observation, query })
+    Ok(PortResult {
+        transport,
+        port,
+        service: p.service.clone(),
+        state: final_state,
+        probe_state: state,
+        observation,
+        note,
+        query,
+    })
+}
+
+/// JSON output: a document at the end (`--json`) or a line per result (`--jsonl`).
+struct JsonSink {
+    format: Option<Format>,
+    targets: Vec<Value>,
+    worst: i32,
+}
+
+impl JsonSink {
+    fn new(format: Option<Format>) -> JsonSink {
+        JsonSink { format: format.filter(|f| *f != Format::Text), targets: Vec::new(), worst: 0 }
+    }
+
+    fn result(&mut self, target: &Target, r: &PortResult) {
+        if self.format == Some(Format::JsonLines) {
+            println!("{}", result_json(target, r));
+        }
+    }
+
+    fn target(&mut self, input: &str, target: Option<&Target>, error: Option<&str>, results: &[PortResult]) {
+        if self.format != Some(Format::Json) {
+            if let (Some(Format::JsonLines), Some(e)) = (self.format, error) {
+                println!("{}", json!({"target": input, "error": e}));
+            }
+            return;
+        }
+        self.worst = self.worst.max(aggregate_exit(results));
+        self.targets.push(json!({
+            "target": input,
+            "address": target.map(|t| t.addr.to_string()),
+            "error": error,
+            "results": results.iter().map(|r| result_json(target.expect("results need a target"), r)).collect::<Vec<_>>(),
+        }));
+    }
+
+    fn finish(self, command: &str) {
+        if self.format == Some(Format::Json) {
+            let doc = json!({
+                "portqry": env!("CARGO_PKG_VERSION"),
+                "command": command,
+                "targets": self.targets,
+            });
+            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        }
+    }
+}
+
+/// The JSON object for one result (documented in docs/JSON.md).
+pub fn result_json(target: &Target, r: &PortResult) -> Value {
+    let obs = &r.observation;
+    let icmp = match &obs.evidence {
+        probe::Evidence::Icmp(i) => json!({
+            "version": if i.v6 { 6 } else { 4 },
+            "type": i.icmp_type,
+            "code": i.code,
+            "name": probe::icmp_name(i),
+            "offender": i.offender.map(|a| a.to_string()),
+            "from_target": i.offender == Some(target.addr),
+        }),
+        _ => Value::Null,
+    };
+    json!({
+        "target": target.input,
+        "address": target.addr.to_string(),
+        "protocol": r.transport,
+        "port": r.port,
+        "service": r.service,
+        "state": r.state,
+        "probe_state": r.probe_state,
+        "exit_code": r.state.exit_code(),
+        "reason": probe::explain(r.transport, obs, target.addr),
+        "evidence": obs.evidence,
+        "icmp": icmp,
+        "tries": obs.tries,
+        "rtt_ms": obs.rtt.map(|d| d.as_secs_f64() * 1000.0),
+        "note": r.note,
+        "query": r.query,
+    })
 }

@@ -4,6 +4,8 @@
 //! function that is the state decision table of the README. The socket code in
 //! [`tcp`] and [`udp`] only gathers evidence; it never chooses a state itself.
 
+#[cfg(unix)]
+pub mod engine;
 pub mod tcp;
 pub mod udp;
 
@@ -12,6 +14,12 @@ use serde::Serialize;
 use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
+
+/// Note on UDP results probed again, one at a time, because the target
+/// rate-limits its ICMP errors.
+pub const NOTE_REPROBED: &str = "probed again one at a time: the target rate-limits ICMP errors";
+/// Note on UDP results left unverified at the user's request (`--udp-fast`).
+pub const NOTE_UNVERIFIED: &str = "ICMP rate-limited, not verified";
 
 /// Transport protocol of a probe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

@@ -111,8 +111,8 @@ pub(crate) fn unreachable_text(e: &io::Error) -> Option<String> {
 
 /// A fresh socket for one attempt, with ICMP details enabled and `-sp` bound.
 pub(crate) fn new_socket(target: SocketAddr, source_port: Option<u16>) -> Result<Socket, Error> {
-    let sock =
-        raw_socket(target, Type::STREAM).map_err(|e| Error::Socket(format!("cannot create a TCP socket: {e}")))?;
+    let sock = raw_socket(target, Type::STREAM)
+        .map_err(|e| Error::Socket(format!("cannot create a TCP socket: {e}")))?;
     if let Some(port) = source_port {
         bind_source_port(&sock, target, port)?;
     }

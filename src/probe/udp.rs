@@ -37,8 +37,8 @@ const MAX_DATAGRAM: usize = 65_535;
 /// target's address and port, and only ICMP errors about this flow.
 pub fn exchange(target: SocketAddr, payload: &[u8], opts: &UdpOptions) -> Result<UdpProbe, Error> {
     let tries = opts.tries.max(1);
-    let sock =
-        raw_socket(target, Type::DGRAM).map_err(|e| Error::Socket(format!("cannot create a UDP socket: {e}")))?;
+    let sock = raw_socket(target, Type::DGRAM)
+        .map_err(|e| Error::Socket(format!("cannot create a UDP socket: {e}")))?;
     if let Some(port) = opts.source_port {
         bind_source_port(&sock, target, port)?;
     }

@@ -298,6 +298,20 @@ impl ClClient {
             match pdu.body {
                 ClBody::Response(r) => {
                     self.boot = pdu.header.server_boot;
+                    // Store the fragment first: a fack names the highest fragment
+                    // received in order *including* this one.
+                    match reasm.push_response(&r) {
+                        Ok(Some(stub)) => {
+                            // The ack acknowledges every fragment, the last one included.
+                            if let Some(from) = from {
+                                let _ =
+                                    self.sock.send_to(&dcerpc::emit_ack(&pdu.header), &SockAddr::from(from));
+                            }
+                            return (obs, Some(Ok(stub)));
+                        }
+                        Ok(None) => deadline = Instant::now() + self.wait,
+                        Err(e) => return (obs, Some(Err(e))),
+                    }
                     if r.frag && !r.nofack {
                         let body = dcerpc::FackBody {
                             vers: 1,
@@ -312,17 +326,6 @@ impl ClClient {
                         if let Some(from) = from {
                             let _ = self.sock.send_to(&fack, &SockAddr::from(from));
                         }
-                    }
-                    match reasm.push_response(&r) {
-                        Ok(Some(stub)) => {
-                            if let Some(from) = from {
-                                let _ =
-                                    self.sock.send_to(&dcerpc::emit_ack(&pdu.header), &SockAddr::from(from));
-                            }
-                            return (obs, Some(Ok(stub)));
-                        }
-                        Ok(None) => deadline = Instant::now() + self.wait,
-                        Err(e) => return (obs, Some(Err(e))),
                     }
                 }
                 ClBody::Fault(status) => return (obs, Some(Err(RpcError::Fault(status)))),

@@ -132,6 +132,85 @@ fn name_of(_addr: IpAddr) -> Option<String> {
     None
 }
 
+/// Expand `-n` values into one target string each: comma lists, `@FILE` and
+/// `-` (stdin; one target a line, `#` comments), and CIDR blocks (every
+/// address of the block; at most `max_hosts` per block).
+pub fn expand(inputs: &[String], max_hosts: usize) -> Result<Vec<String>, Error> {
+    let mut out = Vec::new();
+    for input in inputs {
+        for item in input.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            if item == "-" || item.starts_with('@') {
+                let text = if item == "-" {
+                    std::io::read_to_string(std::io::stdin())
+                        .map_err(|e| Error::Usage(format!("cannot read targets from stdin: {e}")))?
+                } else {
+                    let path = &item[1..];
+                    std::fs::read_to_string(path)
+                        .map_err(|e| Error::Usage(format!("cannot read targets from '{path}': {e}")))?
+                };
+                for line in text.lines() {
+                    let line = line.split('#').next().unwrap_or("").trim();
+                    if line.is_empty() {
+                        continue;
+                    }
+                    if line.contains(char::is_whitespace) || line.starts_with('@') || line == "-" {
+                        return Err(Error::Usage(format!(
+                            "'{line}' in {item} is not a target: one name, address or CIDR block a line"
+                        )));
+                    }
+                    expand_one(line, max_hosts, &mut out)?;
+                }
+            } else {
+                expand_one(item, max_hosts, &mut out)?;
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(Error::Usage("no target given: -n needs a name, address or CIDR block".into()));
+    }
+    Ok(out)
+}
+
+fn expand_one(item: &str, max_hosts: usize, out: &mut Vec<String>) -> Result<(), Error> {
+    let Some((base, bits)) = item.split_once('/') else {
+        out.push(item.to_string());
+        return Ok(());
+    };
+    let bad =
+        || Error::Usage(format!("'{item}' is not a CIDR block: write it as 198.18.0.0/24 or 2001:db8::/120"));
+    let addr: IpAddr = base.parse().map_err(|_| bad())?;
+    let bits: u32 = bits.parse().map_err(|_| bad())?;
+    let width = if addr.is_ipv4() { 32 } else { 128 };
+    if bits > width {
+        return Err(bad());
+    }
+    let host_bits = width - bits;
+    let count: u128 = if host_bits >= 127 { u128::MAX } else { 1u128 << host_bits };
+    if count > max_hosts as u128 {
+        return Err(Error::Usage(format!(
+            "'{item}' has {} addresses, more than --max-hosts {max_hosts}: narrow the block or raise --max-hosts",
+            if host_bits >= 64 { format!("2^{host_bits}") } else { count.to_string() }
+        )));
+    }
+    match addr {
+        IpAddr::V4(v4) => {
+            let mask = if host_bits >= 32 { 0 } else { u32::MAX << host_bits };
+            let first = u32::from(v4) & mask;
+            for i in 0..count as u32 {
+                out.push(std::net::Ipv4Addr::from(first + i).to_string());
+            }
+        }
+        IpAddr::V6(v6) => {
+            let mask = if host_bits >= 128 { 0 } else { u128::MAX << host_bits };
+            let first = u128::from(v6) & mask;
+            for i in 0..count {
+                out.push(std::net::Ipv6Addr::from(first + i).to_string());
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A resolved target.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -166,6 +245,44 @@ mod tests {
         assert_eq!(parse_literal("fe80::1%7").unwrap(), Some(("fe80::1".parse().unwrap(), 7)));
         assert_eq!(parse_literal("myserver.com").unwrap(), None);
         assert!(parse_literal("fe80::1%nosuchif0").is_err());
+    }
+
+    #[test]
+    fn expansion() {
+        let v = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(expand(&v(&["a,b", "c"]), 256).unwrap(), v(&["a", "b", "c"]));
+        assert_eq!(
+            expand(&v(&["198.18.0.1/30"]), 256).unwrap(),
+            v(&["198.18.0.0", "198.18.0.1", "198.18.0.2", "198.18.0.3"])
+        );
+        assert_eq!(expand(&v(&["198.18.0.7/32"]), 256).unwrap(), v(&["198.18.0.7"]));
+        assert_eq!(expand(&v(&["2001:db8::/127"]), 256).unwrap(), v(&["2001:db8::", "2001:db8::1"]));
+        assert_eq!(expand(&v(&["198.18.0.0/24"]), 256).unwrap().len(), 256);
+        let e = expand(&v(&["198.18.0.0/16"]), 256).unwrap_err().to_string();
+        assert!(e.contains("65536 addresses") && e.contains("--max-hosts"), "{e}");
+        assert!(expand(&v(&["198.18.0.0/16"]), 65536).is_ok());
+        let e = expand(&v(&["2001:db8::/32"]), 256).unwrap_err().to_string();
+        assert!(e.contains("2^96"), "{e}");
+        for bad in ["198.18.0.0/33", "198.18.0.0/x", "host/24", "::/129"] {
+            let e = expand(&v(&[bad]), 256).unwrap_err();
+            assert!(e.to_string().contains("CIDR"), "{bad}: {e}");
+            assert_eq!(e.exit_code(), crate::error::EXIT_USAGE);
+        }
+        assert!(expand(&v(&["@/nonexistent/targets"]), 256).unwrap_err().to_string().contains("cannot read"));
+        assert!(expand(&v(&[","]), 256).is_err());
+    }
+
+    #[test]
+    fn target_files() {
+        let dir = std::env::temp_dir().join(format!("portqry-targets-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("t.txt");
+        std::fs::write(&f, "# hosts\nhost1\n\n198.18.0.0/31  # pair\n").unwrap();
+        let arg = format!("@{}", f.display());
+        assert_eq!(expand(&[arg], 256).unwrap(), vec!["host1", "198.18.0.0", "198.18.0.1"]);
+        std::fs::write(&f, "two words\n").unwrap();
+        assert!(expand(&[format!("@{}", f.display())], 256).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -1,0 +1,420 @@
+//! Many probes at once: one thread, non-blocking sockets and `poll(2)`.
+//!
+//! Each probe keeps its own deadline; at most `concurrency` are in flight,
+//! capped by the open-file limit, and descriptor exhaustion (EMFILE, ENOBUFS,
+//! no ephemeral port) lowers the limit and retries instead of failing a port.
+//! Verdict logic is shared with the one-at-a-time probes in [`tcp`](super::tcp)
+//! and [`udp`](super::udp), so both paths decide identically.
+//!
+//! UDP against Linux-like targets meets ICMP rate limiting: after a burst of
+//! about six port-unreachables the target sends about one per second, so a
+//! fast parallel pass leaves most closed ports silent. When some ports drew a
+//! port-unreachable from the target and others stayed silent, the silent ones
+//! are probed again one at a time at the rate the target sustains
+//! ([`RateLimit::Wait`]), or reported as unverified ([`RateLimit::Fast`]).
+
+use super::tcp::{self, TcpOptions};
+use super::udp::{self, UdpOptions};
+use super::{Evidence, IcmpMeaning, NOTE_REPROBED, NOTE_UNVERIFIED, Observation, Transport, icmp_meaning};
+use crate::error::Error;
+use socket2::{SockAddr, Socket, Type};
+use std::collections::VecDeque;
+use std::io;
+use std::mem::MaybeUninit;
+use std::net::{SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// One probe to run.
+#[derive(Debug, Clone, Copy)]
+pub struct Job {
+    pub addr: SocketAddr,
+    pub transport: Transport,
+    /// Keep the TCP connection open for a protocol query (only where one runs,
+    /// so a host with thousands of open ports does not exhaust descriptors).
+    pub keep_stream: bool,
+}
+
+/// A decided probe.
+pub struct Outcome {
+    pub observation: Observation,
+    pub stream: Option<TcpStream>,
+    /// Set when ICMP rate limiting shaped the result ([`NOTE_REPROBED`], [`NOTE_UNVERIFIED`]).
+    pub note: Option<&'static str>,
+}
+
+/// What to do with UDP ports left silent by a target's ICMP rate limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateLimit {
+    /// Probe them again, one at a time, at the rate the target answers.
+    Wait,
+    /// Report them at once as "LISTENING or FILTERED", marked as unverified.
+    Fast,
+}
+
+/// Engine settings.
+#[derive(Debug, Clone, Copy)]
+pub struct Options {
+    pub tcp: TcpOptions,
+    pub udp: UdpOptions,
+    pub concurrency: usize,
+    pub rate_limit: RateLimit,
+}
+
+/// Wait for each rate-limited re-probe: Linux refills one ICMP token per second.
+pub const RATE_LIMITED_WAIT: Duration = Duration::from_millis(1100);
+
+struct Flight {
+    idx: usize,
+    attempt: u32,
+    sock: Socket,
+    sent: Instant,
+    deadline: Instant,
+}
+
+enum Launch {
+    Flight(Flight),
+    Done(Outcome),
+    /// Out of descriptors, buffers or ports: retry later with less in flight.
+    Exhausted,
+}
+
+/// Raise the soft open-file limit toward the hard one; returns the soft limit.
+pub fn raise_fd_limit() -> usize {
+    // SAFETY: getrlimit/setrlimit with a valid struct.
+    unsafe {
+        let mut rl: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) != 0 {
+            return 1024;
+        }
+        let want = rl.rlim_max.min(1 << 20);
+        if rl.rlim_cur < want {
+            let new = libc::rlimit { rlim_cur: want, rlim_max: rl.rlim_max };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &new) == 0 {
+                rl.rlim_cur = want;
+            }
+        }
+        usize::try_from(rl.rlim_cur).unwrap_or(1024)
+    }
+}
+
+fn is_exhaustion(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM | libc::EADDRNOTAVAIL | libc::EAGAIN)
+    )
+}
+
+/// Run every job; `done(index, outcome)` is called once per job, in completion
+/// order. Returns early (without calling `done` for the rest) when `stop` is set.
+pub fn run(
+    jobs: &[Job],
+    opts: &Options,
+    stop: &AtomicBool,
+    mut done: impl FnMut(usize, Result<Outcome, Error>),
+) {
+    let fd_cap = raise_fd_limit().saturating_sub(64).max(1);
+    let mut limit = opts.concurrency.clamp(1, fd_cap);
+    let mut queue: VecDeque<(usize, u32)> = (0..jobs.len()).map(|i| (i, 1)).collect();
+    let mut flights: Vec<Flight> = Vec::new();
+    let mut slow: Vec<(usize, Observation)> = Vec::new();
+    let mut icmp_seen = false;
+    let mut starved = 0u32;
+    let mut buf = vec![MaybeUninit::<u8>::uninit(); 65_535];
+    loop {
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        while flights.len() < limit {
+            let Some((idx, attempt)) = queue.pop_front() else { break };
+            match launch(idx, attempt, &jobs[idx], opts) {
+                Ok(Launch::Flight(f)) => {
+                    starved = 0;
+                    flights.push(f);
+                }
+                Ok(Launch::Done(o)) => {
+                    note_icmp(&o.observation, &jobs[idx], &mut icmp_seen);
+                    done(idx, Ok(o));
+                }
+                Ok(Launch::Exhausted) => {
+                    queue.push_front((idx, attempt));
+                    limit = flights.len().max(1);
+                    if flights.is_empty() {
+                        // Nothing of ours to wait for: another process holds the
+                        // resources. Back off, bounded, then give up on this port.
+                        starved += 1;
+                        if starved > 500 {
+                            queue.pop_front();
+                            done(idx, Err(Error::Socket("out of sockets or ports on this machine".into())));
+                            starved = 0;
+                        } else {
+                            std::thread::sleep(Duration::from_millis(10));
+                        }
+                    }
+                    break;
+                }
+                Err(e) => done(idx, Err(e)),
+            }
+        }
+        if flights.is_empty() {
+            if !queue.is_empty() {
+                continue;
+            }
+            break;
+        }
+        wait_and_handle(jobs, opts, &mut flights, &mut queue, &mut slow, &mut icmp_seen, &mut buf, &mut done);
+        // Descriptors came back: let the limit grow again, slowly.
+        if limit < opts.concurrency.min(fd_cap) && flights.len() + 1 >= limit {
+            limit += 1;
+        }
+    }
+    finish_slow_lane(jobs, opts, slow, icmp_seen, stop, &mut done);
+}
+
+fn note_icmp(obs: &Observation, job: &Job, icmp_seen: &mut bool) {
+    if let Evidence::Icmp(r) = &obs.evidence
+        && job.transport == Transport::Udp
+        && icmp_meaning(r) == IcmpMeaning::PortUnreachable
+        && r.offender == Some(job.addr.ip())
+    {
+        *icmp_seen = true;
+    }
+}
+
+/// Silent UDP ports on a target that rate-limits ICMP: probe again one at a
+/// time (in port order, so output keeps flowing), or mark them unverified.
+fn finish_slow_lane(
+    jobs: &[Job],
+    opts: &Options,
+    slow: Vec<(usize, Observation)>,
+    icmp_seen: bool,
+    stop: &AtomicBool,
+    done: &mut impl FnMut(usize, Result<Outcome, Error>),
+) {
+    let mut slow = slow;
+    slow.sort_by_key(|(i, _)| *i);
+    for (idx, obs) in slow {
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        if !icmp_seen {
+            done(idx, Ok(Outcome { observation: obs, stream: None, note: None }));
+            continue;
+        }
+        if opts.rate_limit == RateLimit::Fast {
+            done(idx, Ok(Outcome { observation: obs, stream: None, note: Some(NOTE_UNVERIFIED) }));
+            continue;
+        }
+        let reprobe = UdpOptions { wait: opts.udp.wait.max(RATE_LIMITED_WAIT), tries: 1, ..opts.udp };
+        let result = udp::exchange(jobs[idx].addr, &[], &reprobe).map(|p| {
+            let mut o = p.observation;
+            o.tries += obs.tries;
+            Outcome { observation: o, stream: None, note: Some(NOTE_REPROBED) }
+        });
+        done(idx, result);
+    }
+}
+
+fn launch(idx: usize, attempt: u32, job: &Job, opts: &Options) -> Result<Launch, Error> {
+    let ty = if job.transport == Transport::Tcp { Type::STREAM } else { Type::DGRAM };
+    let sock = match tcp::raw_socket(job.addr, ty) {
+        Ok(s) => s,
+        Err(e) if is_exhaustion(&e) => return Ok(Launch::Exhausted),
+        Err(e) => return Err(Error::Socket(format!("cannot create a socket: {e}"))),
+    };
+    let sp = match job.transport {
+        Transport::Tcp => opts.tcp.source_port,
+        Transport::Udp => opts.udp.source_port,
+    };
+    if let Some(port) = sp {
+        tcp::bind_source_port(&sock, job.addr, port)?;
+    }
+    sock.set_nonblocking(true)
+        .map_err(|e| Error::Socket(format!("cannot use a non-blocking socket: {e}")))?;
+    let sent = Instant::now();
+    let (wait, decided) = match job.transport {
+        Transport::Tcp => (opts.tcp.timeout, start_tcp(&sock, job, idx, attempt, opts)?),
+        Transport::Udp => (opts.udp.wait, start_udp(&sock, job, attempt, opts)?),
+    };
+    Ok(match decided {
+        Some(Launch::Exhausted) => Launch::Exhausted,
+        Some(l) => l,
+        None => Launch::Flight(Flight { idx, attempt, sock, sent, deadline: sent + wait }),
+    })
+}
+
+/// Start a non-blocking connect; `Some` when it is decided already.
+fn start_tcp(
+    sock: &Socket,
+    job: &Job,
+    _idx: usize,
+    attempt: u32,
+    opts: &Options,
+) -> Result<Option<Launch>, Error> {
+    match sock.connect(&SockAddr::from(job.addr)) {
+        Ok(()) => Ok(None), // poll reports it writable at once
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(None),
+        Err(e) if is_exhaustion(&e) => Ok(Some(Launch::Exhausted)),
+        Err(e) => {
+            let evidence = tcp::classify_error(sock, &e)?;
+            Ok(Some(Launch::Done(Outcome {
+                observation: observed(evidence, attempt, Some(Duration::ZERO), opts.tcp.timeout),
+                stream: None,
+                note: None,
+            })))
+        }
+    }
+}
+
+/// Connect and send the empty datagram; `Some` when it is decided already.
+fn start_udp(sock: &Socket, job: &Job, attempt: u32, opts: &Options) -> Result<Option<Launch>, Error> {
+    let r = sock.connect(&SockAddr::from(job.addr)).and_then(|_| sock.send(&[]).map(|_| ()));
+    match r {
+        Ok(()) => Ok(None),
+        Err(e) if is_exhaustion(&e) => Ok(Some(Launch::Exhausted)),
+        Err(e) => {
+            let evidence = udp::error_evidence(sock, &e)?;
+            Ok(Some(Launch::Done(Outcome {
+                observation: observed(evidence, attempt, Some(Duration::ZERO), opts.udp.wait),
+                stream: None,
+                note: None,
+            })))
+        }
+    }
+}
+
+fn observed(evidence: Evidence, tries: u32, rtt: Option<Duration>, wait: Duration) -> Observation {
+    Observation { evidence, tries, rtt, wait }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn wait_and_handle(
+    jobs: &[Job],
+    opts: &Options,
+    flights: &mut Vec<Flight>,
+    queue: &mut VecDeque<(usize, u32)>,
+    slow: &mut Vec<(usize, Observation)>,
+    icmp_seen: &mut bool,
+    buf: &mut [MaybeUninit<u8>],
+    done: &mut impl FnMut(usize, Result<Outcome, Error>),
+) {
+    let now = Instant::now();
+    let next = flights.iter().map(|f| f.deadline).min().unwrap_or(now);
+    // Wake at least every 100 ms so a stop request is seen promptly.
+    let timeout = next.saturating_duration_since(now).min(Duration::from_millis(100));
+    let mut fds: Vec<libc::pollfd> = flights
+        .iter()
+        .map(|f| libc::pollfd {
+            fd: f.sock.as_raw_fd(),
+            events: if jobs[f.idx].transport == Transport::Tcp { libc::POLLOUT } else { libc::POLLIN },
+            revents: 0,
+        })
+        .collect();
+    let ms = timeout.as_millis().clamp(0, 100) as libc::c_int;
+    let ms = if timeout > Duration::ZERO { ms.max(1) } else { 0 };
+    // SAFETY: fds is a valid array of pollfd of the given length.
+    let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+    if n < 0 {
+        return; // EINTR: loop again
+    }
+    let now = Instant::now();
+    let mut keep = Vec::with_capacity(flights.len());
+    for (f, pfd) in std::mem::take(flights).into_iter().zip(fds) {
+        let job = &jobs[f.idx];
+        if pfd.revents != 0 {
+            match settle(&f, job, opts, buf) {
+                Ok(Some(outcome)) => {
+                    note_icmp(&outcome.observation, job, icmp_seen);
+                    done(f.idx, Ok(outcome));
+                    continue;
+                }
+                Ok(None) => {
+                    // Self-connect on loopback: this attempt does not count.
+                    if job.transport == Transport::Tcp {
+                        queue.push_front((f.idx, f.attempt));
+                        continue;
+                    }
+                }
+                Err(e) => {
+                    done(f.idx, Err(e));
+                    continue;
+                }
+            }
+        }
+        if now >= f.deadline {
+            let (tries, wait) = match job.transport {
+                Transport::Tcp => (opts.tcp.tries, opts.tcp.timeout),
+                Transport::Udp => (opts.udp.tries, opts.udp.wait),
+            };
+            if f.attempt < tries.max(1) {
+                queue.push_front((f.idx, f.attempt + 1));
+            } else {
+                let obs = observed(Evidence::Silence, f.attempt, None, wait);
+                if job.transport == Transport::Udp {
+                    slow.push((f.idx, obs));
+                } else {
+                    done(f.idx, Ok(Outcome { observation: obs, stream: None, note: None }));
+                }
+            }
+            continue;
+        }
+        keep.push(f);
+    }
+    *flights = keep;
+}
+
+/// A socket poll flagged: decide, or `None` to keep waiting / retry.
+fn settle(
+    f: &Flight,
+    job: &Job,
+    opts: &Options,
+    buf: &mut [MaybeUninit<u8>],
+) -> Result<Option<Outcome>, Error> {
+    let rtt = Some(f.sent.elapsed());
+    match job.transport {
+        Transport::Tcp => {
+            let err =
+                f.sock.take_error().map_err(|e| Error::Socket(format!("cannot read a socket error: {e}")))?;
+            if let Some(e) = err {
+                let evidence = tcp::classify_error(&f.sock, &e)?;
+                return Ok(Some(Outcome {
+                    observation: observed(evidence, f.attempt, rtt, opts.tcp.timeout),
+                    stream: None,
+                    note: None,
+                }));
+            }
+            if f.sock.local_addr().ok().and_then(|a| a.as_socket()) == Some(job.addr) {
+                return Ok(None);
+            }
+            let stream = if job.keep_stream {
+                let s: TcpStream = f.sock.try_clone().map_err(|e| Error::Socket(e.to_string()))?.into();
+                s.set_nonblocking(false).map_err(|e| Error::Socket(e.to_string()))?;
+                Some(s)
+            } else {
+                None
+            };
+            Ok(Some(Outcome {
+                observation: observed(Evidence::Connected, f.attempt, rtt, opts.tcp.timeout),
+                stream,
+                note: None,
+            }))
+        }
+        Transport::Udp => match f.sock.recv(buf) {
+            Ok(n) => Ok(Some(Outcome {
+                observation: observed(Evidence::Reply { bytes: n }, f.attempt, rtt, opts.udp.wait),
+                stream: None,
+                note: None,
+            })),
+            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => Ok(None),
+            Err(e) => {
+                let evidence = udp::error_evidence(&f.sock, &e)?;
+                Ok(Some(Outcome {
+                    observation: observed(evidence, f.attempt, rtt, opts.udp.wait),
+                    stream: None,
+                    note: None,
+                }))
+            }
+        },
+    }
+}
