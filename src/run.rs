@@ -63,6 +63,11 @@ pub fn install_interrupt_handler() {
 pub fn run(cfg: &Config) -> Result<i32, Error> {
     let services = Services::load(cfg.services.as_deref())?;
     let names = target::expand(&cfg.names, cfg.max_hosts)?;
+    // A malformed literal (unknown IPv6 zone) is a command-line error: say so
+    // before anything is printed or probed.
+    for name in &names {
+        target::parse_literal(name)?;
+    }
     let log = match &cfg.log {
         Some(path) => Some(report::open_log(path, cfg.overwrite, cfg.quiet, &cfg.command_line)?),
         None => None,

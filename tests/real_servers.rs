@@ -333,3 +333,48 @@ fn tshark_dissects_our_requests() {
     assert!(count("epm.opnum == 2") >= 1, "no ept_lookup seen");
     let _ = std::fs::remove_file(&pcap);
 }
+
+/// `--jsonl` carries each protocol's parsed answer as structured fields.
+#[test]
+#[ignore = "root: real Samba AD DC in a namespace"]
+fn json_protocol_answers_samba_dc() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let ip = ensure("dc");
+    let (code, out) =
+        portqry(&["-n", &ip, "-nr", "-o", "53,137,389,135", "-p", "both", "--jsonl", "--timeout", "400"]);
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).expect(l)).collect();
+    assert_eq!(lines.len(), 8, "{out}");
+    assert_eq!(code, 1, "137/tcp and 135/udp are closed on Samba:\n{out}");
+    let get = |port: u64, proto: &str| {
+        lines
+            .iter()
+            .find(|v| v["port"] == port && v["protocol"] == proto)
+            .unwrap_or_else(|| panic!("{port}/{proto}"))
+    };
+    let dns = &get(53, "udp")["query"];
+    assert_eq!(dns["protocol"], "dns");
+    assert_eq!(dns["state"], "listening");
+    assert!(dns["answer"]["rcode"].is_string(), "{dns}");
+    assert_eq!(get(53, "udp")["probe_state"], "listening_or_filtered");
+    assert_eq!(get(53, "udp")["state"], "listening");
+    let nb = &get(137, "udp")["query"]["answer"];
+    assert_eq!(nb["protocol"], "netbios");
+    assert_eq!(nb["mac"].as_str().unwrap().len(), 12, "{nb}");
+    assert!(nb["status"]["names"].as_array().unwrap().iter().any(|n| n["name"] == "DC1"), "{nb}");
+    let ldap = &get(389, "udp")["query"]["answer"];
+    assert_eq!(ldap["protocol"], "ldap");
+    assert!(
+        ldap["attributes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["name"] == "dnsHostName" && a["values"][0] == "dc1.portqry.test"),
+        "{ldap}"
+    );
+    let epm = &get(135, "tcp")["query"]["answer"];
+    assert_eq!(epm["protocol"], "epm");
+    let entries = epm["entries"].as_array().unwrap();
+    assert!(entries.len() > 10, "{epm}");
+    assert!(entries.iter().all(|e| e["tower"]["binding"].is_string()), "{epm}");
+    assert_eq!(get(135, "udp")["state"], "not_listening");
+}

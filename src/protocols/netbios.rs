@@ -212,6 +212,7 @@ pub struct NodeStatus {
     pub names: Vec<NameEntry>,
     /// UNIT_ID from the statistics block; `None` if the peer sent fewer than 6 bytes of it.
     /// Samba's nmbd sends all zeros here.
+    #[serde(skip)] // shown as `mac`, PortQry's 12 hex digits, beside it
     pub mac: Option<[u8; 6]>,
 }
 
