@@ -64,6 +64,7 @@ if ! cargo fuzz "${build_args[@]}" >"$LOGDIR/build.log" 2>&1; then
   exit 1
 fi
 echo "run.sh: built in $((SECONDS - t0)) s" >&2
+BIN="$HERE/target/$(rustc -vV | sed -n 's/^host: //p')/release"
 
 failed=0
 summaries=()
@@ -80,9 +81,12 @@ for t in "${TARGETS[@]}"; do
   # shellcheck disable=SC2206
   [[ -n ${FUZZ_EXTRA:-} ]] && lf+=($FUZZ_EXTRA)
   echo "run.sh: $t for ${SECS} s (log: $log)" >&2
+  # Run the binary built above, not `cargo fuzz run`: that would rebuild first, and a
+  # tree that someone is editing may not compile (or may differ) by the time we get here.
   # The outer timeout only guards against a wedged process: libFuzzer stops itself.
-  timeout --kill-after=10 $((SECS + 120)) \
-    cargo fuzz run -s "$SAN" "$t" "${dirs[@]}" -- "${lf[@]}" >"$log" 2>&1
+  ASAN_OPTIONS="detect_odr_violation=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
+    timeout --kill-after=10 $((SECS + 60)) \
+    "$BIN/$t" -artifact_prefix="$HERE/artifacts/$t/" "${lf[@]}" "${dirs[@]}" >"$log" 2>&1
   rc=$?
   # libFuzzer's own counters: final stats when it ends normally, else the last status line.
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
@@ -92,12 +96,15 @@ for t in "${TARGETS[@]}"; do
   cov=$(grep -oE 'cov: [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+')
   corp=$(find "$corpus" -type f | wc -l)
   crashes=$(grep -cE 'Test unit written to .*/(crash|timeout|oom|leak)-' "$log")
-  if [[ $rc -ne 0 && $crashes -eq 0 ]]; then crashes=1; fi
   line="$t: runs=${runs:-0} exec/s=${eps:-?} cov=${cov:-?} corpus=$corp crashes=$crashes"
-  if [[ $crashes -gt 0 ]]; then
+  if [[ $crashes -gt 0 || $rc -ne 0 ]]; then
     failed=1
     art=$(grep -oE 'Test unit written to [^ ]+' "$log" | tail -1 | sed 's/Test unit written to //')
-    line+=" FAILED (exit $rc${art:+, input $art}; see $log)"
+    if [[ $crashes -gt 0 ]]; then
+      line+=" FAILED (exit $rc, input ${art:-?}; see $log)"
+    else
+      line+=" ERROR (exit $rc, no crash input: did it start? see $log)"
+    fi
     grep -m1 -E "panicked at|ERROR: (libFuzzer|AddressSanitizer)" "$log" >&2 || true
   fi
   summaries+=("$line")

@@ -212,6 +212,15 @@ fn fragments_and_facks_30_entries() {
 }
 
 #[test]
+fn fragments_blasted_with_nofack() {
+    // As the DCE and Windows runtimes send: bursts of 3 fragments with NOFACK
+    // on all but each burst's last, and LASTFRAG|NOFACK on the final one.
+    let log = dump_ok("blast", &["--frag", "100", "--blast", "3", "--entries", "30"], 30);
+    assert!(log.contains(" f1=0x0c "), "expected NOFACK fragments:\n{log}");
+    assert!(!log.contains("no fack for fragment"), "{log}");
+}
+
+#[test]
 fn fragments_after_callback() {
     let log = dump_ok("fragcb", &["--callback", "--frag", "128", "--entries", "10"], 10);
     assert!(log.contains("callback answer: seq=0 "), "{log}");

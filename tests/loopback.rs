@@ -291,3 +291,53 @@ fn udp_dns_query_settles_listening_or_filtered() {
     assert!(r.out.contains(&format!("UDP port {p} is LISTENING")), "{}", r.out);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Ctrl-C: what was decided is printed, the log file is complete, exit 130.
+#[cfg(unix)]
+#[test]
+fn interrupt_stops_cleanly() {
+    let closed = closed_tcp_port();
+    // Bound but silent UDP ports: each would wait the full 5 s.
+    let silent: Vec<UdpSocket> = (0..8).map(|_| UdpSocket::bind("127.0.0.1:0").unwrap()).collect();
+    let mut ports = vec![closed.to_string()];
+    ports.extend(silent.iter().map(|s| s.local_addr().unwrap().port().to_string()));
+    let dir = std::env::temp_dir().join(format!("portqry-int-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("int.log");
+    let started = std::time::Instant::now();
+    let child = Command::new(env!("CARGO_BIN_EXE_portqry"))
+        .args([
+            "-n",
+            "127.0.0.1",
+            "-nr",
+            "-o",
+            &ports.join(","),
+            "-p",
+            "udp",
+            "--timeout",
+            "5000",
+            "--tries",
+            "1",
+        ])
+        .args(["-l", log.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    thread::sleep(std::time::Duration::from_millis(800));
+    // SAFETY: signalling our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let o = child.wait_with_output().unwrap();
+    let (out, err) = (String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(started.elapsed() < std::time::Duration::from_secs(3), "did not stop promptly");
+    assert_eq!(o.status.code(), Some(130), "{out}{err}");
+    assert!(out.contains(&format!("UDP port {closed} (")) && out.contains("): NOT LISTENING"), "{out}");
+    assert_eq!(out.matches("UDP port ").count(), 1, "only the decided port is printed:\n{out}");
+    assert!(err.contains("interrupted"), "{err}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains(&format!("UDP port {closed} (")), "{text}");
+    assert!(text.ends_with("========= end of log file =========\n"), "{text}");
+    drop(silent);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -368,3 +368,51 @@ fn udp_protocol_queries_settle_silence() {
     assert!(out.contains("(type 3, code 3) from 198.18.1.2 (the target)"), "{out}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A Linux target with its default ICMP rate limit (a burst of about 6, then
+/// about 1 per second): a parallel pass leaves most closed UDP ports silent;
+/// the engine probes those again at the target's rate, so every one comes
+/// back NOT LISTENING. `--udp-fast` says which ones it did not verify.
+#[test]
+#[ignore = "root: creates network namespaces; takes about 15 s"]
+fn udp_icmp_rate_limit_is_waited_out() {
+    let lab = Lab::new();
+    lab.exec_ok(&lab.target, &["sysctl", "-qw", "net.ipv4.icmp_ratelimit=1000"]);
+    let (code, out, err) =
+        lab.portqry(&["-n", TARGET4, "-nr", "-r", "7100:7115", "-p", "udp", "--timeout", "300", "--jsonl"]);
+    assert_eq!(code, 1, "{out}{err}");
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 16);
+    for v in &lines {
+        assert_eq!(v["state"], "not_listening", "{v}");
+        assert_eq!(v["icmp"]["from_target"], true, "{v}");
+    }
+    let reprobed =
+        lines.iter().filter(|v| v["note"].as_str().is_some_and(|n| n.contains("rate-limits"))).count();
+    assert!(reprobed >= 5, "expected the rate limiter to silence most ports: {reprobed} re-probed\n{out}");
+
+    // Let the target's token bucket refill before the fast run.
+    std::thread::sleep(std::time::Duration::from_secs(7));
+    let (code, out, err) = lab.portqry(&[
+        "-n",
+        TARGET4,
+        "-nr",
+        "-r",
+        "7100:7115",
+        "-p",
+        "udp",
+        "--timeout",
+        "300",
+        "--udp-fast",
+    ]);
+    assert_eq!(code, 2, "{out}{err}");
+    let status: Vec<&str> = out.lines().filter(|l| l.starts_with("UDP port ")).collect();
+    assert_eq!(status.len(), 16, "{out}");
+    let unverified = status
+        .iter()
+        .filter(|l| l.ends_with(": LISTENING or FILTERED (ICMP rate-limited, not verified)"))
+        .count();
+    let closed = status.iter().filter(|l| l.ends_with(": NOT LISTENING")).count();
+    assert_eq!(unverified + closed, 16, "{out}");
+    assert!(unverified >= 5 && closed >= 1, "{out}");
+}

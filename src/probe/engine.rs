@@ -194,6 +194,10 @@ fn finish_slow_lane(
 ) {
     let mut slow = slow;
     slow.sort_by_key(|(i, _)| *i);
+    // Sends are spaced by the limiter's refill time, whatever the answers:
+    // a port answered at once must not let the next probe hit an empty bucket.
+    // The fast pass just emptied the bucket: the first re-probe waits too.
+    let mut last_send: Option<Instant> = Some(Instant::now());
     for (idx, obs) in slow {
         if stop.load(Ordering::Relaxed) {
             return;
@@ -206,6 +210,15 @@ fn finish_slow_lane(
             done(idx, Ok(Outcome { observation: obs, stream: None, note: Some(NOTE_UNVERIFIED) }));
             continue;
         }
+        if let Some(t) = last_send {
+            while t.elapsed() < RATE_LIMITED_WAIT {
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                std::thread::sleep((RATE_LIMITED_WAIT - t.elapsed()).min(Duration::from_millis(50)));
+            }
+        }
+        last_send = Some(Instant::now());
         let reprobe = UdpOptions { wait: opts.udp.wait.max(RATE_LIMITED_WAIT), tries: 1, ..opts.udp };
         let result = udp::exchange(jobs[idx].addr, &[], &reprobe).map(|p| {
             let mut o = p.observation;

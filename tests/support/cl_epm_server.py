@@ -24,6 +24,8 @@ Modes:
                   dissect a capture)
   --frag N        split response bodies into N-byte fragments, each non-last
                   one waiting for a fack (resent a few times on timeout)
+  --blast B       with --frag, send B fragments per burst, NOFACK set on all
+                  but the burst's last one (and on the final fragment)
   --working       send `working` PDUs while "executing" the first call, for
                   longer than the client's timeout (--working-ms in total)
   --drop-first    ignore the first ept_lookup request, forcing a retransmit
@@ -529,24 +531,34 @@ class Server:
         if not n or len(stub) <= n:
             return [self.send(self.reply_hdr(req, RESPONSE, self.a.single_flags1), stub, peer)]
         parts = [stub[i:i + n] for i in range(0, len(stub), n)]
+        blast = max(1, self.a.blast)
         sent = []
-        for num, part in enumerate(parts):
-            last = num == len(parts) - 1
-            hdr = self.reply_hdr(req, RESPONSE, PF_FRAG | (PF_LASTFRAG if last else 0))
-            hdr.fragnum = num
-            if last:
-                sent.append(self.send(hdr, part, peer))
-                break
+        # Bursts of --blast fragments: NOFACK on all but a burst's last one (as
+        # the DCE and Windows runtimes blast); the final fragment carries
+        # LASTFRAG, and NOFACK too with --blast > 1.
+        for first in range(0, len(parts), blast):
+            burst = list(range(first, min(first + blast, len(parts))))
             for attempt in range(FACK_TRIES):
-                pkt = self.send(hdr, part, peer)
+                for num in burst:
+                    last = num == len(parts) - 1
+                    flags = PF_FRAG | (PF_LASTFRAG if last else 0)
+                    wants_fack = num == burst[-1] and not last
+                    if not wants_fack and (blast > 1 or not last):
+                        flags |= PF_NOFACK if blast > 1 else 0
+                    hdr = self.reply_hdr(req, RESPONSE, flags)
+                    hdr.fragnum = num
+                    pkt = self.send(hdr, parts[num], peer)
+                    if attempt == 0:
+                        sent.append(pkt)
+                if burst[-1] == len(parts) - 1:
+                    return sent
                 serial = Hdr.parse(pkt).serial
-                if self.wait_fack(req, num, serial):
+                if self.wait_fack(req, burst[-1], serial):
                     break
-                log(f"   no fack for fragment {num} (try {attempt + 1}), resending")
+                log(f"   no fack for fragment {burst[-1]} (try {attempt + 1}), resending")
             else:
-                violation(f"never got a fack for fragment {num}")
+                violation(f"never got a fack for fragment {burst[-1]}")
                 return None
-            sent.append(pkt)
         return sent
 
     def wait_fack(self, req, num, serial):
@@ -603,6 +615,8 @@ def main():
     ap.add_argument("--callback-flags2", type=lambda s: int(s, 0), default=PF2_UNRELATED,
                     help="flags2 of the callback request (MS-RPCE 2.2.3.3: PF2_UNRELATED)")
     ap.add_argument("--frag", type=int, default=0)
+    ap.add_argument("--blast", type=int, default=1,
+                    help="fragments per burst; NOFACK on all but each burst's last")
     ap.add_argument("--working", action="store_true")
     ap.add_argument("--working-ms", type=int, default=1500)
     ap.add_argument("--drop-first", action="store_true")
