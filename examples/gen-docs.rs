@@ -43,9 +43,10 @@ pub const EXIT_STATUS: &[(&str, &str)] = &[
     ("1", "NOT LISTENING."),
     ("2", "FILTERED, or LISTENING or FILTERED."),
     ("64", "Bad command line (one line on standard error says what to type instead)."),
-    ("68", "The target name does not resolve (nothing is probed)."),
+    ("68", "A target name does not resolve (nothing is probed on it; other targets still run)."),
     ("71", "Local failure: source port in use, socket error."),
     ("73", "The log file cannot be written, or exists and -y was not given."),
+    ("130", "Interrupted (Ctrl-C): the results decided so far are printed and logged."),
 ];
 
 /// Examples in PortQry syntax (README.md, "Examples"; tests/gen_docs.rs parses

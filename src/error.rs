@@ -6,8 +6,6 @@ use thiserror::Error as ThisError;
 pub const EXIT_USAGE: i32 = 64;
 /// Exit code when the target name does not resolve (EX_NOHOST).
 pub const EXIT_NO_HOST: i32 = 68;
-/// Exit code for an internal error (EX_SOFTWARE).
-pub const EXIT_INTERNAL: i32 = 70;
 /// Exit code for a local socket or system failure (EX_OSERR).
 pub const EXIT_LOCAL: i32 = 71;
 /// Exit code when the log file cannot be created or may not be overwritten (EX_CANTCREAT).

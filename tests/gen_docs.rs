@@ -129,6 +129,7 @@ fn man_page_has_title_options_exit_status_and_examples() {
         (portqry::error::EXIT_NO_HOST, "does not resolve"),
         (portqry::error::EXIT_LOCAL, "source port"),
         (portqry::error::EXIT_LOG, "log file"),
+        (portqry::run::EXIT_INTERRUPTED, "Interrupted"),
     ];
     for (code, words) in codes {
         let item = format!(".TP\n\\fB{code}\\fR\n");
