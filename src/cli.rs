@@ -409,6 +409,8 @@ pub struct Config {
     pub source_port: Option<u16>,
     pub community: String,
     pub tcp_timeout: Duration,
+    /// `--timeout` was given: deadlines stay fixed instead of adapting to the RTT.
+    pub timeout_given: bool,
     pub tcp_tries: u32,
     pub udp_wait: Duration,
     pub udp_tries: u32,
@@ -541,6 +543,7 @@ fn validate(a: Args, command_line: String) -> Result<Config, Error> {
         source_port,
         community,
         tcp_timeout: Duration::from_millis(a.timeout.unwrap_or(DEFAULT_TCP_TIMEOUT_MS)),
+        timeout_given: a.timeout.is_some(),
         tcp_tries: a.tries.unwrap_or(DEFAULT_TCP_TRIES),
         udp_wait,
         udp_tries: a.tries.unwrap_or(DEFAULT_UDP_TRIES),

@@ -237,6 +237,7 @@ fn scan_parallel(
         udp,
         concurrency: cfg.concurrency,
         rate_limit: if cfg.udp_fast { RateLimit::Fast } else { RateLimit::Wait },
+        adaptive: !cfg.timeout_given,
     };
     let progress = report::Progress::new(plan.len() as u64, !cfg.quiet);
     out.set_progress(progress.bar());

@@ -341,3 +341,24 @@ fn interrupt_stops_cleanly() {
     drop(silent);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Few descriptors left (most taken before the run): the engine backs off
+/// and still decides every port, with no error and no panic.
+#[cfg(target_os = "linux")]
+#[test]
+fn descriptor_exhaustion_is_survived() {
+    let bin = env!("CARGO_BIN_EXE_portqry");
+    // 128 descriptors in all, 90 of them held open by the shell before exec.
+    let script = format!(
+        "ulimit -n 128 || exit 99; for i in $(seq 10 99); do eval \"exec $i</dev/null\"; done; \
+         exec {bin} -n 127.0.0.1 -nr -r 40000:41999 --concurrency 1000 --timeout 500 --jsonl"
+    );
+    let o = Command::new("bash").args(["-c", &script]).stdin(Stdio::null()).output().unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_ne!(o.status.code(), Some(99), "could not lower the limit: {err}");
+    assert!(matches!(o.status.code(), Some(0..=2)), "exit {:?}: {err}", o.status.code());
+    assert_eq!(err, "", "no error expected");
+    assert_eq!(out.lines().count(), 2000, "every port decided");
+    assert!(out.lines().all(|l| l.contains("\"state\":")), "{out}");
+}

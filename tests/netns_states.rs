@@ -416,3 +416,27 @@ fn udp_icmp_rate_limit_is_waited_out() {
     assert_eq!(unverified + closed, 16, "{out}");
     assert!(unverified >= 5 && closed >= 1, "{out}");
 }
+
+/// Without --timeout, TCP deadlines adapt to the measured round-trip time:
+/// on a fast path, retries of silent ports wait 250 ms, not 1 s; the verdicts
+/// stay the same.
+#[test]
+#[ignore = "root: creates network namespaces and firewall rules"]
+fn tcp_deadlines_adapt_to_rtt() {
+    let lab = Lab::new();
+    lab.rule(&lab.target, false, &format!("-A INPUT -p tcp -d {TARGET4} --dport 7050:7099 -j DROP"));
+    let started = std::time::Instant::now();
+    let (code, out, err) = lab.portqry(&["-n", TARGET4, "-nr", "-r", "7000:7099", "--jsonl"]);
+    let took = started.elapsed();
+    assert_eq!(code, 2, "{out}{err}");
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 100);
+    for v in &lines {
+        let port = v["port"].as_u64().unwrap();
+        let want = if port >= 7050 { "filtered" } else { "not_listening" };
+        assert_eq!(v["state"], want, "{v}");
+    }
+    let filtered = lines.iter().find(|v| v["port"] == 7099).unwrap();
+    assert_eq!(filtered["tries"], 3, "{filtered}");
+    assert!(took < std::time::Duration::from_millis(2500), "took {took:?}: deadlines did not adapt");
+}

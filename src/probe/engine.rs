@@ -60,6 +60,46 @@ pub struct Options {
     pub udp: UdpOptions,
     pub concurrency: usize,
     pub rate_limit: RateLimit,
+    /// Shorten TCP deadlines to the measured round-trip time (the user gave no `--timeout`).
+    pub adaptive: bool,
+}
+
+/// Shortest adaptive TCP deadline: a handshake slower than this on a path
+/// whose RSTs and SYN-ACKs come back faster is not worth calling silence.
+pub const MIN_ADAPTIVE_TIMEOUT: Duration = Duration::from_millis(250);
+
+/// A retransmission-timeout estimator in the spirit of RFC 6298: smoothed
+/// RTT plus four times its variance, from TCP answers (SYN-ACK or RST).
+#[derive(Debug, Default)]
+struct Rto {
+    srtt: f64,
+    rttvar: f64,
+    samples: u32,
+}
+
+impl Rto {
+    fn sample(&mut self, rtt: Duration) {
+        let r = rtt.as_secs_f64();
+        if self.samples == 0 {
+            self.srtt = r;
+            self.rttvar = r / 2.0;
+        } else {
+            self.rttvar = 0.75 * self.rttvar + 0.25 * (self.srtt - r).abs();
+            self.srtt = 0.875 * self.srtt + 0.125 * r;
+        }
+        self.samples += 1;
+    }
+
+    /// The deadline for the next TCP try: the configured timeout until three
+    /// answers were measured, then the estimate, clamped to
+    /// [`MIN_ADAPTIVE_TIMEOUT`, configured timeout].
+    fn timeout(&self, opts: &Options) -> Duration {
+        if !opts.adaptive || self.samples < 3 {
+            return opts.tcp.timeout;
+        }
+        let est = Duration::from_secs_f64(self.srtt + 4.0 * self.rttvar);
+        est.clamp(MIN_ADAPTIVE_TIMEOUT.min(opts.tcp.timeout), opts.tcp.timeout)
+    }
 }
 
 /// Wait for each rate-limited re-probe: Linux refills one ICMP token per second.
@@ -70,6 +110,8 @@ struct Flight {
     attempt: u32,
     sock: Socket,
     sent: Instant,
+    /// This try's wait (the TCP one may adapt to the measured RTT).
+    wait: Duration,
     deadline: Instant,
 }
 
@@ -121,6 +163,7 @@ pub fn run(
     let mut slow: Vec<(usize, Observation)> = Vec::new();
     let mut icmp_seen = false;
     let mut starved = 0u32;
+    let mut rto = Rto::default();
     let mut buf = vec![MaybeUninit::<u8>::uninit(); 65_535];
     loop {
         if stop.load(Ordering::Relaxed) {
@@ -128,7 +171,7 @@ pub fn run(
         }
         while flights.len() < limit {
             let Some((idx, attempt)) = queue.pop_front() else { break };
-            match launch(idx, attempt, &jobs[idx], opts) {
+            match launch(idx, attempt, &jobs[idx], opts, rto.timeout(opts)) {
                 Ok(Launch::Flight(f)) => {
                     starved = 0;
                     flights.push(f);
@@ -163,7 +206,8 @@ pub fn run(
             }
             break;
         }
-        wait_and_handle(jobs, opts, &mut flights, &mut queue, &mut slow, &mut icmp_seen, &mut buf, &mut done);
+        let mut st = Pass { queue: &mut queue, slow: &mut slow, icmp_seen: &mut icmp_seen, rto: &mut rto };
+        wait_and_handle(jobs, opts, &mut flights, &mut st, &mut buf, &mut done);
         // Descriptors came back: let the limit grow again, slowly.
         if limit < opts.concurrency.min(fd_cap) && flights.len() + 1 >= limit {
             limit += 1;
@@ -229,7 +273,7 @@ fn finish_slow_lane(
     }
 }
 
-fn launch(idx: usize, attempt: u32, job: &Job, opts: &Options) -> Result<Launch, Error> {
+fn launch(idx: usize, attempt: u32, job: &Job, opts: &Options, tcp_wait: Duration) -> Result<Launch, Error> {
     let ty = if job.transport == Transport::Tcp { Type::STREAM } else { Type::DGRAM };
     let sock = match tcp::raw_socket(job.addr, ty) {
         Ok(s) => s,
@@ -247,13 +291,13 @@ fn launch(idx: usize, attempt: u32, job: &Job, opts: &Options) -> Result<Launch,
         .map_err(|e| Error::Socket(format!("cannot use a non-blocking socket: {e}")))?;
     let sent = Instant::now();
     let (wait, decided) = match job.transport {
-        Transport::Tcp => (opts.tcp.timeout, start_tcp(&sock, job, idx, attempt, opts)?),
+        Transport::Tcp => (tcp_wait, start_tcp(&sock, job, idx, attempt, opts)?),
         Transport::Udp => (opts.udp.wait, start_udp(&sock, job, attempt, opts)?),
     };
     Ok(match decided {
         Some(Launch::Exhausted) => Launch::Exhausted,
         Some(l) => l,
-        None => Launch::Flight(Flight { idx, attempt, sock, sent, deadline: sent + wait }),
+        None => Launch::Flight(Flight { idx, attempt, sock, sent, wait, deadline: sent + wait }),
     })
 }
 
@@ -301,14 +345,19 @@ fn observed(evidence: Evidence, tries: u32, rtt: Option<Duration>, wait: Duratio
     Observation { evidence, tries, rtt, wait }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The engine's bookkeeping that one poll pass updates.
+struct Pass<'a> {
+    queue: &'a mut VecDeque<(usize, u32)>,
+    slow: &'a mut Vec<(usize, Observation)>,
+    icmp_seen: &'a mut bool,
+    rto: &'a mut Rto,
+}
+
 fn wait_and_handle(
     jobs: &[Job],
     opts: &Options,
     flights: &mut Vec<Flight>,
-    queue: &mut VecDeque<(usize, u32)>,
-    slow: &mut Vec<(usize, Observation)>,
-    icmp_seen: &mut bool,
+    st: &mut Pass,
     buf: &mut [MaybeUninit<u8>],
     done: &mut impl FnMut(usize, Result<Outcome, Error>),
 ) {
@@ -338,14 +387,19 @@ fn wait_and_handle(
         if pfd.revents != 0 {
             match settle(&f, job, opts, buf) {
                 Ok(Some(outcome)) => {
-                    note_icmp(&outcome.observation, job, icmp_seen);
+                    note_icmp(&outcome.observation, job, st.icmp_seen);
+                    if let (Evidence::Connected | Evidence::Reset, Some(rtt)) =
+                        (&outcome.observation.evidence, outcome.observation.rtt)
+                    {
+                        st.rto.sample(rtt);
+                    }
                     done(f.idx, Ok(outcome));
                     continue;
                 }
                 Ok(None) => {
                     // Self-connect on loopback: this attempt does not count.
                     if job.transport == Transport::Tcp {
-                        queue.push_front((f.idx, f.attempt));
+                        st.queue.push_front((f.idx, f.attempt));
                         continue;
                     }
                 }
@@ -356,16 +410,16 @@ fn wait_and_handle(
             }
         }
         if now >= f.deadline {
-            let (tries, wait) = match job.transport {
-                Transport::Tcp => (opts.tcp.tries, opts.tcp.timeout),
-                Transport::Udp => (opts.udp.tries, opts.udp.wait),
+            let tries = match job.transport {
+                Transport::Tcp => opts.tcp.tries,
+                Transport::Udp => opts.udp.tries,
             };
             if f.attempt < tries.max(1) {
-                queue.push_front((f.idx, f.attempt + 1));
+                st.queue.push_front((f.idx, f.attempt + 1));
             } else {
-                let obs = observed(Evidence::Silence, f.attempt, None, wait);
+                let obs = observed(Evidence::Silence, f.attempt, None, f.wait);
                 if job.transport == Transport::Udp {
-                    slow.push((f.idx, obs));
+                    st.slow.push((f.idx, obs));
                 } else {
                     done(f.idx, Ok(Outcome { observation: obs, stream: None, note: None }));
                 }
@@ -392,7 +446,7 @@ fn settle(
             if let Some(e) = err {
                 let evidence = tcp::classify_error(&f.sock, &e)?;
                 return Ok(Some(Outcome {
-                    observation: observed(evidence, f.attempt, rtt, opts.tcp.timeout),
+                    observation: observed(evidence, f.attempt, rtt, f.wait),
                     stream: None,
                     note: None,
                 }));
@@ -408,7 +462,7 @@ fn settle(
                 None
             };
             Ok(Some(Outcome {
-                observation: observed(Evidence::Connected, f.attempt, rtt, opts.tcp.timeout),
+                observation: observed(Evidence::Connected, f.attempt, rtt, f.wait),
                 stream,
                 note: None,
             }))
@@ -429,5 +483,44 @@ fn settle(
                 }))
             }
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(adaptive: bool) -> Options {
+        Options {
+            tcp: TcpOptions { timeout: Duration::from_millis(1000), tries: 3, source_port: None },
+            udp: UdpOptions { wait: Duration::from_millis(1000), tries: 2, source_port: None },
+            concurrency: 8,
+            rate_limit: RateLimit::Wait,
+            adaptive,
+        }
+    }
+
+    #[test]
+    fn rto_needs_samples_and_stays_in_bounds() {
+        let mut r = Rto::default();
+        assert_eq!(r.timeout(&opts(true)), Duration::from_millis(1000));
+        for _ in 0..3 {
+            r.sample(Duration::from_micros(100));
+        }
+        // A fast LAN: the floor, not 0.5 ms.
+        assert_eq!(r.timeout(&opts(true)), MIN_ADAPTIVE_TIMEOUT);
+        // A fixed --timeout is never shortened.
+        assert_eq!(r.timeout(&opts(false)), Duration::from_millis(1000));
+        let mut slow = Rto::default();
+        for ms in [300, 400, 350, 380] {
+            slow.sample(Duration::from_millis(ms));
+        }
+        let t = slow.timeout(&opts(true));
+        assert!(t > Duration::from_millis(400) && t <= Duration::from_millis(1000), "{t:?}");
+        let mut far = Rto::default();
+        for _ in 0..5 {
+            far.sample(Duration::from_secs(2));
+        }
+        assert_eq!(far.timeout(&opts(true)), Duration::from_millis(1000));
     }
 }
