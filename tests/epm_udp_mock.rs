@@ -65,6 +65,17 @@ impl Mock {
 
     /// Stop the mock and return everything it logged.
     fn finish(&mut self) -> String {
+        // Let the mock log what is still in flight (the client's last ack
+        // races its own exit): wait until the log is quiet, at most 3 s.
+        let mut last = usize::MAX;
+        for _ in 0..30 {
+            let len = self.log.lock().unwrap().len();
+            if len == last {
+                break;
+            }
+            last = len;
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         if let Some(r) = self.reader.take() {
