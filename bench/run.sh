@@ -228,9 +228,12 @@ check() {
 }
 # -i: portqry exits 1 or 2 by design (NOT LISTENING, FILTERED); the verdict checks catch real failures
 hf() { hyperfine --style basic -i "$@"; }
+# The machine may be shared: keep the load average next to each scenario's figures.
+load() { echo "$1 start: loadavg $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/load.txt" >&2; }
 
 # ---- scenario 1: 65535 TCP ports, RST on every port --------------------------
 if want 1; then
+    load "scenario 1"
     T=198.19.251.2
     echo "== scenario 1: 65535 TCP ports on $T (nothing listens, RST on every port)" >&2
     hf --runs "$RUNS" --warmup 1 --export-json "$OUT/s1.json" \
@@ -259,6 +262,7 @@ fi
 
 # ---- scenario 2: 1000 TCP ports DROPped --------------------------------------
 if want 2; then
+    load "scenario 2"
     T=198.19.252.2
     echo "== scenario 2: 1000 TCP ports on $T, all DROPped by iptables" >&2
     hf --runs "$RUNS" --export-json "$OUT/s2.json" \
@@ -276,6 +280,7 @@ fi
 
 # ---- scenario 3: N closed UDP ports, default ICMP rate limit -----------------
 if want 3; then
+    load "scenario 3"
     T=198.19.253.2
     echo "== scenario 3: $UDP_N closed UDP ports (1:$UDP_N) on $T, default ICMP rate limit" >&2
     # Let the target's ICMP token bucket refill (6 tokens at 1/s) before every run.
@@ -294,6 +299,7 @@ fi
 
 # ---- scenario 4: one port on loopback, whole process -------------------------
 if want 4; then
+    load "scenario 4"
     free_port() {
         local p=$1
         while ss -Htan "sport = :$p" | grep -q .; do p=$((p + 1)); done
@@ -423,6 +429,8 @@ if rows:
     for r in rows:
         print(" | ".join(c.ljust(w[i]) for i, c in enumerate(r)))
 EOF
+echo
+cat "$OUT/load.txt" 2>/dev/null || true
 echo
 echo "verdict checks:"
 cat "$CHECKS"

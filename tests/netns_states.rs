@@ -440,3 +440,32 @@ fn tcp_deadlines_adapt_to_rtt() {
     assert_eq!(filtered["tries"], 3, "{filtered}");
     assert!(took < std::time::Duration::from_millis(2500), "took {took:?}: deadlines did not adapt");
 }
+
+/// A rate-limited target whose silent ports are mostly filtered: re-probing
+/// stops after a run of silent re-probes, so the run stays short, and the
+/// closed ports are still NOT LISTENING.
+#[test]
+#[ignore = "root: creates network namespaces; takes about 12 s"]
+fn udp_rate_limit_reprobes_are_bounded() {
+    let lab = Lab::new();
+    lab.exec_ok(&lab.target, &["sysctl", "-qw", "net.ipv4.icmp_ratelimit=1000"]);
+    lab.rule(&lab.target, false, &format!("-A INPUT -p udp -d {TARGET4} --dport 7206:7235 -j DROP"));
+    let started = std::time::Instant::now();
+    let (code, out, err) =
+        lab.portqry(&["-n", TARGET4, "-nr", "-r", "7200:7235", "-p", "udp", "--timeout", "300", "--jsonl"]);
+    let took = started.elapsed();
+    assert_eq!(code, 2, "{out}{err}");
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 36);
+    for v in &lines {
+        let want =
+            if v["port"].as_u64().unwrap() <= 7205 { "not_listening" } else { "listening_or_filtered" };
+        assert_eq!(v["state"], want, "{v}");
+    }
+    let skipped = lines
+        .iter()
+        .filter(|v| v["note"].as_str().is_some_and(|n| n.starts_with("not probed again")))
+        .count();
+    assert!(skipped >= 20, "{skipped} not re-probed:\n{out}");
+    assert!(took < std::time::Duration::from_secs(15), "took {took:?}");
+}

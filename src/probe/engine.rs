@@ -15,7 +15,10 @@
 
 use super::tcp::{self, TcpOptions};
 use super::udp::{self, UdpOptions};
-use super::{Evidence, IcmpMeaning, NOTE_REPROBED, NOTE_UNVERIFIED, Observation, Transport, icmp_meaning};
+use super::{
+    Evidence, IcmpMeaning, NOTE_NOT_REPROBED, NOTE_REPROBED, NOTE_UNVERIFIED, Observation, Transport,
+    icmp_meaning,
+};
 use crate::error::Error;
 use socket2::{SockAddr, Socket, Type};
 use std::collections::VecDeque;
@@ -161,7 +164,8 @@ pub fn run(
     let mut queue: VecDeque<(usize, u32)> = (0..jobs.len()).map(|i| (i, 1)).collect();
     let mut flights: Vec<Flight> = Vec::new();
     let mut slow: Vec<(usize, Observation)> = Vec::new();
-    let mut icmp_seen = false;
+    let started = Instant::now();
+    let mut unreachables = 0u32;
     let mut starved = 0u32;
     let mut rto = Rto::default();
     let mut buf = vec![MaybeUninit::<u8>::uninit(); 65_535];
@@ -177,7 +181,7 @@ pub fn run(
                     flights.push(f);
                 }
                 Ok(Launch::Done(o)) => {
-                    note_icmp(&o.observation, &jobs[idx], &mut icmp_seen);
+                    note_icmp(&o.observation, &jobs[idx], &mut unreachables);
                     done(idx, Ok(o));
                 }
                 Ok(Launch::Exhausted) => {
@@ -206,23 +210,36 @@ pub fn run(
             }
             break;
         }
-        let mut st = Pass { queue: &mut queue, slow: &mut slow, icmp_seen: &mut icmp_seen, rto: &mut rto };
+        let mut st =
+            Pass { queue: &mut queue, slow: &mut slow, unreachables: &mut unreachables, rto: &mut rto };
         wait_and_handle(jobs, opts, &mut flights, &mut st, &mut buf, &mut done);
         // Descriptors came back: let the limit grow again, slowly.
         if limit < opts.concurrency.min(fd_cap) && flights.len() + 1 >= limit {
             limit += 1;
         }
     }
-    finish_slow_lane(jobs, opts, slow, icmp_seen, stop, &mut done);
+    let limited = looks_rate_limited(unreachables, started.elapsed());
+    finish_slow_lane(jobs, opts, slow, limited, stop, &mut done);
 }
 
-fn note_icmp(obs: &Observation, job: &Job, icmp_seen: &mut bool) {
+/// Whether the port-unreachables counted in the parallel pass look like a
+/// rate limiter's: a few (Linux allows a burst of about 6, then about 1 per
+/// second), not one per closed port as from an unlimited stack.
+fn looks_rate_limited(unreachables: u32, elapsed: Duration) -> bool {
+    unreachables > 0 && f64::from(unreachables) <= 10.0 + 2.0 * elapsed.as_secs_f64()
+}
+
+/// Re-probes in a row that may stay silent before the rest of the silent
+/// ports are taken as genuinely silent (bounds the cost when few are closed).
+pub const MAX_SILENT_REPROBES: u32 = 8;
+
+fn note_icmp(obs: &Observation, job: &Job, unreachables: &mut u32) {
     if let Evidence::Icmp(r) = &obs.evidence
         && job.transport == Transport::Udp
         && icmp_meaning(r) == IcmpMeaning::PortUnreachable
         && r.offender == Some(job.addr.ip())
     {
-        *icmp_seen = true;
+        *unreachables += 1;
     }
 }
 
@@ -232,7 +249,7 @@ fn finish_slow_lane(
     jobs: &[Job],
     opts: &Options,
     slow: Vec<(usize, Observation)>,
-    icmp_seen: bool,
+    limited: bool,
     stop: &AtomicBool,
     done: &mut impl FnMut(usize, Result<Outcome, Error>),
 ) {
@@ -242,12 +259,17 @@ fn finish_slow_lane(
     // a port answered at once must not let the next probe hit an empty bucket.
     // The fast pass just emptied the bucket: the first re-probe waits too.
     let mut last_send: Option<Instant> = Some(Instant::now());
+    let mut silent_in_a_row = 0;
     for (idx, obs) in slow {
         if stop.load(Ordering::Relaxed) {
             return;
         }
-        if !icmp_seen {
+        if !limited {
             done(idx, Ok(Outcome { observation: obs, stream: None, note: None }));
+            continue;
+        }
+        if silent_in_a_row >= MAX_SILENT_REPROBES && opts.rate_limit == RateLimit::Wait {
+            done(idx, Ok(Outcome { observation: obs, stream: None, note: Some(NOTE_NOT_REPROBED) }));
             continue;
         }
         if opts.rate_limit == RateLimit::Fast {
@@ -265,6 +287,8 @@ fn finish_slow_lane(
         last_send = Some(Instant::now());
         let reprobe = UdpOptions { wait: opts.udp.wait.max(RATE_LIMITED_WAIT), tries: 1, ..opts.udp };
         let result = udp::exchange(jobs[idx].addr, &[], &reprobe).map(|p| {
+            silent_in_a_row =
+                if p.observation.evidence == Evidence::Silence { silent_in_a_row + 1 } else { 0 };
             let mut o = p.observation;
             o.tries += obs.tries;
             Outcome { observation: o, stream: None, note: Some(NOTE_REPROBED) }
@@ -349,7 +373,7 @@ fn observed(evidence: Evidence, tries: u32, rtt: Option<Duration>, wait: Duratio
 struct Pass<'a> {
     queue: &'a mut VecDeque<(usize, u32)>,
     slow: &'a mut Vec<(usize, Observation)>,
-    icmp_seen: &'a mut bool,
+    unreachables: &'a mut u32,
     rto: &'a mut Rto,
 }
 
@@ -387,7 +411,7 @@ fn wait_and_handle(
         if pfd.revents != 0 {
             match settle(&f, job, opts, buf) {
                 Ok(Some(outcome)) => {
-                    note_icmp(&outcome.observation, job, st.icmp_seen);
+                    note_icmp(&outcome.observation, job, st.unreachables);
                     if let (Evidence::Connected | Evidence::Reset, Some(rtt)) =
                         (&outcome.observation.evidence, outcome.observation.rtt)
                     {
@@ -498,6 +522,15 @@ mod tests {
             rate_limit: RateLimit::Wait,
             adaptive,
         }
+    }
+
+    #[test]
+    fn rate_limit_heuristic() {
+        let s = Duration::from_secs;
+        assert!(!looks_rate_limited(0, s(1)), "no unreachables: nothing to wait out");
+        assert!(looks_rate_limited(6, s(1)), "Linux's burst");
+        assert!(looks_rate_limited(14, s(3)));
+        assert!(!looks_rate_limited(500, s(1)), "an unlimited stack answers every closed port");
     }
 
     #[test]

@@ -18,6 +18,9 @@ use std::time::Duration;
 /// Note on UDP results probed again, one at a time, because the target
 /// rate-limits its ICMP errors.
 pub const NOTE_REPROBED: &str = "probed again one at a time: the target rate-limits ICMP errors";
+/// Note on silent UDP results not probed again because the re-probes before
+/// them stayed silent too (their silence is not the rate limiter's).
+pub const NOTE_NOT_REPROBED: &str = "not probed again: the re-probes before it stayed silent too";
 /// Note on UDP results left unverified at the user's request (`--udp-fast`).
 pub const NOTE_UNVERIFIED: &str = "ICMP rate-limited, not verified";
 
