@@ -114,6 +114,12 @@ fn netbios_samba_dc() {
     netbios_matches_nmblookup("dc", false);
 }
 
+/// The reference rootDSE: `ldapsearch -x -b '' -s base '*' '+'`, unwrapped LDIF.
+fn ldapsearch_rootdse(ip: &str) -> (i32, String, String) {
+    let url = format!("ldap://{ip}");
+    sh(&["ldapsearch", "-x", "-LLL", "-o", "ldif-wrap=no", "-H", &url, "-b", "", "-s", "base", "*", "+"])
+}
+
 /// `attr: value` lines of an LDAP block or of ldapsearch's LDIF.
 ///
 /// Values are compared with trailing blanks trimmed: LDIF prints an empty value
@@ -141,21 +147,7 @@ fn ldap_slapd_matches_ldapsearch() {
     let (code, out) = portqry(&["-n", &ip, "-nr", "-e", "389"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("TCP port 389 (ldap service): LISTENING\n\nSending LDAP query to TCP port 389...\n\nLDAP query response:\n\n"), "{out}");
-    let (_, ldif, err) = sh(&[
-        "ldapsearch",
-        "-x",
-        "-LLL",
-        "-o",
-        "ldif-wrap=no",
-        "-H",
-        &format!("ldap://{ip}"),
-        "-b",
-        "",
-        "-s",
-        "base",
-        "*",
-        "+",
-    ]);
+    let (_, ldif, err) = ldapsearch_rootdse(&ip);
     let theirs = attr_lines(&ldif, false);
     assert!(theirs.len() > 3, "ldapsearch: {ldif}{err}");
     assert_eq!(attr_lines(&out, true), theirs, "ours:\n{out}\nldapsearch:\n{ldif}");
@@ -182,21 +174,7 @@ fn cldap_and_ldap_samba_dc() {
     // TCP: the same facts ldapsearch sees.
     let (code, tcp) = portqry(&["-n", &ip, "-nr", "-e", "389"]);
     assert_eq!(code, 0, "{tcp}");
-    let (_, ldif, _) = sh(&[
-        "ldapsearch",
-        "-x",
-        "-LLL",
-        "-o",
-        "ldif-wrap=no",
-        "-H",
-        &format!("ldap://{ip}"),
-        "-b",
-        "",
-        "-s",
-        "base",
-        "*",
-        "+",
-    ]);
+    let (_, ldif, _) = ldapsearch_rootdse(&ip);
     let theirs = attr_lines(&ldif, false);
     let ours = attr_lines(&tcp, true);
     let missing: Vec<_> =
