@@ -1,0 +1,143 @@
+//! Plain tier: reply parsers against bytes captured from real servers
+//! (dnsmasq, Samba AD DC, Samba nmbd, slapd; see fuzz/seeds/README.md), whole,
+//! truncated at every length, with trailing garbage and with every byte flipped.
+//! Whole replies must parse; damaged ones may fail, but never panic.
+
+use portqry::protocols::{dcerpc, dns, epm, ldap, netbios};
+use std::path::PathBuf;
+
+fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds").join(target);
+    let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("real-"))
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .collect();
+    out.sort();
+    assert!(!out.is_empty(), "no captured replies in {}", dir.display());
+    out
+}
+
+/// Run `parse` on every damaged variant of `bytes`; it must return, not panic.
+fn damage(bytes: &[u8], parse: impl Fn(&[u8])) {
+    for n in 0..bytes.len() {
+        parse(&bytes[..n]);
+    }
+    let mut long = bytes.to_vec();
+    long.extend(std::iter::repeat_n(0xffu8, 70_000));
+    parse(&long);
+    let mut flipped = bytes.to_vec();
+    for i in 0..flipped.len() {
+        flipped[i] ^= 0xff;
+        parse(&flipped);
+        flipped[i] ^= 0xff;
+    }
+}
+
+fn id(bytes: &[u8]) -> u16 {
+    u16::from_be_bytes([bytes[0], bytes[1]])
+}
+
+#[test]
+fn dns_replies() {
+    for (name, bytes) in seeds("dns_response") {
+        let s = dns::parse_response(&bytes, id(&bytes)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(!s.render_lines().is_empty(), "{name}");
+        if name.contains("nxdomain") {
+            assert_eq!(s.rcode, "NXDOMAIN", "{name}");
+        }
+        if name.contains("refused") {
+            assert_eq!(s.rcode, "REFUSED", "{name}");
+        }
+        if name.ends_with("-a.bin") {
+            assert!(s.answers.iter().any(|a| a.contains(" IN A ")), "{name}: {s:?}");
+        }
+        damage(&bytes, |b| {
+            let _ = dns::parse_response(b, id(&bytes)).map(|s| s.render_lines());
+        });
+    }
+}
+
+#[test]
+fn netbios_replies() {
+    for (name, bytes) in seeds("netbios_response") {
+        let s =
+            netbios::parse_node_status_response(&bytes, id(&bytes)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(!s.names.is_empty(), "{name}");
+        assert_eq!(s.mac_portqry().len(), 12);
+        if name.contains("nmbd") {
+            assert_eq!(s.mac_portqry(), "000000000000", "classic nmbd sends a zero MAC");
+            assert!(s.names.iter().any(|n| n.name == "PQNMBD"), "{name}: {s:?}");
+        } else {
+            assert!(s.names.iter().any(|n| n.name == "DC1"), "{name}: {s:?}");
+        }
+        damage(&bytes, |b| {
+            let _ = netbios::parse_node_status_response(b, id(&bytes)).map(|s| s.render_lines());
+        });
+    }
+}
+
+#[test]
+fn ldap_replies() {
+    for (name, bytes) in seeds("ldap_response") {
+        let r = ldap::parse_messages(&bytes, 1).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(r.complete, "{name}: no SearchResultDone");
+        assert_eq!(r.result_code, Some(0), "{name}");
+        let has = |attr: &str| r.attributes.iter().any(|a| a.name.eq_ignore_ascii_case(attr));
+        assert!(has("namingContexts") || has("objectClass"), "{name}: {r:?}");
+        if name.contains("samba-dc") {
+            assert!(has("dnsHostName") && has("defaultNamingContext"), "{name}");
+        }
+        damage(&bytes, |b| {
+            let _ = ldap::parse_messages(b, 1).map(|r| r.render_lines());
+        });
+    }
+}
+
+#[test]
+fn epm_reply_stubs() {
+    let mut total = 0;
+    for (name, bytes) in seeds("epm_reply") {
+        let page = epm::parse_ept_lookup_reply(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        total += page.entries.len();
+        for e in &page.entries {
+            let binding = &e.tower.as_ref().expect("Samba sends a tower for every entry").binding;
+            assert!(binding.starts_with("ncacn_") || binding.starts_with("ncalrpc:"), "{name}: {binding}");
+        }
+        damage(&bytes, |b| {
+            let _ = epm::parse_ept_lookup_reply(b).map(|p| epm::render_entries(&p.entries, true));
+        });
+    }
+    assert!(total > 50, "the captured pages hold Samba's whole list: {total}");
+}
+
+#[test]
+fn dcerpc_pdus() {
+    for (name, bytes) in seeds("dcerpc_pdu") {
+        if name.contains("bind-ack") {
+            let ack = dcerpc::parse_bind_ack(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+            ack.check_accepted().unwrap();
+        } else if name.ends_with("-stream.bin") {
+            // Several response fragments back to back, as read from the socket.
+            let mut off = 0;
+            let mut frames = 0;
+            while let Some(n) = dcerpc::co_frame_len(&bytes[off..]) {
+                if off + n > bytes.len() {
+                    break;
+                }
+                dcerpc::parse_co_pdu(&bytes[off..off + n]).unwrap_or_else(|e| panic!("{name}: {e}"));
+                off += n;
+                frames += 1;
+            }
+            assert!(frames >= 1 && off == bytes.len(), "{name}: {frames} frames, {off} of {}", bytes.len());
+        } else {
+            dcerpc::parse_co_pdu(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+        damage(&bytes, |b| {
+            let _ = dcerpc::parse_co_pdu(b);
+            let _ = dcerpc::parse_bind_ack(b);
+            let _ = dcerpc::parse_cl_pdu(b);
+        });
+    }
+}
