@@ -38,7 +38,9 @@ pub fn parse_literal(input: &str) -> Result<Option<(IpAddr, u32)>, Error> {
         })?;
         return Ok(Some((IpAddr::V6(v6), scope)));
     }
-    Ok(s.parse::<IpAddr>().ok().map(|a| (a, 0)))
+    // A v4-mapped address (::ffff:198.18.0.2) is probed as the IPv4 address it
+    // names, so ICMP senders compare equal to it.
+    Ok(s.parse::<IpAddr>().ok().map(|a| (a.to_canonical(), 0)))
 }
 
 fn zone_index(zone: &str) -> Option<u32> {
@@ -244,6 +246,7 @@ mod tests {
         assert_eq!(parse_literal("[::1]").unwrap(), Some(("::1".parse().unwrap(), 0)));
         assert_eq!(parse_literal("fe80::1%7").unwrap(), Some(("fe80::1".parse().unwrap(), 7)));
         assert_eq!(parse_literal("myserver.com").unwrap(), None);
+        assert_eq!(parse_literal("::ffff:198.18.0.2").unwrap(), Some(("198.18.0.2".parse().unwrap(), 0)));
         assert!(parse_literal("fe80::1%nosuchif0").is_err());
     }
 
