@@ -74,7 +74,9 @@ fn with_deadline<T: Send + 'static>(timeout: Duration, f: impl FnOnce() -> T + S
 pub fn resolve_name(name: &str, family: Family, timeout: Duration) -> Result<IpAddr, Error> {
     let owned = name.to_string();
     let result = with_deadline(timeout, move || {
-        (owned.as_str(), 0u16).to_socket_addrs().map(|it| it.map(|sa| sa.ip()).collect::<Vec<_>>())
+        (owned.as_str(), 0u16)
+            .to_socket_addrs()
+            .map(|it| it.map(|sa| sa.ip().to_canonical()).collect::<Vec<_>>())
     });
     let fail = |detail: String| Error::Resolve { name: name.to_string(), detail };
     let addrs = match result {
