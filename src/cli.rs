@@ -484,6 +484,9 @@ fn validate(a: Args, command_line: String) -> Result<Config, Error> {
             )));
         }
     }
+    if let Err(e) = crate::protocols::dns::emit_query(1, &a.dns_name, crate::protocols::dns::QueryKind::A) {
+        return Err(Error::Usage(format!("--dns-name: {e}")));
+    }
     if a.json && a.jsonl {
         return Err(Error::Usage("--json and --jsonl are alternatives: give one of them".into()));
     }
@@ -697,6 +700,7 @@ mod tests {
         assert!(usage_err("-n h --timeout 0").contains("milliseconds"));
         assert!(usage_err("-n h --tries 11").contains("1 to 10"));
         assert!(usage_err("-n h -4 -6").contains("cannot be used"));
+        assert!(usage_err("-n h --dns-name a..b").contains("--dns-name"));
     }
 
     #[test]

@@ -133,9 +133,8 @@ fn exchange_for(proto: Protocol, cfg: &Config, tcp: bool) -> Exchange {
     let id = random_u16();
     match proto {
         Protocol::Dns => {
-            let q = dns::emit_query(id, &cfg.dns_name, dns::QueryKind::A)
-                .or_else(|_| dns::emit_query(id, "localhost", dns::QueryKind::A))
-                .unwrap_or_default();
+            // The name was checked when the command line was parsed.
+            let q = dns::emit_query(id, &cfg.dns_name, dns::QueryKind::A).unwrap_or_default();
             let request = if tcp { dns::frame_tcp(&q) } else { q };
             Exchange {
                 request,
@@ -170,7 +169,7 @@ fn exchange_for(proto: Protocol, cfg: &Config, tcp: bool) -> Exchange {
 }
 
 /// Print an answer as PortQry's block.
-fn print_answer(proto: Protocol, answer: &Answer, out: &mut Output) {
+fn print_answer(answer: &Answer, out: &mut Output) {
     match answer {
         Answer::Dns(s) => {
             for l in s.render_lines() {
@@ -186,7 +185,6 @@ fn print_answer(proto: Protocol, answer: &Answer, out: &mut Output) {
             out.line("");
         }
         Answer::Ldap(r) => {
-            let _ = proto;
             out.para("LDAP query response:");
             for l in r.render_lines() {
                 out.line(&l);
@@ -234,7 +232,7 @@ pub fn udp_query(proto: Protocol, ctx: &QueryContext, out: &mut Output) -> Resul
         outcome.state = State::Listening;
         match (ex.parse)(reply) {
             Ok(a) => {
-                print_answer(proto, &a, out);
+                print_answer(&a, out);
                 outcome.answer = Some(a);
             }
             Err(e) => {
@@ -297,7 +295,7 @@ pub fn tcp_query(
             });
             match answer {
                 Ok(a) => {
-                    print_answer(proto, &a, out);
+                    print_answer(&a, out);
                     outcome.answer = Some(a);
                 }
                 Err(e) => {
