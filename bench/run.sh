@@ -17,11 +17,12 @@
 #   -r, --runs N           hyperfine runs for scenarios 1 and 2 (default 3)
 #       --udp-runs N       hyperfine runs for scenario 3 (default 1)
 #       --nmap-drop-runs N hyperfine runs of nmap in scenario 2 (default 1; ~200 s each)
-#       --loop-runs N      hyperfine runs for scenario 4 (default 100)
+#       --loop-runs N      hyperfine runs for scenario 4 (default 200)
 #       --concurrency L    comma list for the scenario 1 sweep (default 64,256,1024,4096)
 #   -o, --out DIR          where hyperfine JSON and tool output go
 #                          (default: a new /tmp/portqry-bench.XXXXXX)
 #       --no-build         do not run cargo; use --bin or the usual target dir
+#       --report DIR       only print the table for the results already in DIR
 #       --bin PATH         portqry binary (default: $CARGO_TARGET_DIR or ./target,
 #                          then release/portqry)
 #
@@ -29,7 +30,7 @@
 # CARGO_TARGET_DIR to build elsewhere), creates namespaces pqb-<pid>-{cli,rst,
 # drop,udp} joined by veth pairs in 198.19.251-253.0/24 (inside the namespaces
 # only: nothing is added to the root namespace except, for scenario 4, one
-# nc listener on 127.0.0.1), runs the scenarios, checks every verdict (counts
+# python3 listener on 127.0.0.1), runs the scenarios, checks every verdict (counts
 # of each state), prints a table of figures and ratios, and deletes what it
 # created on exit, failure or Ctrl-C. Exit status: 0 if every verdict was
 # right, 1 if some verdict was wrong, 2 on a setup or usage error.
@@ -44,11 +45,12 @@ UDP_N=200
 RUNS=3
 UDP_RUNS=1
 NMAP_DROP_RUNS=1
-LOOP_RUNS=100
+LOOP_RUNS=200
 CONC=64,256,1024,4096
 OUT=
 BUILD=1
 PQ=
+REPORT=
 
 while [[ $# -gt 0 ]]; do
     case $1 in
@@ -62,6 +64,7 @@ while [[ $# -gt 0 ]]; do
         -o|--out) OUT=$2; shift 2 ;;
         --no-build) BUILD=0; shift ;;
         --bin) PQ=$2; BUILD=0; shift 2 ;;
+        --report) REPORT=$2; shift 2 ;;
         -h|--help) sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument: $1 (try --help)" ;;
     esac
@@ -73,6 +76,119 @@ for v in "$RUNS" "$UDP_RUNS" "$NMAP_DROP_RUNS" "$LOOP_RUNS"; do
 done
 [[ $SCENARIOS =~ ^[1-4](,[1-4])*$ ]] || die "--scenarios takes a comma list of 1-4"
 want() { [[ ,$SCENARIOS, == *,$1,* ]]; }
+
+# ---- table (also: --report DIR) ------------------------------------------------
+table_and_checks() {
+echo
+python3 - "$OUT" "$UDP_N" <<'EOF'
+import json, math, os, sys
+out, n = sys.argv[1], int(sys.argv[2])
+
+def load(name):
+    p = os.path.join(out, name)
+    if not os.path.exists(p):
+        return {}
+    return {r["command"]: r for r in json.load(open(p))["results"]}
+
+rows = []
+def row(figure, value, target, ok):
+    rows.append((figure, value, target, "met" if ok else "NOT MET"))
+
+def m(r):
+    return r["mean"]
+
+def fmt(r):
+    s = f'{r["mean"]:.3f} s'
+    if r.get("stddev") is not None and len(r["times"]) > 1:
+        s += f' ± {r["stddev"]:.3f}'
+    return s + f' (user {r["user"]:.2f}, sys {r["system"]:.2f}, n={len(r["times"])})'
+
+print(f"results in {out}\n")
+s1 = load("s1.json")
+if s1:
+    pq, nm = s1["portqry -r 1:65535 (concurrency 256)"], s1["nmap -sT -p1-65535"]
+    print("S1 65535 TCP ports, RST target")
+    print(f"  portqry (c=256)  {fmt(pq)}\n  nmap -sT         {fmt(nm)}")
+    q = load("s1-quiet.json")
+    for k, r in q.items():
+        print(f"  {k:<16} {fmt(r)}")
+    sweep = load("s1-sweep.json")
+    best = None
+    for k, r in sweep.items():
+        print(f"  {k:<40} {fmt(r)}")
+        if best is None or m(r) < m(best[1]):
+            best = (k, r)
+    row("S1 portqry / nmap -sT, 65535 RST ports", f"{m(pq)/m(nm):.3f} ({m(pq):.2f} s / {m(nm):.2f} s)", "<= 0.5", m(pq) <= 0.5 * m(nm))
+    if best:
+        print(f"  best concurrency: {best[0]} ({m(best[1]):.3f} s)")
+        row("S1 best sweep / nmap -sT (" + best[0].split()[-1] + ")", f"{m(best[1])/m(nm):.3f}", "<= 0.5", m(best[1]) <= 0.5 * m(nm))
+    print()
+s2 = load("s2.json")
+if s2:
+    print("S2 1000 TCP ports DROPped")
+    for conc, k in ((256, "portqry -r 1:1000 (concurrency 256)"), (1024, "portqry -r 1:1000 --concurrency 1024")):
+        r = s2[k]
+        ideal = math.ceil(1000 / conc) * 1.0 * 3
+        print(f"  {k:<40} {fmt(r)}  formula {ideal:.0f} s")
+        row(f"S2 portqry c={conc} / ceil(1000/{conc})x1sx3 = {ideal:.0f} s", f"{m(r)/ideal:.3f} ({m(r):.2f} s)", "<= 1.10", m(r) <= 1.10 * ideal)
+    nm = load("s2-nmap.json").get("nmap -sT -p1-1000")
+    if nm:
+        print(f"  nmap -sT                                 {fmt(nm)}")
+        r = s2["portqry -r 1:1000 (concurrency 256)"]
+        row("S2 portqry c=256 / nmap -sT, 1000 DROP ports", f"{m(r)/m(nm):.4f} ({m(r):.2f} s / {m(nm):.1f} s)", "<= 0.05", m(r) <= 0.05 * m(nm))
+        r = s2["portqry -r 1:1000 --concurrency 1024"]
+        row("S2 portqry c=1024 / nmap -sT, 1000 DROP ports", f"{m(r)/m(nm):.4f} ({m(r):.2f} s / {m(nm):.1f} s)", "<= 0.05", m(r) <= 0.05 * m(nm))
+    print()
+s3 = load("s3.json")
+if s3:
+    print(f"S3 {n} closed UDP ports, default ICMP rate limit (burst ~6, then 1/s)")
+    pq = s3[f"portqry -p udp -r 1:{n}"]
+    fast = s3[f"portqry -p udp -r 1:{n} --udp-fast"]
+    nm = s3[f"nmap -sU -p1-{n}"]
+    ideal = max(n - 6, 1) * 1.0
+    for k, r in s3.items():
+        print(f"  {k:<40} {fmt(r)}")
+    print(f"  rate-limit floor (N-6) x 1 s = {ideal:.0f} s")
+    row(f"S3 portqry / nmap -sU, {n} closed UDP ports", f"{m(pq)/m(nm):.3f} ({m(pq):.1f} s / {m(nm):.1f} s)", "<= 1.0", m(pq) <= m(nm))
+    row(f"S3 portqry / ICMP floor ({ideal:.0f} s)", f"{m(pq)/ideal:.3f}", "<= 1.20", m(pq) <= 1.2 * ideal)
+    row(f"S3 portqry --udp-fast", f"{m(fast):.2f} s", "(report)", True)
+    print()
+for kind in ("open", "closed"):
+    s4 = load(f"s4-{kind}.json")
+    if not s4:
+        continue
+    print(f"S4 loopback, {kind} port, whole process")
+    get = lambda pfx: next(r for k, r in s4.items() if k.startswith(pfx))
+    pq, nc, nm = get("portqry"), get("nc"), get("nmap")
+    for k, r in s4.items():
+        print(f"  {k:<32} {r['mean']*1000:8.2f} ms ± {r['stddev']*1000:.2f}  (median {r['median']*1000:.2f}, min {r['min']*1000:.2f}, user {r['user']*1000:.2f}, sys {r['system']*1000:.2f})")
+    md = lambda r: r["median"]
+    row(f"S4 portqry / nc -z, {kind} port (mean; median)", f"{m(pq)/m(nc):.2f}; {md(pq)/md(nc):.2f} ({m(pq)*1000:.2f} / {m(nc)*1000:.2f} ms)", "<= 1.5", m(pq) <= 1.5 * m(nc))
+    row(f"S4 portqry / nmap -sT, {kind} port", f"{m(pq)/m(nm):.3f} ({m(nm)*1000:.1f} ms)", "(report)", True)
+    print()
+
+if rows:
+    w = [max(len(r[i]) for r in rows + [("figure", "measured", "target", "")]) for i in range(4)]
+    hdr = ("figure", "measured", "target", "")
+    print(" | ".join(h.ljust(w[i]) for i, h in enumerate(hdr)))
+    print("-+-".join("-" * x for x in w))
+    for r in rows:
+        print(" | ".join(c.ljust(w[i]) for i, c in enumerate(r)))
+EOF
+}
+if [[ -n $REPORT ]]; then
+    [[ -d $REPORT ]] || die "no results directory $REPORT"
+    UDP_N=$(python3 -c 'import json,sys,re
+try:
+    cmds=[r["command"] for r in json.load(open(sys.argv[1]))["results"]]
+    print(next(re.search(r"1:(\d+)",c).group(1) for c in cmds))
+except Exception:
+    print(200)' "$REPORT/s3.json")
+    OUT=$REPORT table_and_checks
+    echo; cat "$REPORT/load.txt" 2>/dev/null || true
+    echo; echo "verdict checks:"; cat "$REPORT/checks.txt"
+    exit 0
+fi
 
 [[ $(id -u) -eq 0 ]] || die "must run as root (network namespaces, iptables, nmap -sU)"
 for t in hyperfine nmap nc ip iptables python3 ss; do
@@ -317,11 +433,22 @@ if want 4; then
     }
     OPEN=$(free_port 47211)
     CLOSED=$(free_port $((OPEN + 1)))
-    nc -lk 127.0.0.1 "$OPEN" </dev/null >/dev/null 2>&1 &
+    # The listener accepts and closes at once, with a deep accept queue: nc -lk
+    # listens with a backlog of 1, and a full queue drops the SYN, which costs a
+    # 1 s retransmission to whichever client meets it (seen once in 110 runs).
+    python3 -c '
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(4096)
+while True:
+    c, _ = s.accept()
+    c.close()' "$OPEN" </dev/null >/dev/null 2>&1 &
     STARTED_PIDS+=($!)
     for _ in $(seq 50); do ss -Htln "sport = :$OPEN" | grep -q . && break; sleep 0.1; done
-    ss -Htln "sport = :$OPEN" | grep -q . || die "nc listener on 127.0.0.1:$OPEN did not start"
-    echo "== scenario 4: loopback, open port $OPEN (nc -lk, pid ${STARTED_PIDS[-1]}), closed port $CLOSED" >&2
+    ss -Htln "sport = :$OPEN" | grep -q . || die "listener on 127.0.0.1:$OPEN did not start"
+    echo "== scenario 4: loopback, open port $OPEN (python3 listener, pid ${STARTED_PIDS[-1]}), closed port $CLOSED" >&2
     # exit codes first: portqry -q 0 = LISTENING, 1 = NOT LISTENING; nc -z 0/1
     set +e
     "$PQ" -n 127.0.0.1 -nr -e "$OPEN" -q; a=$?
@@ -339,106 +466,14 @@ if want 4; then
     peer "s4 nmap closed" "$nc_" "$CLOSED/closed"
     for kind in open closed; do
         if [[ $kind == open ]]; then port=$OPEN; else port=$CLOSED; fi
-        hf -N -i --warmup 10 --runs "$LOOP_RUNS" --export-json "$OUT/s4-$kind.json" \
+        hf -N --warmup 10 --runs "$LOOP_RUNS" --export-json "$OUT/s4-$kind.json" \
             -n "portqry -e $port -q ($kind)" "$PQ -n 127.0.0.1 -nr -e $port -q" \
             -n "nc -z -w1 ($kind)" "nc -z -w1 127.0.0.1 $port" \
             -n "nmap -sT -p $port ($kind)" "nmap -sT -n -Pn -p $port 127.0.0.1"
     done
 fi
 
-# ---- table -------------------------------------------------------------------
-echo
-python3 - "$OUT" "$UDP_N" <<'EOF'
-import json, math, os, sys
-out, n = sys.argv[1], int(sys.argv[2])
-
-def load(name):
-    p = os.path.join(out, name)
-    if not os.path.exists(p):
-        return {}
-    return {r["command"]: r for r in json.load(open(p))["results"]}
-
-rows = []
-def row(figure, value, target, ok):
-    rows.append((figure, value, target, "met" if ok else "NOT MET"))
-
-def m(r):
-    return r["mean"]
-
-def fmt(r):
-    s = f'{r["mean"]:.3f} s'
-    if r.get("stddev") is not None and len(r["times"]) > 1:
-        s += f' ± {r["stddev"]:.3f}'
-    return s + f' (user {r["user"]:.2f}, sys {r["system"]:.2f}, n={len(r["times"])})'
-
-print(f"results in {out}\n")
-s1 = load("s1.json")
-if s1:
-    pq, nm = s1["portqry -r 1:65535 (concurrency 256)"], s1["nmap -sT -p1-65535"]
-    print("S1 65535 TCP ports, RST target")
-    print(f"  portqry (c=256)  {fmt(pq)}\n  nmap -sT         {fmt(nm)}")
-    q = load("s1-quiet.json")
-    for k, r in q.items():
-        print(f"  {k:<16} {fmt(r)}")
-    sweep = load("s1-sweep.json")
-    best = None
-    for k, r in sweep.items():
-        print(f"  {k:<40} {fmt(r)}")
-        if best is None or m(r) < m(best[1]):
-            best = (k, r)
-    row("S1 portqry / nmap -sT, 65535 RST ports", f"{m(pq)/m(nm):.3f} ({m(pq):.2f} s / {m(nm):.2f} s)", "<= 0.5", m(pq) <= 0.5 * m(nm))
-    if best:
-        print(f"  best concurrency: {best[0]} ({m(best[1]):.3f} s)")
-    print()
-s2 = load("s2.json")
-if s2:
-    print("S2 1000 TCP ports DROPped")
-    for conc, k in ((256, "portqry -r 1:1000 (concurrency 256)"), (1024, "portqry -r 1:1000 --concurrency 1024")):
-        r = s2[k]
-        ideal = math.ceil(1000 / conc) * 1.0 * 3
-        print(f"  {k:<40} {fmt(r)}  formula {ideal:.0f} s")
-        row(f"S2 portqry c={conc} / ceil(1000/{conc})x1sx3 = {ideal:.0f} s", f"{m(r)/ideal:.3f} ({m(r):.2f} s)", "<= 1.10", m(r) <= 1.10 * ideal)
-    nm = load("s2-nmap.json").get("nmap -sT -p1-1000")
-    if nm:
-        print(f"  nmap -sT                                 {fmt(nm)}")
-        r = s2["portqry -r 1:1000 (concurrency 256)"]
-        row("S2 portqry c=256 / nmap -sT, 1000 DROP ports", f"{m(r)/m(nm):.4f} ({m(r):.2f} s / {m(nm):.1f} s)", "<= 0.05", m(r) <= 0.05 * m(nm))
-    print()
-s3 = load("s3.json")
-if s3:
-    print(f"S3 {n} closed UDP ports, default ICMP rate limit (burst ~6, then 1/s)")
-    pq = s3[f"portqry -p udp -r 1:{n}"]
-    fast = s3[f"portqry -p udp -r 1:{n} --udp-fast"]
-    nm = s3[f"nmap -sU -p1-{n}"]
-    ideal = max(n - 6, 1) * 1.0
-    for k, r in s3.items():
-        print(f"  {k:<40} {fmt(r)}")
-    print(f"  rate-limit floor (N-6) x 1 s = {ideal:.0f} s")
-    row(f"S3 portqry / nmap -sU, {n} closed UDP ports", f"{m(pq)/m(nm):.3f} ({m(pq):.1f} s / {m(nm):.1f} s)", "<= 1.0", m(pq) <= m(nm))
-    row(f"S3 portqry / ICMP floor ({ideal:.0f} s)", f"{m(pq)/ideal:.3f}", "<= 1.20", m(pq) <= 1.2 * ideal)
-    row(f"S3 portqry --udp-fast", f"{m(fast):.2f} s", "(report)", True)
-    print()
-for kind in ("open", "closed"):
-    s4 = load(f"s4-{kind}.json")
-    if not s4:
-        continue
-    print(f"S4 loopback, {kind} port, whole process")
-    get = lambda pfx: next(r for k, r in s4.items() if k.startswith(pfx))
-    pq, nc, nm = get("portqry"), get("nc"), get("nmap")
-    for k, r in s4.items():
-        print(f"  {k:<32} {r['mean']*1000:8.2f} ms ± {r['stddev']*1000:.2f}  (median {r['median']*1000:.2f}, min {r['min']*1000:.2f}, user {r['user']*1000:.2f}, sys {r['system']*1000:.2f})")
-    row(f"S4 portqry / nc -z, {kind} port", f"{m(pq)/m(nc):.2f} ({m(pq)*1000:.2f} / {m(nc)*1000:.2f} ms)", "<= 1.5", m(pq) <= 1.5 * m(nc))
-    row(f"S4 portqry / nmap -sT, {kind} port", f"{m(pq)/m(nm):.3f} ({m(nm)*1000:.1f} ms)", "(report)", True)
-    print()
-
-if rows:
-    w = [max(len(r[i]) for r in rows + [("figure", "measured", "target", "")]) for i in range(4)]
-    hdr = ("figure", "measured", "target", "")
-    print(" | ".join(h.ljust(w[i]) for i, h in enumerate(hdr)))
-    print("-+-".join("-" * x for x in w))
-    for r in rows:
-        print(" | ".join(c.ljust(w[i]) for i, c in enumerate(r)))
-EOF
+table_and_checks
 echo
 cat "$OUT/load.txt" 2>/dev/null || true
 echo

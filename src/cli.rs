@@ -224,7 +224,7 @@ pub const DEFAULT_TCP_TRIES: u32 = 3;
 /// turn an answer into silence.
 pub const DEFAULT_UDP_TRIES: u32 = 2;
 /// Probes in flight at once for ranges and lists.
-pub const DEFAULT_CONCURRENCY: usize = 256;
+pub const DEFAULT_CONCURRENCY: usize = 512;
 /// Largest CIDR block -n expands to without --max-hosts.
 pub const DEFAULT_MAX_HOSTS: usize = 256;
 
@@ -339,7 +339,7 @@ pub struct Args {
     #[arg(long = "jsonl")]
     pub jsonl: bool,
 
-    /// Probes in flight at once for ranges and lists [default: 256]
+    /// Probes in flight at once for ranges and lists [default: 512]
     #[arg(long = "concurrency", value_name = "N", value_parser = parse_concurrency)]
     pub concurrency: Option<usize>,
 

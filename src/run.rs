@@ -333,6 +333,8 @@ fn report_port(
         (Some(q), Transport::Udp) => q.state,
         _ => state,
     };
+    // A protocol query that settled the port also settled what the rate limit left open.
+    let note = if final_state != state && note == Some(probe::NOTE_UNVERIFIED) { None } else { note };
     Ok(PortResult {
         transport,
         port,

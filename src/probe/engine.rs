@@ -255,45 +255,116 @@ fn finish_slow_lane(
 ) {
     let mut slow = slow;
     slow.sort_by_key(|(i, _)| *i);
-    // Sends are spaced by the limiter's refill time, whatever the answers:
-    // a port answered at once must not let the next probe hit an empty bucket.
-    // The fast pass just emptied the bucket: the first re-probe waits too.
-    let mut last_send: Option<Instant> = Some(Instant::now());
+    if !limited || opts.rate_limit == RateLimit::Fast {
+        let note = if limited { Some(NOTE_UNVERIFIED) } else { None };
+        for (idx, obs) in slow {
+            done(idx, Ok(Outcome { observation: obs, stream: None, note }));
+        }
+        return;
+    }
+    let reprobe = |idx: usize, before: &Observation| {
+        let opts = UdpOptions { wait: opts.udp.wait.max(RATE_LIMITED_WAIT), tries: 1, ..opts.udp };
+        udp::exchange(jobs[idx].addr, &[], &opts).map(|p| {
+            let mut o = p.observation;
+            o.tries += before.tries;
+            o
+        })
+    };
+    let finish = |idx, o: Observation, note, done: &mut dyn FnMut(usize, Result<Outcome, Error>)| {
+        done(idx, Ok(Outcome { observation: o, stream: None, note: Some(note) }));
+    };
+    // One re-probe per refill of the target's bucket, on a fixed schedule.
+    let mut pacer = Pacer::new(REFILL_PERIOD, REFILL_MARGIN);
     let mut silent_in_a_row = 0;
+    let mut answered = 0;
+    let mut missed = Vec::new();
     for (idx, obs) in slow {
-        if stop.load(Ordering::Relaxed) {
+        if silent_in_a_row >= MAX_SILENT_REPROBES {
+            finish(idx, obs, NOTE_NOT_REPROBED, done);
+            continue;
+        }
+        if !pacer.wait(stop) {
             return;
         }
-        if !limited {
-            done(idx, Ok(Outcome { observation: obs, stream: None, note: None }));
-            continue;
-        }
-        if silent_in_a_row >= MAX_SILENT_REPROBES && opts.rate_limit == RateLimit::Wait {
-            done(idx, Ok(Outcome { observation: obs, stream: None, note: Some(NOTE_NOT_REPROBED) }));
-            continue;
-        }
-        if opts.rate_limit == RateLimit::Fast {
-            done(idx, Ok(Outcome { observation: obs, stream: None, note: Some(NOTE_UNVERIFIED) }));
-            continue;
-        }
-        if let Some(t) = last_send {
-            while t.elapsed() < RATE_LIMITED_WAIT {
-                if stop.load(Ordering::Relaxed) {
-                    return;
-                }
-                std::thread::sleep((RATE_LIMITED_WAIT - t.elapsed()).min(Duration::from_millis(50)));
+        match reprobe(idx, &obs) {
+            Ok(o) if o.evidence == Evidence::Silence => {
+                silent_in_a_row += 1;
+                missed.push((idx, o));
             }
+            Ok(o) => {
+                silent_in_a_row = 0;
+                answered += 1;
+                finish(idx, o, NOTE_REPROBED, done);
+            }
+            Err(e) => done(idx, Err(e)),
         }
-        last_send = Some(Instant::now());
-        let reprobe = UdpOptions { wait: opts.udp.wait.max(RATE_LIMITED_WAIT), tries: 1, ..opts.udp };
-        let result = udp::exchange(jobs[idx].addr, &[], &reprobe).map(|p| {
-            silent_in_a_row =
-                if p.observation.evidence == Evidence::Silence { silent_in_a_row + 1 } else { 0 };
-            let mut o = p.observation;
-            o.tries += obs.tries;
-            Outcome { observation: o, stream: None, note: Some(NOTE_REPROBED) }
-        });
-        done(idx, result);
+    }
+    // A re-probe can reach the target a hair before its bucket refills; when
+    // others were answered, the silent ones get a second chance, spaced safely.
+    let mut pacer = Pacer::new(RATE_LIMITED_WAIT, Duration::ZERO);
+    let mut silent_in_a_row = 0;
+    for (idx, obs) in missed {
+        if answered == 0 || silent_in_a_row >= MAX_SILENT_REPROBES {
+            finish(idx, obs, NOTE_REPROBED, done);
+            continue;
+        }
+        if !pacer.wait(stop) {
+            return;
+        }
+        match reprobe(idx, &obs) {
+            Ok(o) => {
+                silent_in_a_row = if o.evidence == Evidence::Silence { silent_in_a_row + 1 } else { 0 };
+                finish(idx, o, NOTE_REPROBED, done);
+            }
+            Err(e) => done(idx, Err(e)),
+        }
+    }
+}
+
+/// How often a Linux target refills one ICMP error token (`icmp_ratelimit`, 1000 ms).
+const REFILL_PERIOD: Duration = Duration::from_millis(1000);
+/// Slack added to every slot of the schedule (not accumulated): covers jitter
+/// and the target's clock granularity.
+const REFILL_MARGIN: Duration = Duration::from_millis(25);
+
+/// Paces re-probes: the first waits [`RATE_LIMITED_WAIT`] (the parallel pass
+/// just emptied the bucket), the next ones go at `anchor + n × period + margin`,
+/// so a fast answer never pulls the next probe early and a slow one never
+/// pushes the whole schedule late.
+struct Pacer {
+    first_at: Instant,
+    anchor: Option<Instant>,
+    sent: u32,
+    period: Duration,
+    margin: Duration,
+}
+
+impl Pacer {
+    fn new(period: Duration, margin: Duration) -> Pacer {
+        Pacer { first_at: Instant::now() + RATE_LIMITED_WAIT, anchor: None, sent: 0, period, margin }
+    }
+
+    /// Sleep until the next slot; false if the run was stopped meanwhile.
+    fn wait(&mut self, stop: &AtomicBool) -> bool {
+        let when = match self.anchor {
+            None => self.first_at,
+            Some(a) => a + self.period * self.sent + self.margin,
+        };
+        loop {
+            if stop.load(Ordering::Relaxed) {
+                return false;
+            }
+            let now = Instant::now();
+            if now >= when {
+                break;
+            }
+            std::thread::sleep((when - now).min(Duration::from_millis(50)));
+        }
+        if self.anchor.is_none() {
+            self.anchor = Some(Instant::now());
+        }
+        self.sent += 1;
+        true
     }
 }
 
