@@ -242,11 +242,28 @@ fn scan_parallel(
     let progress = report::Progress::new(plan.len() as u64, !cfg.quiet);
     out.set_progress(progress.bar());
     let (tx, rx) = mpsc::channel();
-    let worker = std::thread::spawn(move || {
-        engine::run(&jobs, &opts, &STOP, |i, r| {
-            let _ = tx.send((i, r));
+    // TCP-only plans are striped over one engine per core (connects are
+    // kernel-bound); UDP stays on one engine, whose pacing must see every
+    // answer from the target to respect its ICMP rate limit.
+    let engines = if jobs.iter().all(|j| j.transport == Transport::Tcp) {
+        std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4).min(jobs.len())
+    } else {
+        1
+    };
+    let workers: Vec<_> = (0..engines)
+        .map(|k| {
+            let index: Vec<usize> = (k..jobs.len()).step_by(engines).collect();
+            let mine: Vec<Job> = index.iter().map(|&i| jobs[i]).collect();
+            let opts = engine::Options { concurrency: (opts.concurrency / engines).max(1), ..opts };
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                engine::run(&mine, &opts, &STOP, |i, r| {
+                    let _ = tx.send((index[i], r));
+                })
+            })
         })
-    });
+        .collect();
+    drop(tx);
     let mut pending: HashMap<usize, engine::Outcome> = HashMap::new();
     let mut next = 0;
     let mut failure = None;
@@ -275,7 +292,9 @@ fn scan_parallel(
             next += 1;
         }
     }
-    let _ = worker.join();
+    for w in workers {
+        let _ = w.join();
+    }
     progress.done();
     out.set_progress(None);
     if let Some(e) = failure {

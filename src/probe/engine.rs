@@ -20,7 +20,7 @@ use super::{
     icmp_meaning,
 };
 use crate::error::Error;
-use socket2::{SockAddr, Socket, Type};
+use socket2::{SockAddr, Socket};
 use std::collections::VecDeque;
 use std::io;
 use std::mem::MaybeUninit;
@@ -369,8 +369,7 @@ impl Pacer {
 }
 
 fn launch(idx: usize, attempt: u32, job: &Job, opts: &Options, tcp_wait: Duration) -> Result<Launch, Error> {
-    let ty = if job.transport == Transport::Tcp { Type::STREAM } else { Type::DGRAM };
-    let sock = match tcp::raw_socket(job.addr, ty) {
+    let sock = match tcp::raw_socket(job.addr, job.transport == Transport::Tcp, true) {
         Ok(s) => s,
         Err(e) if is_exhaustion(&e) => return Ok(Launch::Exhausted),
         Err(e) => return Err(Error::Socket(format!("cannot create a socket: {e}"))),
@@ -382,8 +381,6 @@ fn launch(idx: usize, attempt: u32, job: &Job, opts: &Options, tcp_wait: Duratio
     if let Some(port) = sp {
         tcp::bind_source_port(&sock, job.addr, port)?;
     }
-    sock.set_nonblocking(true)
-        .map_err(|e| Error::Socket(format!("cannot use a non-blocking socket: {e}")))?;
     let sent = Instant::now();
     let (wait, decided) = match job.transport {
         Transport::Tcp => (tcp_wait, start_tcp(&sock, job, idx, attempt, opts)?),

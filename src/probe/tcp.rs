@@ -111,7 +111,7 @@ pub(crate) fn unreachable_text(e: &io::Error) -> Option<String> {
 
 /// A fresh socket for one attempt, with ICMP details enabled and `-sp` bound.
 pub(crate) fn new_socket(target: SocketAddr, source_port: Option<u16>) -> Result<Socket, Error> {
-    let sock = raw_socket(target, Type::STREAM)
+    let sock = raw_socket(target, true, false)
         .map_err(|e| Error::Socket(format!("cannot create a TCP socket: {e}")))?;
     if let Some(port) = source_port {
         bind_source_port(&sock, target, port)?;
@@ -119,11 +119,18 @@ pub(crate) fn new_socket(target: SocketAddr, source_port: Option<u16>) -> Result
     Ok(sock)
 }
 
-/// A TCP or UDP socket for `target`'s family with ICMP details enabled; the
-/// raw `io::Error` lets callers tell descriptor exhaustion from other failures.
-pub(crate) fn raw_socket(target: SocketAddr, ty: Type) -> io::Result<Socket> {
-    let proto = if ty == Type::STREAM { Protocol::TCP } else { Protocol::UDP };
+/// A TCP (`stream`) or UDP socket for `target`'s family with ICMP details
+/// enabled; the raw `io::Error` lets callers tell descriptor exhaustion from
+/// other failures. Non-blocking sockets are created so in one call on Linux.
+pub(crate) fn raw_socket(target: SocketAddr, stream: bool, nonblocking: bool) -> io::Result<Socket> {
+    let (ty, proto) = if stream { (Type::STREAM, Protocol::TCP) } else { (Type::DGRAM, Protocol::UDP) };
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let ty = if nonblocking { ty.nonblocking() } else { ty };
     let sock = Socket::new(Domain::for_address(target), ty, Some(proto))?;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    if nonblocking {
+        sock.set_nonblocking(true)?;
+    }
     // Best effort: without it we still decide, just with less detail.
     let _ = platform::enable_icmp_errors(&sock, target.is_ipv6());
     Ok(sock)

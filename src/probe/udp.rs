@@ -5,7 +5,7 @@ use super::{Evidence, Observation};
 use crate::error::Error;
 use crate::platform;
 use crate::probe::tcp::{bind_source_port, raw_socket, unreachable_text};
-use socket2::{SockAddr, Socket, Type};
+use socket2::{SockAddr, Socket};
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::SocketAddr;
@@ -37,7 +37,7 @@ const MAX_DATAGRAM: usize = 65_535;
 /// target's address and port, and only ICMP errors about this flow.
 pub fn exchange(target: SocketAddr, payload: &[u8], opts: &UdpOptions) -> Result<UdpProbe, Error> {
     let tries = opts.tries.max(1);
-    let sock = raw_socket(target, Type::DGRAM)
+    let sock = raw_socket(target, false, false)
         .map_err(|e| Error::Socket(format!("cannot create a UDP socket: {e}")))?;
     if let Some(port) = opts.source_port {
         bind_source_port(&sock, target, port)?;
