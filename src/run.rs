@@ -174,7 +174,7 @@ fn scan(
     let udp_opts = udp::UdpOptions { wait: cfg.udp_wait, tries: cfg.udp_tries, source_port: cfg.source_port };
     let mut results = Vec::with_capacity(plan.len());
     let mut finish = |p: &Planned, obs: Observation, stream: Option<TcpStream>, note, out: &mut Output| {
-        let r = report_port(cfg, services, target, p, obs, stream, note, out)?;
+        let r = report_port(cfg, target, p, obs, stream, note, out)?;
         json.result(target, &r);
         results.push(r);
         Ok::<(), Error>(())
@@ -307,7 +307,6 @@ fn scan_parallel(
 #[allow(clippy::too_many_arguments)]
 fn report_port(
     cfg: &Config,
-    _services: &Services,
     target: &Target,
     p: &Planned,
     observation: Observation,
@@ -316,10 +315,7 @@ fn report_port(
     out: &mut Output,
 ) -> Result<PortResult, Error> {
     let (transport, port) = (p.transport, p.port);
-    let label = match &p.service {
-        Some(n) => format!("{n} service"),
-        None => "unknown service".to_string(),
-    };
+    let label = crate::target::services::label(p.service.as_deref());
     let state = probe::decide(transport, &observation.evidence, target.addr);
     // An unverified result says so on its own line, where scripts and people read it.
     let flag = match note {

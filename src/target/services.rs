@@ -76,10 +76,15 @@ impl Services {
 
     /// PortQry's label: "epmap service" or "unknown service".
     pub fn label(&self, port: u16, transport: Transport) -> String {
-        match self.name(port, transport) {
-            Some(n) => format!("{n} service"),
-            None => "unknown service".to_string(),
-        }
+        label(self.name(port, transport))
+    }
+}
+
+/// PortQry's label for a service name: "epmap service" or "unknown service".
+pub fn label(name: Option<&str>) -> String {
+    match name {
+        Some(n) => format!("{n} service"),
+        None => "unknown service".to_string(),
     }
 }
 
