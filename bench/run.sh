@@ -106,9 +106,9 @@ def fmt(r):
 print(f"results in {out}\n")
 s1 = load("s1.json")
 if s1:
-    pq, nm = s1["portqry -r 1:65535 (concurrency 256)"], s1["nmap -sT -p1-65535"]
+    pq, nm = s1["portqry -r 1:65535 (default concurrency 512)"], s1["nmap -sT -p1-65535"]
     print("S1 65535 TCP ports, RST target")
-    print(f"  portqry (c=256)  {fmt(pq)}\n  nmap -sT         {fmt(nm)}")
+    print(f"  portqry (c=512)  {fmt(pq)}\n  nmap -sT         {fmt(nm)}")
     q = load("s1-quiet.json")
     for k, r in q.items():
         print(f"  {k:<16} {fmt(r)}")
@@ -126,7 +126,7 @@ if s1:
 s2 = load("s2.json")
 if s2:
     print("S2 1000 TCP ports DROPped")
-    for conc, k in ((256, "portqry -r 1:1000 (concurrency 256)"), (1024, "portqry -r 1:1000 --concurrency 1024")):
+    for conc, k in ((512, "portqry -r 1:1000 (default concurrency 512)"), (1024, "portqry -r 1:1000 --concurrency 1024")):
         r = s2[k]
         ideal = math.ceil(1000 / conc) * 1.0 * 3
         print(f"  {k:<40} {fmt(r)}  formula {ideal:.0f} s")
@@ -134,8 +134,8 @@ if s2:
     nm = load("s2-nmap.json").get("nmap -sT -p1-1000")
     if nm:
         print(f"  nmap -sT                                 {fmt(nm)}")
-        r = s2["portqry -r 1:1000 (concurrency 256)"]
-        row("S2 portqry c=256 / nmap -sT, 1000 DROP ports", f"{m(r)/m(nm):.4f} ({m(r):.2f} s / {m(nm):.1f} s)", "<= 0.05", m(r) <= 0.05 * m(nm))
+        r = s2["portqry -r 1:1000 (default concurrency 512)"]
+        row("S2 portqry c=512 / nmap -sT, 1000 DROP ports", f"{m(r)/m(nm):.4f} ({m(r):.2f} s / {m(nm):.1f} s)", "<= 0.05", m(r) <= 0.05 * m(nm))
         r = s2["portqry -r 1:1000 --concurrency 1024"]
         row("S2 portqry c=1024 / nmap -sT, 1000 DROP ports", f"{m(r)/m(nm):.4f} ({m(r):.2f} s / {m(nm):.1f} s)", "<= 0.05", m(r) <= 0.05 * m(nm))
     print()
@@ -363,7 +363,7 @@ if want 1; then
     T=198.19.251.2
     echo "== scenario 1: 65535 TCP ports on $T (nothing listens, RST on every port)" >&2
     hf --runs "$RUNS" --warmup 1 --export-json "$OUT/s1.json" \
-        -n "portqry -r 1:65535 (concurrency 256)" \
+        -n "portqry -r 1:65535 (default concurrency 512)" \
         "$CLIS $PQ -n $T -nr -r 1:65535 --jsonl > $OUT/s1-portqry.jsonl" \
         -n "nmap -sT -p1-65535" \
         "$CLIS nmap -sT -n -Pn -p1-65535 -oG $OUT/s1-nmap.gnmap $T > /dev/null"
@@ -392,7 +392,7 @@ if want 2; then
     T=198.19.252.2
     echo "== scenario 2: 1000 TCP ports on $T, all DROPped by iptables" >&2
     hf --runs "$RUNS" --export-json "$OUT/s2.json" \
-        -n "portqry -r 1:1000 (concurrency 256)" \
+        -n "portqry -r 1:1000 (default concurrency 512)" \
         "$CLIS $PQ -n $T -nr -r 1:1000 --jsonl > $OUT/s2-portqry.jsonl" \
         -n "portqry -r 1:1000 --concurrency 1024" \
         "$CLIS $PQ -n $T -nr -r 1:1000 --concurrency 1024 --jsonl > $OUT/s2-portqry-c1024.jsonl"
