@@ -27,52 +27,9 @@ fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// Keys every result object has (docs/JSON.md documents each of them).
-const RESULT_KEYS: &[&str] = &[
-    "target",
-    "address",
-    "protocol",
-    "port",
-    "service",
-    "state",
-    "probe_state",
-    "exit_code",
-    "reason",
-    "evidence",
-    "icmp",
-    "tries",
-    "rtt_ms",
-    "note",
-    "query",
-];
-
-fn check_result(v: &Value) {
-    let obj = v.as_object().unwrap_or_else(|| panic!("not an object: {v}"));
-    for k in RESULT_KEYS {
-        assert!(obj.contains_key(*k), "missing {k} in {v}");
-    }
-    assert_eq!(obj.len(), RESULT_KEYS.len(), "undocumented keys in {v}");
-    let state = v["state"].as_str().unwrap();
-    assert!(["listening", "not_listening", "filtered", "listening_or_filtered"].contains(&state), "{v}");
-    assert!(["tcp", "udp"].contains(&v["protocol"].as_str().unwrap()));
-    let code = v["exit_code"].as_i64().unwrap();
-    assert_eq!(
-        code,
-        match state {
-            "listening" => 0,
-            "not_listening" => 1,
-            _ => 2,
-        }
-    );
-    let kind = v["evidence"]["kind"].as_str().unwrap();
-    assert!(
-        ["connected", "reset", "reply", "icmp", "refused", "unreachable", "silence"].contains(&kind),
-        "{v}"
-    );
-    assert_eq!(kind == "icmp", !v["icmp"].is_null(), "{v}");
-    assert!(v["tries"].as_u64().unwrap() >= 1);
-    assert!(!v["reason"].as_str().unwrap().is_empty());
-}
+#[path = "support/json_shape.rs"]
+mod json_shape;
+use json_shape::{RESULT_KEYS, check_result};
 
 #[test]
 fn docs_describe_every_key() {
@@ -96,14 +53,17 @@ fn jsonl_one_object_per_result_for_each_state() {
         }
     });
     let closed = free_port();
-    let list = format!("{open},{closed},{uport}");
+    // Bound but never answering: LISTENING or FILTERED.
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sport = silent.local_addr().unwrap().port();
+    let list = format!("{open},{closed},{uport},{sport}");
     let (code, out, err) =
         portqry(&["-n", "127.0.0.1", "-nr", "-o", &list, "-p", "both", "--jsonl", "--timeout", "300"], "");
-    assert_eq!(code, 1, "{out}{err}");
+    assert_eq!(code, 2, "the silent UDP port makes it 2: {out}{err}");
     assert_eq!(err, "");
     let lines: Vec<Value> =
         out.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
-    assert_eq!(lines.len(), 6, "{out}");
+    assert_eq!(lines.len(), 8, "{out}");
     for v in &lines {
         check_result(v);
     }
@@ -124,6 +84,10 @@ fn jsonl_one_object_per_result_for_each_state() {
     }
     assert_eq!(find(uport, "udp")["state"], "listening");
     assert_eq!(find(uport, "udp")["evidence"]["bytes"], 2);
+    let lof = find(sport, "udp");
+    assert_eq!(lof["state"], "listening_or_filtered");
+    assert_eq!(lof["evidence"]["kind"], "silence");
+    assert!(lof["rtt_ms"].is_null());
     // Order is PortQry's: each port's TCP then UDP, ports as listed.
     let order: Vec<(u64, String)> = lines
         .iter()
@@ -132,6 +96,7 @@ fn jsonl_one_object_per_result_for_each_state() {
     assert_eq!(order[0], (open as u64, "tcp".into()));
     assert_eq!(order[1], (open as u64, "udp".into()));
     assert_eq!(order[5], (uport as u64, "udp".into()));
+    drop(silent);
 }
 
 #[test]

@@ -4,6 +4,8 @@
 //!
 //! Run by .ci/run as root: `cargo test -- --include-ignored`.
 
+#[path = "support/json_shape.rs"]
+mod json_shape;
 #[path = "support/lab.rs"]
 mod lab;
 
@@ -384,6 +386,7 @@ fn udp_icmp_rate_limit_is_waited_out() {
     let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 16);
     for v in &lines {
+        json_shape::check_result(v);
         assert_eq!(v["state"], "not_listening", "{v}");
         assert_eq!(v["icmp"]["from_target"], true, "{v}");
     }
@@ -432,6 +435,7 @@ fn tcp_deadlines_adapt_to_rtt() {
     let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 100);
     for v in &lines {
+        json_shape::check_result(v);
         let port = v["port"].as_u64().unwrap();
         let want = if port >= 7050 { "filtered" } else { "not_listening" };
         assert_eq!(v["state"], want, "{v}");
