@@ -382,55 +382,37 @@ fn launch(idx: usize, attempt: u32, job: &Job, opts: &Options, tcp_wait: Duratio
         tcp::bind_source_port(&sock, job.addr, port)?;
     }
     let sent = Instant::now();
-    let (wait, decided) = match job.transport {
-        Transport::Tcp => (tcp_wait, start_tcp(&sock, job, idx, attempt, opts)?),
-        Transport::Udp => (opts.udp.wait, start_udp(&sock, job, attempt, opts)?),
+    let wait = match job.transport {
+        Transport::Tcp => tcp_wait,
+        Transport::Udp => opts.udp.wait,
     };
-    Ok(match decided {
-        Some(Launch::Exhausted) => Launch::Exhausted,
-        Some(l) => l,
+    Ok(match start(&sock, job, attempt, opts)? {
+        Some(decided) => decided,
         None => Launch::Flight(Flight { idx, attempt, sock, sent, wait, deadline: sent + wait }),
     })
 }
 
-/// Start a non-blocking connect; `Some` when it is decided already.
-fn start_tcp(
-    sock: &Socket,
-    job: &Job,
-    _idx: usize,
-    attempt: u32,
-    opts: &Options,
-) -> Result<Option<Launch>, Error> {
-    match sock.connect(&SockAddr::from(job.addr)) {
-        Ok(()) => Ok(None), // poll reports it writable at once
-        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(None),
-        Err(e) if is_exhaustion(&e) => Ok(Some(Launch::Exhausted)),
-        Err(e) => {
-            let evidence = tcp::classify_error(sock, &e)?;
-            Ok(Some(Launch::Done(Outcome {
-                observation: observed(evidence, attempt, Some(Duration::ZERO), opts.tcp.timeout),
-                stream: None,
-                note: None,
-            })))
-        }
+/// Start the probe: a non-blocking connect, and for UDP the empty datagram.
+/// `Some` when it is decided already (or resources ran out).
+fn start(sock: &Socket, job: &Job, attempt: u32, opts: &Options) -> Result<Option<Launch>, Error> {
+    let connected = sock.connect(&SockAddr::from(job.addr));
+    let started = match job.transport {
+        Transport::Tcp => match connected {
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(()),
+            r => r, // Ok: poll reports it writable at once
+        },
+        Transport::Udp => connected.and_then(|_| sock.send(&[]).map(|_| ())),
+    };
+    let Err(e) = started else { return Ok(None) };
+    if is_exhaustion(&e) {
+        return Ok(Some(Launch::Exhausted));
     }
-}
-
-/// Connect and send the empty datagram; `Some` when it is decided already.
-fn start_udp(sock: &Socket, job: &Job, attempt: u32, opts: &Options) -> Result<Option<Launch>, Error> {
-    let r = sock.connect(&SockAddr::from(job.addr)).and_then(|_| sock.send(&[]).map(|_| ()));
-    match r {
-        Ok(()) => Ok(None),
-        Err(e) if is_exhaustion(&e) => Ok(Some(Launch::Exhausted)),
-        Err(e) => {
-            let evidence = udp::error_evidence(sock, &e)?;
-            Ok(Some(Launch::Done(Outcome {
-                observation: observed(evidence, attempt, Some(Duration::ZERO), opts.udp.wait),
-                stream: None,
-                note: None,
-            })))
-        }
-    }
+    let (evidence, wait) = match job.transport {
+        Transport::Tcp => (tcp::classify_error(sock, &e)?, opts.tcp.timeout),
+        Transport::Udp => (udp::error_evidence(sock, &e)?, opts.udp.wait),
+    };
+    let observation = observed(evidence, attempt, Some(Duration::ZERO), wait);
+    Ok(Some(Launch::Done(Outcome { observation, stream: None, note: None })))
 }
 
 fn observed(evidence: Evidence, tries: u32, rtt: Option<Duration>, wait: Duration) -> Observation {
