@@ -242,20 +242,9 @@ pub fn udp_query(proto: Protocol, ctx: &QueryContext, out: &mut Output) -> Resul
             }
         }
     } else {
-        outcome.state = match probe::decide(Transport::Udp, &p.observation.evidence, ctx.target.addr) {
-            // Silence after a formatted query: PortQry calls the port FILTERED.
-            State::ListeningOrFiltered => State::Filtered,
-            s => s,
-        };
+        outcome.state = udp_query_state(&p.observation.evidence, ctx.target.addr);
     }
-    out.line(&format!("UDP port {} is {}", ctx.port, outcome.state.portqry_text()));
-    if cfg.verbose {
-        out.line(&format!(
-            "    evidence: {}",
-            probe::explain(Transport::Udp, &p.observation, ctx.target.addr)
-        ));
-    }
-    out.line("");
+    print_udp_verdict(ctx, outcome.state, &p.observation, out);
     Ok(outcome)
 }
 
@@ -273,7 +262,7 @@ pub fn tcp_query(
     out.para(&format!("Sending {} query to TCP port {}...", name(proto), ctx.port));
     let ex = exchange_for(proto, ctx.cfg, true);
     let started = Instant::now();
-    let deadline = started + ctx.cfg.udp_wait.max(ctx.cfg.tcp_timeout) * 2;
+    let deadline = started + tcp_query_wait(ctx.cfg);
     let mut outcome = QueryOutcome {
         protocol: proto,
         state: State::Listening,
@@ -333,11 +322,11 @@ fn read_reply(
         }
         let now = Instant::now();
         if now >= deadline {
-            return if buf.is_empty() {
-                Err(format!("no reply within {} ms", (deadline - now).as_millis().max(1)))
-            } else {
-                Ok(((buf.clone()), (ex.parse)(&buf)))
-            };
+            if buf.is_empty() {
+                return Err("no reply before the deadline".into());
+            }
+            let parsed = (ex.parse)(&buf);
+            return Ok((buf, parsed));
         }
         stream
             .set_read_timeout(Some((deadline - now).max(Duration::from_millis(1))))
@@ -346,18 +335,22 @@ fn read_reply(
             Ok(0) if buf.is_empty() => {
                 return Err("the server closed the connection without answering".into());
             }
-            Ok(0) => return Ok((buf.clone(), (ex.parse)(&buf))),
+            Ok(0) => {
+                let parsed = (ex.parse)(&buf);
+                return Ok((buf, parsed));
+            }
             Ok(n) => {
                 buf.extend_from_slice(&chunk[..n]);
                 if buf.len() > MAX_TCP_REPLY {
-                    return Ok((buf.clone(), Err("reply larger than 1 MiB".into())));
+                    return Ok((buf, Err("reply larger than 1 MiB".into())));
                 }
             }
             Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
                 if buf.is_empty() {
                     return Err("no reply before the deadline".into());
                 }
-                return Ok((buf.clone(), (ex.parse)(&buf)));
+                let parsed = (ex.parse)(&buf);
+                return Ok((buf, parsed));
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
             Err(e) => return Err(format!("connection failed: {e}")),
@@ -395,6 +388,21 @@ fn complete(proto: Protocol, buf: &[u8], ex: &Exchange) -> Option<Result<Answer,
     }
 }
 
+/// PortQry's closing line after a UDP query ("UDP port 389 is LISTENING"),
+/// with the evidence under it for `-v`.
+fn print_udp_verdict(ctx: &QueryContext, state: State, obs: &Observation, out: &mut Output) {
+    out.line(&format!("UDP port {} is {}", ctx.port, state.portqry_text()));
+    if ctx.cfg.verbose {
+        out.line(&format!("    evidence: {}", probe::explain(Transport::Udp, obs, ctx.target.addr)));
+    }
+    out.line("");
+}
+
+/// How long a query over an open TCP connection may wait for each answer.
+fn tcp_query_wait(cfg: &Config) -> Duration {
+    cfg.udp_wait.max(cfg.tcp_timeout) * 2
+}
+
 /// The verdict after a formatted UDP query, from its evidence.
 fn udp_query_state(evidence: &Evidence, target: std::net::IpAddr) -> State {
     match probe::decide(Transport::Udp, evidence, target) {
@@ -408,9 +416,8 @@ fn udp_query_state(evidence: &Evidence, target: std::net::IpAddr) -> State {
 fn print_dump(result: &Result<rpc::Dump, String>, cfg: &Config, out: &mut Output) {
     match result {
         Ok(dump) => {
-            // `render` starts with the "Querying..." line, already printed.
-            for l in rpc::render(dump, cfg.rpc_names).iter().skip(1) {
-                out.line(l);
+            for l in rpc::render(dump, cfg.rpc_names) {
+                out.line(&l);
             }
         }
         Err(e) => {
@@ -437,7 +444,7 @@ fn epm_outcome(
 fn tcp_epm(ctx: &QueryContext, mut stream: TcpStream, out: &mut Output) -> QueryOutcome {
     out.line("Querying Endpoint Mapper Database...");
     let started = Instant::now();
-    let wait = ctx.cfg.udp_wait.max(ctx.cfg.tcp_timeout) * 2;
+    let wait = tcp_query_wait(ctx.cfg);
     let result = rpc::dump_tcp(&mut stream, wait);
     print_dump(&result, ctx.cfg, out);
     let observation = result.as_ref().ok().map(|_| Observation {
@@ -461,13 +468,6 @@ fn udp_epm(ctx: &QueryContext, out: &mut Output) -> Result<QueryOutcome, Error> 
         Some(r) => print_dump(r, ctx.cfg, out),
         None => out.line(""),
     }
-    out.line(&format!("UDP port {} is {}", ctx.port, state.portqry_text()));
-    if ctx.cfg.verbose {
-        out.line(&format!(
-            "    evidence: {}",
-            probe::explain(Transport::Udp, &d.observation, ctx.target.addr)
-        ));
-    }
-    out.line("");
+    print_udp_verdict(ctx, state, &d.observation, out);
     Ok(epm_outcome(state, Some(d.observation), d.result))
 }

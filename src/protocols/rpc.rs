@@ -350,13 +350,9 @@ impl ClClient {
     }
 }
 
-/// PortQry's block for a dump.
+/// PortQry's block for a dump, after its "Querying Endpoint Mapper Database..." line.
 pub fn render(dump: &Dump, names: bool) -> Vec<String> {
-    let mut lines = vec![
-        "Querying Endpoint Mapper Database...".to_string(),
-        "Server's response:".to_string(),
-        String::new(),
-    ];
+    let mut lines = vec!["Server's response:".to_string(), String::new()];
     lines.extend(epm::render_entries(&dump.entries, names));
     if lines.last().is_some_and(|l| !l.is_empty()) {
         lines.push(String::new());
