@@ -11,12 +11,15 @@ pub struct Output {
     log: Option<BufWriter<File>>,
     log_error: Option<String>,
     progress: Option<indicatif::ProgressBar>,
+    /// While set, stdout lines are collected here and written by [`Output::release`]:
+    /// one write per batch of results instead of one per line.
+    held: Option<Vec<u8>>,
 }
 
 impl Output {
     /// A report to the screen only (or nowhere, when `screen` is false).
     pub fn new(screen: bool, log: Option<BufWriter<File>>) -> Output {
-        Output { screen, log, log_error: None, progress: None }
+        Output { screen, log, log_error: None, progress: None, held: None }
     }
 
     /// Lines printed while a progress bar is shown go around it, not through it.
@@ -24,19 +27,55 @@ impl Output {
         self.progress = bar;
     }
 
+    /// Hold stdout lines until [`Output::release`] (or stop holding, which releases).
+    pub fn hold(&mut self, on: bool) {
+        if on {
+            self.held.get_or_insert_with(Vec::new);
+        } else {
+            self.release();
+            self.held = None;
+        }
+    }
+
+    /// Write the held lines now (call it before waiting for more results).
+    pub fn release(&mut self) {
+        if let Some(buf) = self.held.as_mut().filter(|b| !b.is_empty()) {
+            let bytes = std::mem::take(buf);
+            self.write_stdout(&bytes);
+        }
+    }
+
+    fn write_stdout(&self, bytes: &[u8]) {
+        let print = || {
+            let mut out = std::io::stdout().lock();
+            // A closed pipe (`portqry ... | head`) is not worth a panic.
+            let _ = out.write_all(bytes);
+            let _ = out.flush();
+        };
+        match &self.progress {
+            Some(bar) => bar.suspend(print),
+            None => print(),
+        }
+    }
+
+    /// A line for stdout whatever the text report does (JSON lines).
+    pub fn stdout_line(&mut self, text: &str) {
+        match &mut self.held {
+            Some(buf) => {
+                buf.extend_from_slice(text.as_bytes());
+                buf.push(b'\n');
+                if buf.len() >= 1 << 16 {
+                    self.release();
+                }
+            }
+            None => self.write_stdout(format!("{text}\n").as_bytes()),
+        }
+    }
+
     /// One line of text.
     pub fn line(&mut self, text: &str) {
         if self.screen {
-            let print = || {
-                let mut out = std::io::stdout().lock();
-                // A closed pipe (`portqry ... | head`) is not worth a panic.
-                let _ = writeln!(out, "{text}");
-                let _ = out.flush();
-            };
-            match &self.progress {
-                Some(bar) => bar.suspend(print),
-                None => print(),
-            }
+            self.stdout_line(text);
         }
         if let Some(log) = &mut self.log
             && let Err(e) = writeln!(log, "{text}")
@@ -53,6 +92,7 @@ impl Output {
 
     /// Close the log with PortQry's end marker; report a write failure.
     pub fn finish(mut self) -> Result<(), Error> {
+        self.hold(false);
         if let Some(mut log) = self.log.take() {
             let r = writeln!(log, "\n========= end of log file =========").and_then(|_| log.flush());
             if let Err(e) = r {

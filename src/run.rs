@@ -175,7 +175,7 @@ fn scan(
     let mut results = Vec::with_capacity(plan.len());
     let mut finish = |p: &Planned, obs: Observation, stream: Option<TcpStream>, note, out: &mut Output| {
         let r = report_port(cfg, target, p, obs, stream, note, out)?;
-        json.result(target, &r);
+        json.result(target, &r, out);
         results.push(r);
         Ok::<(), Error>(())
     };
@@ -241,7 +241,7 @@ fn scan_parallel(
     };
     let progress = report::Progress::new(plan.len() as u64, !cfg.quiet);
     out.set_progress(progress.bar());
-    let (tx, rx) = mpsc::channel();
+    let (tx, rx) = mpsc::channel::<Batch>();
     // TCP-only plans are striped over one engine per core (connects are
     // kernel-bound); UDP stays on one engine, whose pacing must see every
     // answer from the target to respect its ICMP rate limit.
@@ -255,43 +255,60 @@ fn scan_parallel(
             let index: Vec<usize> = (k..jobs.len()).step_by(engines).collect();
             let mine: Vec<Job> = index.iter().map(|&i| jobs[i]).collect();
             let opts = engine::Options { concurrency: (opts.concurrency / engines).max(1), ..opts };
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                engine::run(&mine, &opts, &STOP, |i, r| {
-                    let _ = tx.send((index[i], r));
-                })
-            })
+            let mut sink = Sender { tx: tx.clone(), index, batch: Vec::new() };
+            std::thread::spawn(move || engine::run(&mine, &opts, &STOP, &mut sink))
         })
         .collect();
     drop(tx);
     let mut pending: HashMap<usize, engine::Outcome> = HashMap::new();
     let mut next = 0;
     let mut failure = None;
-    while next < plan.len() {
-        match rx.recv_timeout(Duration::from_millis(100)) {
-            Ok((i, Ok(o))) => {
-                progress.inc();
-                pending.insert(i, o);
-            }
-            Ok((_, Err(e))) => {
-                failure = Some(e);
-                STOP.store(true, Ordering::SeqCst);
-                break;
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                progress.tick();
-                if STOP.load(Ordering::SeqCst) {
-                    break;
+    // Lines are written once per batch, and always before waiting for more.
+    out.hold(true);
+    'receive: while next < plan.len() {
+        let batch = match rx.try_recv() {
+            Ok(b) => b,
+            Err(mpsc::TryRecvError::Disconnected) => break,
+            Err(mpsc::TryRecvError::Empty) => {
+                out.release();
+                match rx.recv_timeout(Duration::from_millis(100)) {
+                    Ok(b) => b,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        progress.tick();
+                        if STOP.load(Ordering::SeqCst) {
+                            break;
+                        }
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
                 }
-                continue;
             }
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        };
+        for (i, r) in batch {
+            match r {
+                Ok(o) => {
+                    progress.inc();
+                    pending.insert(i, o);
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    STOP.store(true, Ordering::SeqCst);
+                    break 'receive;
+                }
+            }
         }
         while let Some(o) = pending.remove(&next) {
-            finish(&plan[next], o.observation, o.stream, o.note, out)?;
+            if plan[next].protocol.is_some() {
+                out.release(); // a query can take a while: show what is decided first
+            }
+            if let Err(e) = finish(&plan[next], o.observation, o.stream, o.note, out) {
+                out.hold(false);
+                return Err(e);
+            }
             next += 1;
         }
     }
+    out.hold(false);
     for w in workers {
         let _ = w.join();
     }
@@ -301,6 +318,36 @@ fn scan_parallel(
         return Err(e);
     }
     Ok(next == plan.len())
+}
+
+/// Results of one engine on their way to the printing thread.
+#[cfg(unix)]
+type Batch = Vec<(usize, Result<probe::engine::Outcome, Error>)>;
+
+/// Hands an engine's results to the printing thread in batches (one channel
+/// message and one wake-up per batch, not per port), with the engine's own
+/// indices mapped back to the plan's.
+#[cfg(unix)]
+struct Sender {
+    tx: std::sync::mpsc::Sender<Batch>,
+    index: Vec<usize>,
+    batch: Batch,
+}
+
+#[cfg(unix)]
+impl probe::engine::Sink for Sender {
+    fn done(&mut self, idx: usize, result: Result<probe::engine::Outcome, Error>) {
+        self.batch.push((self.index[idx], result));
+        if self.batch.len() >= 256 {
+            self.flush();
+        }
+    }
+
+    fn flush(&mut self) {
+        if !self.batch.is_empty() {
+            let _ = self.tx.send(std::mem::take(&mut self.batch));
+        }
+    }
 }
 
 /// Decide, print the status line (and evidence), run the protocol query.
@@ -374,9 +421,9 @@ impl JsonSink {
         JsonSink { format: format.filter(|f| *f != Format::Text), targets: Vec::new(), worst: 0 }
     }
 
-    fn result(&mut self, target: &Target, r: &PortResult) {
+    fn result(&mut self, target: &Target, r: &PortResult, out: &mut Output) {
         if self.format == Some(Format::JsonLines) {
-            println!("{}", result_json(target, r));
+            out.stdout_line(&result_json(target, r).to_string());
         }
     }
 

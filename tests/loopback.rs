@@ -362,3 +362,39 @@ fn descriptor_exhaustion_is_survived() {
     assert_eq!(out.lines().count(), 2000, "every port decided");
     assert!(out.lines().all(|l| l.contains("\"state\":")), "{out}");
 }
+
+/// A range over listeners interleaved with closed ports: every verdict equals
+/// what a plain blocking connect says about the same port (the engine decides
+/// most RSTs inside `connect` and reuses refused sockets on Linux; a socket
+/// that connected must never be reused, and no refusal may leak into a listener).
+#[test]
+fn range_verdicts_match_plain_connects() {
+    use std::net::{SocketAddr, TcpStream};
+    use std::time::Duration;
+    let first = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = first.local_addr().unwrap().port().min(65535 - 300);
+    let mut listeners = vec![first];
+    for p in (base + 3..base + 300).step_by(7) {
+        if let Ok(l) = TcpListener::bind(("127.0.0.1", p)) {
+            listeners.push(l);
+        }
+    }
+    assert!(listeners.len() > 20, "could not bind listeners near {base}");
+    let range = format!("{base}:{}", base + 299);
+    let run = portqry(&["-n", "127.0.0.1", "-nr", "-r", &range, "--jsonl"]);
+    assert!(run.err.is_empty(), "{}", run.err);
+    let mut listening = 0;
+    for (i, line) in run.out.lines().enumerate() {
+        let port = base + i as u16;
+        assert!(line.contains(&format!("\"port\":{port},")), "order: {line}");
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let want = match TcpStream::connect_timeout(&addr, Duration::from_secs(1)) {
+            Ok(_) => "\"state\":\"listening\"",
+            Err(_) => "\"state\":\"not_listening\"",
+        };
+        assert!(line.contains(want), "port {port}: want {want}: {line}");
+        listening += usize::from(want.contains("\"listening\""));
+    }
+    assert_eq!(run.out.lines().count(), 300);
+    assert!(listening >= listeners.len(), "{listening} listening, {} listeners", listeners.len());
+}

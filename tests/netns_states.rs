@@ -3,6 +3,7 @@
 //! status line, the evidence (ICMP type/code and who sent it) and the exit code.
 //!
 //! Run by .ci/run as root: `cargo test -- --include-ignored`.
+#![cfg(target_os = "linux")] // namespaces, iptables and Debian servers
 
 #[path = "support/json_shape.rs"]
 mod json_shape;
@@ -68,16 +69,29 @@ fn run_cases(proto: &str, v6: bool, cases: &[Case]) {
         let _ = router;
     }
     assert!(failures.is_empty(), "{}", failures.join("\n---\n"));
-    // One run over the whole list gives the same verdicts, in order, and the
-    // highest single exit code.
+    // One run over the whole list gives the same verdicts, in order, each with
+    // its own evidence (the engine reuses refused TCP sockets: nothing of one
+    // port's ICMP error may leak into the next), and the highest exit code.
     let list: Vec<String> = cases.iter().map(|c| c.port.to_string()).collect();
     let (code, out, err) =
-        lab.portqry(&["-n", target, "-nr", "-o", &list.join(","), "-p", proto, "--timeout", "400"]);
-    let statuses: Vec<String> = out
-        .lines()
-        .filter(|l| l.starts_with(&format!("{} port ", proto.to_uppercase())) && l.contains("): "))
-        .map(str::to_string)
-        .collect();
+        lab.portqry(&["-n", target, "-nr", "-o", &list.join(","), "-p", proto, "-v", "--timeout", "400"]);
+    let lines: Vec<&str> = out.lines().collect();
+    let mut statuses = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        if l.starts_with(&format!("{} port ", proto.to_uppercase())) && l.contains("): ") {
+            statuses.push(l.to_string());
+            let evidence = lines.get(i + 1).copied().unwrap_or("");
+            let c = &cases[(statuses.len() - 1).min(cases.len() - 1)];
+            // A silent UDP port in a list may be probed again (ICMP rate limit),
+            // which changes the count of tries, not what was seen.
+            let want = if c.evidence.starts_with("no response to") { "no response to" } else { c.evidence };
+            assert!(
+                evidence.trim_start().starts_with("evidence:") && evidence.contains(want),
+                "list run, port {}: want evidence '{want}', got '{evidence}'\n{out}{err}",
+                c.port
+            );
+        }
+    }
     assert_eq!(statuses, singles, "list run:\n{out}{err}");
     assert_eq!(code, cases.iter().map(|c| c.exit).max().unwrap(), "{out}");
 }
@@ -142,6 +156,8 @@ fn tcp_ipv4_states() {
                 "(type 3, code 13) from 198.18.0.254, not the target",
                 2,
             ),
+            // After ICMP refusals, a plain RST: a reused socket must say RST.
+            case(7013, None, "NOT LISTENING", "TCP reset (RST)", 1),
         ],
     );
 }
@@ -261,6 +277,7 @@ fn tcp_ipv6_states() {
                 "(type 1, code 4) from 2001:2::fe, not the target",
                 2,
             ),
+            case(7013, None, "NOT LISTENING", "TCP reset (RST)", 1),
         ],
     );
 }

@@ -2,6 +2,7 @@
 //! (dnsmasq, slapd, Samba nmbd, Samba as an AD DC), started in namespaces by
 //! tests/servers/ensure.sh, cross-checked with the reference clients
 //! (dig, ldapsearch, nmblookup, impacket) and tshark.
+#![cfg(target_os = "linux")] // namespaces, iptables and Debian servers
 
 use std::collections::BTreeSet;
 use std::process::{Command, Stdio};

@@ -6,11 +6,34 @@
 //! together with the offender's address, which is what lets us call a port
 //! NOT LISTENING only when the *target itself* sent the port-unreachable.
 
-use super::IcmpReport;
+use super::{ConnectState, IcmpReport};
 use socket2::Socket;
 use std::mem::{MaybeUninit, size_of};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
+
+/// After `connect` reported a refusal, Linux has already reset the socket to
+/// an unconnected one (`__inet_stream_connect`'s error path disconnects it),
+/// and it can connect again: the engine saves a `socket` + `close` per port.
+pub const REUSE_REFUSED_SOCKETS: bool = true;
+
+/// Ask a non-blocking TCP connect for its result by calling `connect` again.
+///
+/// On a veth pair or loopback the SYN, the peer's RST and its processing all
+/// happen inside the first `connect`, so most refusals are known at once and
+/// need no `poll`. `EALREADY` means still in progress; an error returned here
+/// is consumed from the socket (Linux's `sock_error`), which also makes the
+/// socket reusable after a refusal.
+pub fn connect_state(sock: &Socket, addr: &socket2::SockAddr) -> ConnectState {
+    match sock.connect(addr) {
+        Ok(()) => ConnectState::Connected,
+        Err(e) => match e.raw_os_error() {
+            Some(libc::EISCONN) => ConnectState::Connected,
+            Some(libc::EALREADY | libc::EINPROGRESS | libc::EINTR) => ConnectState::Pending,
+            _ => ConnectState::Failed(e),
+        },
+    }
+}
 
 const SO_EE_ORIGIN_ICMP: u8 = 2;
 const SO_EE_ORIGIN_ICMP6: u8 = 3;
@@ -125,5 +148,48 @@ unsafe fn read_sockaddr(ptr: *const u8, len: usize) -> Option<IpAddr> {
             }
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use socket2::{Domain, SockAddr, Type};
+    use std::net::{SocketAddr, TcpListener};
+
+    fn wait_for(sock: &Socket, addr: &SockAddr) -> ConnectState {
+        // Bounded: loopback answers within microseconds.
+        for _ in 0..1000 {
+            match connect_state(sock, addr) {
+                ConnectState::Pending => std::thread::sleep(std::time::Duration::from_millis(1)),
+                other => return other,
+            }
+        }
+        ConnectState::Pending
+    }
+
+    /// The kernel behaviour the engine's socket reuse rests on: after a second
+    /// `connect` reported the refusal, the same socket connects elsewhere.
+    #[test]
+    fn refused_socket_connects_again() {
+        let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let open = TcpListener::bind("127.0.0.1:0").unwrap();
+        let open_addr: SocketAddr = open.local_addr().unwrap();
+        let sock = Socket::new(Domain::IPV4, Type::STREAM.nonblocking(), None).unwrap();
+        enable_icmp_errors(&sock, false).unwrap();
+        for _ in 0..3 {
+            let closed_sa = SockAddr::from(closed);
+            let first = sock.connect(&closed_sa).unwrap_err();
+            assert_eq!(first.raw_os_error(), Some(libc::EINPROGRESS), "{first}");
+            match wait_for(&sock, &closed_sa) {
+                ConnectState::Failed(e) => assert_eq!(e.kind(), std::io::ErrorKind::ConnectionRefused),
+                other => panic!("want a refusal, got {other:?}"),
+            }
+            assert!(take_icmp_error(&sock).is_none(), "a RST is not an ICMP error");
+        }
+        let open_sa = SockAddr::from(open_addr);
+        let _ = sock.connect(&open_sa);
+        assert!(matches!(wait_for(&sock, &open_sa), ConnectState::Connected));
+        assert!(open.accept().is_ok());
     }
 }

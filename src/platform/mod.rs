@@ -12,12 +12,26 @@ use std::net::IpAddr;
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
-pub use linux::{enable_icmp_errors, take_icmp_error};
+pub use linux::{REUSE_REFUSED_SOCKETS, connect_state, enable_icmp_errors, take_icmp_error};
 
 #[cfg(not(target_os = "linux"))]
 mod portable;
 #[cfg(not(target_os = "linux"))]
-pub use portable::{enable_icmp_errors, take_icmp_error};
+pub use portable::{REUSE_REFUSED_SOCKETS, connect_state, enable_icmp_errors, take_icmp_error};
+
+/// What asking again says about a non-blocking TCP connect in progress.
+#[derive(Debug)]
+pub enum ConnectState {
+    /// No answer yet: wait for the socket to become writable.
+    Pending,
+    /// The handshake completed.
+    Connected,
+    /// The connect failed with this error (already taken from the socket:
+    /// classify it, do not read `SO_ERROR` again).
+    Failed(std::io::Error),
+    /// This OS cannot tell without waiting.
+    Unknown,
+}
 
 /// An ICMP (or ICMPv6) error the kernel matched to one of our sockets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]

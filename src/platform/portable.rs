@@ -4,7 +4,7 @@
 //! (`ECONNREFUSED`, or `WSAECONNRESET` on Windows, which Rust maps to
 //! `ConnectionReset`), but not who sent it; callers say so in the evidence.
 
-use super::IcmpReport;
+use super::{ConnectState, IcmpReport};
 use socket2::Socket;
 
 /// Nothing to enable: connected sockets already receive hard ICMP errors.
@@ -15,4 +15,12 @@ pub fn enable_icmp_errors(_sock: &Socket, _v6: bool) -> std::io::Result<()> {
 /// The type, code and sender of ICMP errors are not available here.
 pub fn take_icmp_error(_sock: &Socket) -> Option<IcmpReport> {
     None
+}
+
+/// BSD and Windows do not promise that a refused socket can connect again.
+pub const REUSE_REFUSED_SOCKETS: bool = false;
+
+/// Only `poll` tells here (a second `connect` means different things on each OS).
+pub fn connect_state(_sock: &Socket, _addr: &socket2::SockAddr) -> ConnectState {
+    ConnectState::Unknown
 }

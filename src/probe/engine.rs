@@ -20,6 +20,7 @@ use super::{
     icmp_meaning,
 };
 use crate::error::Error;
+use crate::platform::{self, ConnectState};
 use socket2::{SockAddr, Socket};
 use std::collections::VecDeque;
 use std::io;
@@ -123,6 +124,33 @@ enum Launch {
     Done(Outcome),
     /// Out of descriptors, buffers or ports: retry later with less in flight.
     Exhausted,
+    /// A connect to our own ephemeral port (loopback): this try does not count.
+    Again,
+}
+
+/// Where the engine hands decided probes, in completion order.
+pub trait Sink {
+    /// One probe decided (or failed locally).
+    fn done(&mut self, idx: usize, result: Result<Outcome, Error>);
+    /// The engine is about to wait: pass on anything held back.
+    fn flush(&mut self) {}
+}
+
+/// Sockets refused at once, ready to connect again (Linux, see
+/// [`platform::REUSE_REFUSED_SOCKETS`]): one spare list per address family.
+#[derive(Default)]
+struct Spares {
+    v4: Vec<Socket>,
+    v6: Vec<Socket>,
+}
+
+impl Spares {
+    /// A handful is enough: a refused socket is taken again by the next launch.
+    const MAX: usize = 16;
+
+    fn list(&mut self, addr: &SocketAddr) -> &mut Vec<Socket> {
+        if addr.is_ipv6() { &mut self.v6 } else { &mut self.v4 }
+    }
 }
 
 /// Raise the soft open-file limit toward the hard one; returns the soft limit.
@@ -151,14 +179,10 @@ fn is_exhaustion(e: &io::Error) -> bool {
     )
 }
 
-/// Run every job; `done(index, outcome)` is called once per job, in completion
-/// order. Returns early (without calling `done` for the rest) when `stop` is set.
-pub fn run(
-    jobs: &[Job],
-    opts: &Options,
-    stop: &AtomicBool,
-    mut done: impl FnMut(usize, Result<Outcome, Error>),
-) {
+/// Run every job; `sink.done(index, outcome)` is called once per job, in
+/// completion order, and `sink.flush()` before every wait. Returns early
+/// (without results for the rest) when `stop` is set.
+pub fn run(jobs: &[Job], opts: &Options, stop: &AtomicBool, sink: &mut impl Sink) {
     let fd_cap = raise_fd_limit().saturating_sub(64).max(1);
     let mut limit = opts.concurrency.clamp(1, fd_cap);
     let mut queue: VecDeque<(usize, u32)> = (0..jobs.len()).map(|i| (i, 1)).collect();
@@ -169,21 +193,31 @@ pub fn run(
     let mut starved = 0u32;
     let mut rto = Rto::default();
     let mut buf = vec![MaybeUninit::<u8>::uninit(); 65_535];
+    let mut spares = Spares::default();
     loop {
         if stop.load(Ordering::Relaxed) {
+            sink.flush();
             return;
         }
         while flights.len() < limit {
+            // Most RST answers arrive inside `connect` itself: this loop can
+            // decide thousands of ports without waiting, so it watches `stop`.
+            if stop.load(Ordering::Relaxed) {
+                break;
+            }
             let Some((idx, attempt)) = queue.pop_front() else { break };
-            match launch(idx, attempt, &jobs[idx], opts, rto.timeout(opts)) {
+            match launch(idx, attempt, &jobs[idx], opts, rto.timeout(opts), &mut spares) {
                 Ok(Launch::Flight(f)) => {
                     starved = 0;
                     flights.push(f);
                 }
                 Ok(Launch::Done(o)) => {
+                    starved = 0;
                     note_icmp(&o.observation, &jobs[idx], &mut unreachables);
-                    done(idx, Ok(o));
+                    sample_rtt(&mut rto, &o.observation);
+                    sink.done(idx, Ok(o));
                 }
+                Ok(Launch::Again) => queue.push_front((idx, attempt)),
                 Ok(Launch::Exhausted) => {
                     queue.push_front((idx, attempt));
                     limit = flights.len().max(1);
@@ -193,15 +227,19 @@ pub fn run(
                         starved += 1;
                         if starved > 500 {
                             queue.pop_front();
-                            done(idx, Err(Error::Socket("out of sockets or ports on this machine".into())));
+                            sink.done(
+                                idx,
+                                Err(Error::Socket("out of sockets or ports on this machine".into())),
+                            );
                             starved = 0;
                         } else {
+                            sink.flush();
                             std::thread::sleep(Duration::from_millis(10));
                         }
                     }
                     break;
                 }
-                Err(e) => done(idx, Err(e)),
+                Err(e) => sink.done(idx, Err(e)),
             }
         }
         if flights.is_empty() {
@@ -212,14 +250,23 @@ pub fn run(
         }
         let mut st =
             Pass { queue: &mut queue, slow: &mut slow, unreachables: &mut unreachables, rto: &mut rto };
-        wait_and_handle(jobs, opts, &mut flights, &mut st, &mut buf, &mut done);
+        sink.flush();
+        wait_and_handle(jobs, opts, &mut flights, &mut st, &mut buf, sink);
         // Descriptors came back: let the limit grow again, slowly.
         if limit < opts.concurrency.min(fd_cap) && flights.len() + 1 >= limit {
             limit += 1;
         }
     }
     let limited = looks_rate_limited(unreachables, started.elapsed());
-    finish_slow_lane(jobs, opts, slow, limited, stop, &mut done);
+    finish_slow_lane(jobs, opts, slow, limited, stop, sink);
+    sink.flush();
+}
+
+/// TCP answers (SYN-ACK or RST) feed the adaptive deadline.
+fn sample_rtt(rto: &mut Rto, obs: &Observation) {
+    if let (Evidence::Connected | Evidence::Reset, Some(rtt)) = (&obs.evidence, obs.rtt) {
+        rto.sample(rtt);
+    }
 }
 
 /// Whether the port-unreachables counted in the parallel pass look like a
@@ -251,14 +298,14 @@ fn finish_slow_lane(
     slow: Vec<(usize, Observation)>,
     limited: bool,
     stop: &AtomicBool,
-    done: &mut impl FnMut(usize, Result<Outcome, Error>),
+    sink: &mut impl Sink,
 ) {
     let mut slow = slow;
     slow.sort_by_key(|(i, _)| *i);
     if !limited || opts.rate_limit == RateLimit::Fast {
         let note = if limited { Some(NOTE_UNVERIFIED) } else { None };
         for (idx, obs) in slow {
-            done(idx, Ok(Outcome { observation: obs, stream: None, note }));
+            sink.done(idx, Ok(Outcome { observation: obs, stream: None, note }));
         }
         return;
     }
@@ -270,9 +317,7 @@ fn finish_slow_lane(
             o
         })
     };
-    let finish = |idx, o: Observation, note, done: &mut dyn FnMut(usize, Result<Outcome, Error>)| {
-        done(idx, Ok(Outcome { observation: o, stream: None, note: Some(note) }));
-    };
+    let noted = |o: Observation, note| Ok(Outcome { observation: o, stream: None, note: Some(note) });
     // One re-probe per refill of the target's bucket, on a fixed schedule.
     let mut pacer = Pacer::new(REFILL_PERIOD, REFILL_MARGIN);
     let mut silent_in_a_row = 0;
@@ -280,9 +325,10 @@ fn finish_slow_lane(
     let mut missed = Vec::new();
     for (idx, obs) in slow {
         if silent_in_a_row >= MAX_SILENT_REPROBES {
-            finish(idx, obs, NOTE_NOT_REPROBED, done);
+            sink.done(idx, noted(obs, NOTE_NOT_REPROBED));
             continue;
         }
+        sink.flush();
         if !pacer.wait(stop) {
             return;
         }
@@ -294,9 +340,9 @@ fn finish_slow_lane(
             Ok(o) => {
                 silent_in_a_row = 0;
                 answered += 1;
-                finish(idx, o, NOTE_REPROBED, done);
+                sink.done(idx, noted(o, NOTE_REPROBED));
             }
-            Err(e) => done(idx, Err(e)),
+            Err(e) => sink.done(idx, Err(e)),
         }
     }
     // A re-probe can reach the target a hair before its bucket refills; when
@@ -305,18 +351,19 @@ fn finish_slow_lane(
     let mut silent_in_a_row = 0;
     for (idx, obs) in missed {
         if answered == 0 || silent_in_a_row >= MAX_SILENT_REPROBES {
-            finish(idx, obs, NOTE_REPROBED, done);
+            sink.done(idx, noted(obs, NOTE_REPROBED));
             continue;
         }
+        sink.flush();
         if !pacer.wait(stop) {
             return;
         }
         match reprobe(idx, &obs) {
             Ok(o) => {
                 silent_in_a_row = if o.evidence == Evidence::Silence { silent_in_a_row + 1 } else { 0 };
-                finish(idx, o, NOTE_REPROBED, done);
+                sink.done(idx, noted(o, NOTE_REPROBED));
             }
-            Err(e) => done(idx, Err(e)),
+            Err(e) => sink.done(idx, Err(e)),
         }
     }
 }
@@ -368,28 +415,72 @@ impl Pacer {
     }
 }
 
-fn launch(idx: usize, attempt: u32, job: &Job, opts: &Options, tcp_wait: Duration) -> Result<Launch, Error> {
-    let sock = match tcp::raw_socket(job.addr, job.transport == Transport::Tcp, true) {
-        Ok(s) => s,
-        Err(e) if is_exhaustion(&e) => return Ok(Launch::Exhausted),
-        Err(e) => return Err(Error::Socket(format!("cannot create a socket: {e}"))),
-    };
+fn launch(
+    idx: usize,
+    attempt: u32,
+    job: &Job,
+    opts: &Options,
+    tcp_wait: Duration,
+    spares: &mut Spares,
+) -> Result<Launch, Error> {
     let sp = match job.transport {
         Transport::Tcp => opts.tcp.source_port,
         Transport::Udp => opts.udp.source_port,
     };
-    if let Some(port) = sp {
-        tcp::bind_source_port(&sock, job.addr, port)?;
-    }
-    let sent = Instant::now();
+    // Only plain TCP sockets are reused: `-sp` binds each one to a port.
+    let reuse = job.transport == Transport::Tcp && sp.is_none() && platform::REUSE_REFUSED_SOCKETS;
+    let fresh = || match tcp::raw_socket(job.addr, job.transport == Transport::Tcp, true) {
+        Ok(s) => Ok(Some(s)),
+        Err(e) if is_exhaustion(&e) => Ok(None),
+        Err(e) => Err(Error::Socket(format!("cannot create a socket: {e}"))),
+    };
     let wait = match job.transport {
         Transport::Tcp => tcp_wait,
         Transport::Udp => opts.udp.wait,
     };
-    Ok(match start(&sock, job, attempt, opts)? {
-        Some(decided) => decided,
-        None => Launch::Flight(Flight { idx, attempt, sock, sent, wait, deadline: sent + wait }),
-    })
+    let mut spare = if reuse { spares.list(&job.addr).pop() } else { None };
+    let (sock, sent) = loop {
+        let from_spare = spare.is_some();
+        let Some(sock) = (match spare.take() {
+            Some(s) => Some(s),
+            None => fresh()?,
+        }) else {
+            return Ok(Launch::Exhausted);
+        };
+        if let Some(port) = sp {
+            tcp::bind_source_port(&sock, job.addr, port)?;
+        }
+        let sent = Instant::now();
+        match start(&sock, job, attempt, opts) {
+            Ok(None) => break (sock, sent),
+            Ok(Some(decided)) => return Ok(decided),
+            // A reused socket in a state we did not expect: use a new one.
+            Err(_) if from_spare => continue,
+            Err(e) => return Err(e),
+        }
+    };
+    let flight = Flight { idx, attempt, sock, sent, wait, deadline: sent + wait };
+    if job.transport == Transport::Udp {
+        return Ok(Launch::Flight(flight));
+    }
+    // Ask the connect for its result before adding it to the poll set.
+    match platform::connect_state(&flight.sock, &SockAddr::from(job.addr)) {
+        ConnectState::Pending | ConnectState::Unknown => Ok(Launch::Flight(flight)),
+        ConnectState::Connected => Ok(match tcp_connected(&flight, job)? {
+            Some(outcome) => Launch::Done(outcome),
+            None => Launch::Again,
+        }),
+        ConnectState::Failed(e) => {
+            let evidence = tcp::classify_error(&flight.sock, &e)?;
+            let refused = matches!(evidence, Evidence::Reset | Evidence::Icmp(_));
+            let observation = observed(evidence, attempt, Some(flight.sent.elapsed()), wait);
+            let list = spares.list(&job.addr);
+            if reuse && refused && list.len() < Spares::MAX {
+                list.push(flight.sock);
+            }
+            Ok(Launch::Done(Outcome { observation, stream: None, note: None }))
+        }
+    }
 }
 
 /// Start the probe: a non-blocking connect, and for UDP the empty datagram.
@@ -433,7 +524,7 @@ fn wait_and_handle(
     flights: &mut Vec<Flight>,
     st: &mut Pass,
     buf: &mut [MaybeUninit<u8>],
-    done: &mut impl FnMut(usize, Result<Outcome, Error>),
+    sink: &mut impl Sink,
 ) {
     let now = Instant::now();
     let next = flights.iter().map(|f| f.deadline).min().unwrap_or(now);
@@ -462,12 +553,8 @@ fn wait_and_handle(
             match settle(&f, job, opts, buf) {
                 Ok(Some(outcome)) => {
                     note_icmp(&outcome.observation, job, st.unreachables);
-                    if let (Evidence::Connected | Evidence::Reset, Some(rtt)) =
-                        (&outcome.observation.evidence, outcome.observation.rtt)
-                    {
-                        st.rto.sample(rtt);
-                    }
-                    done(f.idx, Ok(outcome));
+                    sample_rtt(st.rto, &outcome.observation);
+                    sink.done(f.idx, Ok(outcome));
                     continue;
                 }
                 Ok(None) => {
@@ -478,7 +565,7 @@ fn wait_and_handle(
                     }
                 }
                 Err(e) => {
-                    done(f.idx, Err(e));
+                    sink.done(f.idx, Err(e));
                     continue;
                 }
             }
@@ -495,7 +582,7 @@ fn wait_and_handle(
                 if job.transport == Transport::Udp {
                     st.slow.push((f.idx, obs));
                 } else {
-                    done(f.idx, Ok(Outcome { observation: obs, stream: None, note: None }));
+                    sink.done(f.idx, Ok(Outcome { observation: obs, stream: None, note: None }));
                 }
             }
             continue;
@@ -503,6 +590,26 @@ fn wait_and_handle(
         keep.push(f);
     }
     *flights = keep;
+}
+
+/// A completed handshake: LISTENING, unless it is a connect to our own
+/// ephemeral port on loopback (`None`: try again).
+fn tcp_connected(f: &Flight, job: &Job) -> Result<Option<Outcome>, Error> {
+    if f.sock.local_addr().ok().and_then(|a| a.as_socket()) == Some(job.addr) {
+        return Ok(None);
+    }
+    let stream = if job.keep_stream {
+        let s: TcpStream = f.sock.try_clone().map_err(|e| Error::Socket(e.to_string()))?.into();
+        s.set_nonblocking(false).map_err(|e| Error::Socket(e.to_string()))?;
+        Some(s)
+    } else {
+        None
+    };
+    Ok(Some(Outcome {
+        observation: observed(Evidence::Connected, f.attempt, Some(f.sent.elapsed()), f.wait),
+        stream,
+        note: None,
+    }))
 }
 
 /// A socket poll flagged: decide, or `None` to keep waiting / retry.
@@ -525,21 +632,7 @@ fn settle(
                     note: None,
                 }));
             }
-            if f.sock.local_addr().ok().and_then(|a| a.as_socket()) == Some(job.addr) {
-                return Ok(None);
-            }
-            let stream = if job.keep_stream {
-                let s: TcpStream = f.sock.try_clone().map_err(|e| Error::Socket(e.to_string()))?.into();
-                s.set_nonblocking(false).map_err(|e| Error::Socket(e.to_string()))?;
-                Some(s)
-            } else {
-                None
-            };
-            Ok(Some(Outcome {
-                observation: observed(Evidence::Connected, f.attempt, rtt, f.wait),
-                stream,
-                note: None,
-            }))
+            tcp_connected(f, job)
         }
         Transport::Udp => match f.sock.recv(buf) {
             Ok(n) => Ok(Some(Outcome {

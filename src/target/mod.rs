@@ -116,7 +116,7 @@ fn name_of(addr: IpAddr) -> Option<String> {
             sa.as_ptr().cast(),
             sa.len(),
             host.as_mut_ptr(),
-            host.len() as libc::socklen_t,
+            host.len() as _, // socklen_t on Linux, size_t on BSD
             std::ptr::null_mut(),
             0,
             libc::NI_NAMEREQD,
