@@ -303,7 +303,7 @@ pub struct Args {
     #[arg(long = "source-port", value_name = "PORT")]
     pub source_port: Option<String>,
 
-    /// SNMP community, delimited by !, e.g. !public! (PortQry: -cn; SNMP queries are not implemented yet, so it is accepted and ignored)
+    /// SNMP community for the UDP 161 query, delimited by !, e.g. !public! (PortQry: -cn); an unanswered community query is followed by an SNMPv3 engine discovery
     #[arg(long = "community", value_name = "!NAME!")]
     pub community: Option<String>,
 

@@ -1,9 +1,9 @@
 //! Plain tier: reply parsers against bytes captured from real servers
-//! (dnsmasq, Samba AD DC, Samba nmbd, slapd; see fuzz/seeds/README.md), whole,
+//! (dnsmasq, Samba AD DC, Samba nmbd, slapd, net-snmp snmpd; see fuzz/seeds/README.md), whole,
 //! truncated at every length, with trailing garbage and with every byte flipped.
 //! Whole replies must parse; damaged ones may fail, but never panic.
 
-use portqry::protocols::{dcerpc, dns, epm, ldap, netbios};
+use portqry::protocols::{dcerpc, dns, epm, ldap, netbios, snmp};
 use std::path::PathBuf;
 
 fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
@@ -138,6 +138,43 @@ fn dcerpc_pdus() {
             let _ = dcerpc::parse_co_pdu(b);
             let _ = dcerpc::parse_bind_ack(b);
             let _ = dcerpc::parse_cl_pdu(b);
+        });
+    }
+}
+
+/// request-id / msgID of the captured SNMP exchanges (fuzz/seeds/capture.py `SNMP_ID`).
+const SNMP_ID: i32 = 0x5101;
+
+#[test]
+fn snmp_replies() {
+    for (name, bytes) in seeds("snmp_response") {
+        let a = snmp::parse_reply(&bytes, SNMP_ID).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let lines = a.render_lines();
+        if name.contains("-v3-") {
+            assert_eq!((a.version, a.pdu), ("v3", "report"), "{name}");
+            let engine = a.engine.as_ref().expect("a v3 report names its engine");
+            assert!(engine.id.starts_with("80001f88"), "{name}: net-snmp's enterprise number: {engine:?}");
+            assert!(
+                lines.len() == 1 && lines[0].starts_with("usmStatsUnknownEngineIDs.0: "),
+                "{name}: {lines:?}"
+            );
+        } else {
+            assert_eq!((a.version, a.pdu, a.error_status), ("v2c", "response", 0), "{name}");
+            assert_eq!(a.varbinds.len(), if name.contains("system") { 4 } else { 3 }, "{name}: {lines:?}");
+        }
+        if name.contains("system") {
+            assert!(lines.contains(&"sysName.0: pq-snmp.portqry.test".to_string()), "{name}: {lines:?}");
+            assert!(
+                lines.contains(&"sysObjectID.0: 1.3.6.1.4.1.8072.3.2.10".to_string()),
+                "{name}: {lines:?}"
+            );
+            assert!(lines.iter().any(|l| l.starts_with("sysDescr.0: Linux ")), "{name}: {lines:?}");
+        }
+        if name.contains("nosuchobject") {
+            assert!(lines.contains(&"1.3.6.1.2.1.1.99.0: noSuchObject".to_string()), "{name}: {lines:?}");
+        }
+        damage(&bytes, |b| {
+            let _ = snmp::parse_reply(b, SNMP_ID).map(|a| a.render_lines());
         });
     }
 }

@@ -292,6 +292,44 @@ fn udp_dns_query_settles_listening_or_filtered() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A bound UDP port that never answers, named `snmp` in the services file: the
+/// SNMPv2c query and the SNMPv3 discovery both go unanswered, and since an agent
+/// drops a community it does not accept, the port stays "LISTENING or FILTERED".
+#[test]
+fn udp_snmp_silence_stays_listening_or_filtered() {
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let p = silent.local_addr().unwrap().port().to_string();
+    let dir = std::env::temp_dir().join(format!("portqry-snmp-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let svc = dir.join("services");
+    std::fs::write(&svc, format!("snmp {p}/udp\n")).unwrap();
+    let svc = svc.to_str().unwrap();
+    let args = ["-n", "127.0.0.1", "-nr", "-e", &p, "-p", "udp", "--timeout", "200", "--services", svc];
+    let r = portqry(&[&args[..], &["-cn", "!s3cret!", "-v"]].concat());
+    assert_eq!(r.code, 2, "{}{}", r.out, r.err);
+    let want = format!(
+        "UDP port {p} (snmp service): LISTENING or FILTERED\n    evidence: no response to 2 tries (200 ms wait each)\n\n\
+         community name for query:\n\ns3cret\n\nSending SNMP query to UDP port {p}...\n\n\
+         No answer to the SNMPv2c query (an agent drops a community name it does not accept)\n\n\
+         Sending SNMPv3 engine discovery to UDP port {p}...\n\n\
+         No answer to the SNMPv3 engine discovery\n\n\
+         UDP port {p} is LISTENING or FILTERED\n    evidence: no response to 4 tries (200 ms wait each)\n"
+    );
+    assert!(r.out.contains(&want), "{}", r.out);
+    // JSON: the query ran and left the verdict open; the default community is "public".
+    let r = portqry(&[&args[..], &["--jsonl"]].concat());
+    let v: serde_json::Value = serde_json::from_str(r.out.trim()).expect(&r.out);
+    assert_eq!(v["state"], "listening_or_filtered", "{v}");
+    assert_eq!(v["query"]["protocol"], "snmp", "{v}");
+    assert_eq!(v["query"]["state"], "listening_or_filtered", "{v}");
+    assert_eq!(v["query"]["answer"], serde_json::Value::Null, "{v}");
+    assert_eq!(v["query"]["observation"]["tries"], 4, "{v}");
+    let r = portqry(&args);
+    assert!(r.out.contains("community name for query:\n\npublic\n"), "{}", r.out);
+    std::fs::remove_dir_all(&dir).unwrap();
+    drop(silent);
+}
+
 /// Ctrl-C: what was decided is printed, the log file is complete, exit 130.
 #[cfg(unix)]
 #[test]

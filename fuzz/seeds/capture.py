@@ -4,8 +4,11 @@
 usage (as root, from the repository root):
     DNS=$(bash tests/servers/ensure.sh dns)  LDAP=$(bash tests/servers/ensure.sh ldap) \
     NMBD=$(bash tests/servers/ensure.sh nmbd) DC=$(bash tests/servers/ensure.sh dc) \
-    python3 fuzz/seeds/capture.py
+    SNMP=$(bash tests/servers/ensure.sh snmp) python3 fuzz/seeds/capture.py [PART...]
     bash tests/servers/teardown.sh all
+
+PART is dns, netbios, ldap, epm or snmp (default: all); captured.json keeps the
+entries of the parts not captured this time.
 
 Writes fuzz/seeds/<target>/real-*.bin and fuzz/seeds/captured.json (name, target,
 source, hex), which gen_readme.py turns into fuzz/seeds/README.md. Stdlib only.
@@ -27,6 +30,7 @@ DNS = os.environ.get("DNS", "198.18.10.2")
 LDAP = os.environ.get("LDAP", "198.18.11.2")
 NMBD = os.environ.get("NMBD", "198.18.12.2")
 DC = os.environ.get("DC", "198.18.13.2")
+SNMP = os.environ.get("SNMP", "198.18.14.2")
 TIMEOUT = 2.0
 
 captured = []
@@ -267,13 +271,81 @@ def capture_epm():
           file=sys.stderr)
 
 
+# ------------------------------------------------------------------ SNMP
+SNMP_ID = 0x5101  # request-id (v2c) and msgID (v3) the snmp_response fuzz target expects
+
+
+def oid(arcs):
+    body = bytes([40 * arcs[0] + arcs[1]])
+    for a in arcs[2:]:
+        groups = [a & 0x7F]
+        a >>= 7
+        while a:
+            groups.append(0x80 | (a & 0x7F))
+            a >>= 7
+        body += bytes(reversed(groups))
+    return tlv(0x06, body)
+
+
+def ber_int(v):
+    return tlv(0x02, v.to_bytes((v.bit_length() + 8) // 8 or 1, "big", signed=True))
+
+
+def snmp_pdu(tag, req_id, oids):
+    vbs = b"".join(tlv(0x30, oid(o) + tlv(0x05, b"")) for o in oids)
+    return tlv(tag, ber_int(req_id) + ber_int(0) + ber_int(0) + tlv(0x30, vbs))
+
+
+def snmp_v2c_get(community, req_id, oids):
+    return tlv(0x30, ber_int(1) + tlv(0x04, community) + snmp_pdu(0xA0, req_id, oids))
+
+
+def snmp_v3_discovery(msg_id):
+    """RFC 3414 section 4 discovery: reportable, noAuthNoPriv, empty USM fields and PDU."""
+    usm = tlv(0x30, tlv(0x04, b"") + ber_int(0) + ber_int(0) + tlv(0x04, b"") * 3)
+    header = tlv(0x30, ber_int(msg_id) + ber_int(65507) + tlv(0x04, b"\x04") + ber_int(3))
+    scoped = tlv(0x30, tlv(0x04, b"") + tlv(0x04, b"") + snmp_pdu(0xA0, msg_id, []))
+    return tlv(0x30, ber_int(3) + header + tlv(0x04, usm) + scoped)
+
+
+def capture_snmp():
+    system = [[1, 3, 6, 1, 2, 1, 1, n, 0] for n in (1, 2, 3, 5)]
+    rep = udp_exchange(SNMP, 161, snmp_v2c_get(b"portqry-test", SNMP_ID, system))
+    save("snmp_response", "real-snmpd-v2c-system", rep,
+         f"net-snmp snmpd at {SNMP}, UDP 161, SNMPv2c GetRequest (community portqry-test, "
+         f"request-id 0x{SNMP_ID:04x}) for sysDescr.0, sysObjectID.0, sysUpTime.0, sysName.0")
+    odd = [[1, 3, 6, 1, 2, 1, 1, 7, 0], [1, 3, 6, 1, 2, 1, 1, 99, 0], [1, 3, 6, 1, 6, 3, 10, 2, 1, 1, 0]]
+    rep = udp_exchange(SNMP, 161, snmp_v2c_get(b"portqry-test", SNMP_ID, odd))
+    save("snmp_response", "real-snmpd-v2c-nosuchobject", rep,
+         f"net-snmp snmpd at {SNMP}, UDP 161, SNMPv2c GetRequest (request-id 0x{SNMP_ID:04x}) for "
+         "sysServices.0, the absent 1.3.6.1.2.1.1.99.0 and snmpEngineID.0")
+    rep = udp_exchange(SNMP, 161, snmp_v3_discovery(SNMP_ID))
+    save("snmp_response", "real-snmpd-v3-report", rep,
+         f"net-snmp snmpd at {SNMP}, UDP 161, Report answering the SNMPv3 engine discovery "
+         f"(msgID and request-id 0x{SNMP_ID:04x})")
+
+
+PARTS = {"dns": capture_dns, "netbios": capture_netbios, "ldap": capture_ldap, "epm": capture_epm,
+         "snmp": capture_snmp}
+PART_TARGETS = {"dns": {"dns_response"}, "netbios": {"netbios_response"},
+                "ldap": {"ldap_response"}, "epm": {"epm_reply", "dcerpc_pdu"},
+                "snmp": {"snmp_response"}}
+
+
 def main():
-    capture_dns()
-    capture_netbios()
-    capture_ldap()
-    capture_epm()
-    with open(os.path.join(HERE, "captured.json"), "w") as f:
-        json.dump(captured, f, indent=1)
+    parts = sys.argv[1:] or list(PARTS)
+    for p in parts:
+        if p not in PARTS:
+            sys.exit(f"capture.py: unknown part {p!r} (known: {' '.join(PARTS)})")
+    for p in parts:
+        PARTS[p]()
+    path = os.path.join(HERE, "captured.json")
+    replaced = set().union(*(PART_TARGETS[p] for p in parts))
+    kept = []
+    if os.path.exists(path):
+        kept = [c for c in json.load(open(path)) if c["target"] not in replaced]
+    with open(path, "w") as f:
+        json.dump(kept + captured, f, indent=1)
         f.write("\n")
 
 

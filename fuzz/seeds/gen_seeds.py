@@ -4,7 +4,7 @@
 usage: python3 fuzz/seeds/gen_seeds.py      (no root, no network)
 
 1. Copies every `const NAME: [u8; N] = [...]` byte array from the `#[cfg(test)]`
-   modules of src/protocols/{dns,netbios,ldap,dcerpc,epm}.rs into
+   modules of src/protocols/{dns,netbios,ldap,dcerpc,epm,snmp}.rs into
    fuzz/seeds/<target>/test-<module>-<NAME>.bin (the target chosen by module).
 2. Cuts the protocol towers out of the epm seeds (unit-test and captured) into
    fuzz/seeds/epm_reply/tower-*.bin, for `epm::decode_tower`.
@@ -25,8 +25,10 @@ MODULE_TARGET = {
     "ldap": "ldap_response",
     "dcerpc": "dcerpc_pdu",
     "epm": "epm_reply",
+    "snmp": "snmp_response",
 }
-TARGETS = ["dns_response", "netbios_response", "ldap_response", "epm_reply", "dcerpc_pdu"]
+TARGETS = ["dns_response", "netbios_response", "ldap_response", "epm_reply", "dcerpc_pdu",
+           "snmp_response"]
 CONST_RE = re.compile(r"const\s+([A-Z0-9_]+)\s*:\s*\[u8;\s*(\d+)\]\s*=\s*\[(.*?)\];", re.S)
 
 
@@ -138,14 +140,15 @@ def main():
         "Three kinds:",
         "",
         "* `real-*.bin`: reply bytes captured from the real servers of `tests/servers/`",
-        "  (dnsmasq, OpenLDAP slapd, Samba nmbd, a Samba AD DC) by `capture.py`, run as root",
+        "  (dnsmasq, OpenLDAP slapd, Samba nmbd, a Samba AD DC, net-snmp snmpd) by `capture.py`, run as root",
         "  after `ensure.sh`. Nothing was edited: DNS and NetBIOS replies keep the ID of the",
         "  query that was sent (the fuzz targets take the expected ID from the input's first two",
         "  bytes), LDAP replies answer message id 1 (the id the ldap target expects), DNS-over-TCP",
         "  replies are stored without their 2-byte length prefix (what `dns::parse_response` takes),",
         "  and EPM replies are the ept_lookup *stubs*: the bodies of all response PDUs of one call,",
         "  concatenated (what `epm::parse_ept_lookup_reply` takes). The `dcerpc_pdu` ones are whole",
-        "  CO PDUs as read from TCP 135.",
+        "  CO PDUs as read from TCP 135. SNMP replies answer request-id (v2c) or msgID (v3)",
+        "  0x5101, the id the snmp_response target expects.",
         "* `test-*.bin`: the byte-array constants of the unit tests in `src/protocols/*.rs`,",
         "  copied by `gen_seeds.py` (re-run it after the tests change).",
         "* `tower-*.bin`: protocol towers cut out of the EPM stubs, for `epm::decode_tower`.",
@@ -159,6 +162,8 @@ def main():
         "samba 4.17.12) at dns 198.18.10.2, ldap 198.18.11.2,",
         "nmbd 198.18.12.2, dc 198.18.13.2. Samba's NBSTAT MAC is random per start and its",
         "endpoint list depends on the samba version, so a re-capture differs in those bytes.",
+        "The SNMP replies were captured the same day (`capture.py snmp`) from net-snmp snmpd 5.9.3",
+        "at snmp 198.18.14.2; its engine ID, uptime and sysDescr (the host's kernel) differ per run.",
         "",
         "| target | seeds | real | unit test | tower |",
         "| --- | --- | --- | --- | --- |",

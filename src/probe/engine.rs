@@ -3,8 +3,15 @@
 //! Each probe keeps its own deadline; at most `concurrency` are in flight,
 //! capped by the open-file limit, and descriptor exhaustion (EMFILE, ENOBUFS,
 //! no ephemeral port) lowers the limit and retries instead of failing a port.
-//! Verdict logic is shared with the one-at-a-time probes in [`tcp`](super::tcp)
-//! and [`udp`](super::udp), so both paths decide identically.
+//! Verdict logic is shared with the one-at-a-time probes in [`tcp`]
+//! and [`udp`], so both paths decide identically.
+//!
+//! A TCP connect is asked for its result right after it starts
+//! ([`platform::connect_state`]): on loopback and veth links the target's RST
+//! is processed inside `connect` itself, so most closed ports are decided
+//! without a `poll`, and on Linux the refused socket is reused for the next
+//! port (no `socket` + `close` per port). Results go to the caller's [`Sink`]
+//! in completion order, flushed before every wait.
 //!
 //! UDP against Linux-like targets meets ICMP rate limiting: after a burst of
 //! about six port-unreachables the target sends about one per second, so a

@@ -1,4 +1,4 @@
-//! A small, lenient BER (X.690) reader and writer: the subset LDAP needs.
+//! A small, lenient BER (X.690) reader and writer: the subset LDAP and SNMP need.
 //!
 //! Decoding is deliberately more permissive than DER: Active Directory encodes every
 //! length in long form with four length bytes (`84 00 00 00 xx`), which is legal BER
@@ -45,6 +45,10 @@ pub const MAX_LENGTH_BYTES: usize = 4;
 pub const MAX_DEPTH: u8 = 32;
 /// Widest INTEGER / ENUMERATED content accepted after stripping redundant sign bytes.
 const MAX_INTEGER_BYTES: usize = 8;
+/// Most arcs accepted in an OBJECT IDENTIFIER (SNMP's limit, RFC 2578 §3.5).
+pub const MAX_OID_ARCS: usize = 128;
+/// Bit 8 of an OID subidentifier byte: more bytes of the same subidentifier follow.
+const OID_MORE: u8 = 0x80;
 
 /// Universal tags, as complete identifier octets (class and constructed bits included).
 pub mod tag {
@@ -56,6 +60,8 @@ pub mod tag {
     pub const OCTET_STRING: u8 = 0x04;
     /// NULL, primitive.
     pub const NULL: u8 = 0x05;
+    /// OBJECT IDENTIFIER, primitive (SNMP variable names).
+    pub const OBJECT_IDENTIFIER: u8 = 0x06;
     /// ENUMERATED, primitive.
     pub const ENUMERATED: u8 = 0x0a;
     /// SEQUENCE / SEQUENCE OF, constructed.
@@ -107,6 +113,10 @@ pub enum BerError {
     /// Nesting deeper than [`MAX_DEPTH`].
     #[error("BER nesting deeper than {MAX_DEPTH} levels")]
     TooDeep,
+    /// OBJECT IDENTIFIER that is empty, ends inside a subidentifier, has an arc wider
+    /// than 32 bits or more than [`MAX_OID_ARCS`] arcs.
+    #[error("malformed BER object identifier")]
+    BadOid,
 }
 
 /// One decoded tag-length-value element, borrowing its content from the input.
@@ -283,6 +293,26 @@ impl<'a> Tlv<'a> {
         decode_integer(self.value)
     }
 
+    /// Content decoded as an unsigned integer of at most 64 bits (SNMP's Counter32,
+    /// Gauge32, TimeTicks and Counter64, whose top values need a leading zero byte).
+    pub fn unsigned_value(&self) -> Result<u64, BerError> {
+        let digits = match self.value {
+            [0, rest @ ..] if !rest.is_empty() => rest,
+            [] => return Err(BerError::IntegerRange(0)),
+            [first, ..] if first & 0x80 != 0 => return Err(BerError::IntegerRange(self.value.len())),
+            v => v,
+        };
+        if digits.len() > MAX_INTEGER_BYTES {
+            return Err(BerError::IntegerRange(self.value.len()));
+        }
+        Ok(digits.iter().fold(0u64, |acc, &b| (acc << 8) | u64::from(b)))
+    }
+
+    /// Content decoded as OBJECT IDENTIFIER arcs (X.690 §8.19), whatever the tag.
+    pub fn oid_value(&self) -> Result<Vec<u32>, BerError> {
+        decode_oid(self.value)
+    }
+
     /// Content decoded as a BOOLEAN (any non-zero byte is TRUE, as BER allows).
     pub fn boolean_value(&self) -> Result<bool, BerError> {
         match self.value {
@@ -316,6 +346,60 @@ fn decode_integer(content: &[u8]) -> Result<i64, BerError> {
     }
     let init = if negative { -1i64 } else { 0 };
     Ok(digits.iter().fold(init, |acc, &b| (acc << 8) | i64::from(b)))
+}
+
+/// Decode OBJECT IDENTIFIER content: base-128 subidentifiers, the first one packing
+/// the first two arcs as `40 * a + b`. Non-minimal subidentifiers (leading `0x80`
+/// bytes) are tolerated; each arc must fit in 32 bits.
+fn decode_oid(content: &[u8]) -> Result<Vec<u32>, BerError> {
+    if content.is_empty() || content.last().is_some_and(|b| b & OID_MORE != 0) {
+        return Err(BerError::BadOid);
+    }
+    let mut arcs = Vec::new();
+    let mut acc: u64 = 0;
+    for &b in content {
+        acc = (acc << 7) | u64::from(b & !OID_MORE);
+        if acc > u64::from(u32::MAX) + 80 {
+            return Err(BerError::BadOid);
+        }
+        if b & OID_MORE != 0 {
+            continue;
+        }
+        if arcs.is_empty() {
+            // The first subidentifier carries two arcs (X.690 §8.19.4).
+            let first = (acc / 40).min(2);
+            arcs.push(first as u32);
+            arcs.push(u32::try_from(acc - first * 40).map_err(|_| BerError::BadOid)?);
+        } else {
+            arcs.push(u32::try_from(acc).map_err(|_| BerError::BadOid)?);
+        }
+        if arcs.len() > MAX_OID_ARCS {
+            return Err(BerError::BadOid);
+        }
+        acc = 0;
+    }
+    Ok(arcs)
+}
+
+/// Write an OBJECT IDENTIFIER. `arcs` needs at least two arcs, the first at most 2
+/// (and the second below 40 unless the first is 2); our callers pass constants.
+pub fn write_oid(out: &mut Vec<u8>, arcs: &[u32]) {
+    let mut content = Vec::with_capacity(arcs.len() + 4);
+    let first = match arcs {
+        [a, b, ..] => u64::from(*a) * 40 + u64::from(*b),
+        [a] => u64::from(*a) * 40,
+        [] => 0,
+    };
+    let rest = arcs.get(2..).unwrap_or_default().iter().map(|&a| u64::from(a));
+    for sub in core::iter::once(first).chain(rest) {
+        // Base 128, most significant group first, bit 8 set on all but the last byte.
+        let groups = (64 - sub.leading_zeros()).div_ceil(7).max(1);
+        for g in (0..groups).rev() {
+            let more = if g == 0 { 0 } else { OID_MORE };
+            content.push(((sub >> (7 * g)) as u8 & !OID_MORE) | more);
+        }
+    }
+    write_tlv(out, tag::OBJECT_IDENTIFIER, &content);
 }
 
 /// Encode the minimal two's-complement content of `value`.
@@ -633,6 +717,46 @@ mod tests {
         assert_eq!(walk(read_tlv(&ok).unwrap().0), Ok(usize::from(MAX_DEPTH)));
         let bomb = nesting_bomb(10_000);
         assert_eq!(walk(read_tlv(&bomb).unwrap().0), Err(BerError::TooDeep));
+    }
+
+    #[test]
+    fn object_identifiers() {
+        // sysDescr.0 and an arc needing three base-128 bytes (X.690 §8.19 example style).
+        let mut out = Vec::new();
+        write_oid(&mut out, &[1, 3, 6, 1, 2, 1, 1, 1, 0]);
+        assert_eq!(out, [0x06, 0x08, 0x2b, 0x06, 0x01, 0x02, 0x01, 0x01, 0x01, 0x00]);
+        let (t, _) = read_tlv(&out).unwrap();
+        assert_eq!(t.oid_value().unwrap(), [1, 3, 6, 1, 2, 1, 1, 1, 0]);
+        out.clear();
+        write_oid(&mut out, &[1, 3, 6, 1, 4, 1, 8072, 3, 2, 10, u32::MAX]);
+        assert_eq!(&out[7..10], &[0xbf, 0x08, 0x03]);
+        assert_eq!(
+            read_tlv(&out).unwrap().0.oid_value().unwrap(),
+            [1, 3, 6, 1, 4, 1, 8072, 3, 2, 10, u32::MAX]
+        );
+        out.clear();
+        write_oid(&mut out, &[2, 999, 3]);
+        assert_eq!(read_tlv(&out).unwrap().0.oid_value().unwrap(), [2, 999, 3]);
+        // Empty, unterminated, wider than 32 bits, too many arcs.
+        for bad in [&[][..], &[0x2b, 0x86], &[0x2b, 0x90, 0x80, 0x80, 0x80, 0x00]] {
+            assert_eq!(decode_oid(bad), Err(BerError::BadOid), "{bad:02x?}");
+        }
+        assert_eq!(decode_oid(&[0x2b; MAX_OID_ARCS]), Err(BerError::BadOid));
+        assert_eq!(decode_oid(&[0x2b; MAX_OID_ARCS - 1]).unwrap().len(), MAX_OID_ARCS);
+        // Non-minimal subidentifier tolerated.
+        assert_eq!(decode_oid(&[0x2b, 0x80, 0x01]).unwrap(), [1, 3, 1]);
+    }
+
+    #[test]
+    fn unsigned_values() {
+        let u = |v: &[u8]| Tlv { tag: 0x41, value: v, header_len: 2, depth: 0 }.unsigned_value();
+        assert_eq!(u(&[0x00, 0xff, 0xff, 0xff, 0xff]), Ok(u64::from(u32::MAX)));
+        assert_eq!(u(&[0x00, 0xff, 0, 0, 0, 0, 0, 0, 1]), Ok(0xff00_0000_0000_0001));
+        assert_eq!(u(&[0x05]), Ok(5));
+        assert_eq!(u(&[0x00]), Ok(0));
+        assert_eq!(u(&[]), Err(BerError::IntegerRange(0)));
+        assert_eq!(u(&[0x80]), Err(BerError::IntegerRange(1)));
+        assert_eq!(u(&[0x01, 0, 0, 0, 0, 0, 0, 0, 0]), Err(BerError::IntegerRange(9)));
     }
 
     #[test]

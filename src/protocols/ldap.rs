@@ -392,7 +392,7 @@ fn decode_entry(entry: Tlv<'_>, out: &mut Vec<Attribute>) -> Result<(), LdapErro
 
 /// A value as text if it is printable UTF-8, else as `0x` followed by lowercase hex
 /// (AD returns some binary values; hex also keeps terminal escapes off the screen).
-fn render_value(bytes: &[u8]) -> String {
+pub(super) fn render_value(bytes: &[u8]) -> String {
     match core::str::from_utf8(bytes) {
         Ok(s) if !s.chars().any(char::is_control) => s.to_owned(),
         _ => {
@@ -728,28 +728,10 @@ mod tests {
         // Cheap in-test fuzzing (xorshift, deterministic): flip, drop and insert bytes
         // in valid replies; the parser may fail but must not panic.
         let seeds = [openldap_reply(false), openldap_reply(true), done(true, 1, 2, b"x")];
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        for round in 0..20_000 {
-            let mut buf = seeds[round % seeds.len()].clone();
-            for _ in 0..1 + next() % 4 {
-                let pos = (next() as usize) % buf.len().max(1);
-                match next() % 3 {
-                    0 if !buf.is_empty() => buf[pos] = next() as u8,
-                    1 if !buf.is_empty() => {
-                        buf.remove(pos);
-                    }
-                    _ => buf.insert(pos.min(buf.len()), next() as u8),
-                }
-            }
-            let _ = parse_messages(&buf, 1);
-            let _ = ber::message_len(&buf);
-        }
+        crate::protocols::mutate_each(&seeds, 20_000, |buf| {
+            let _ = parse_messages(buf, 1);
+            let _ = ber::message_len(buf);
+        });
     }
 
     #[test]

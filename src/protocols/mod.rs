@@ -1,7 +1,7 @@
 //! Application protocol queries that settle "LISTENING or FILTERED" on UDP and
-//! show what answers on TCP: DNS, NetBIOS node status, LDAP/CLDAP.
+//! show what answers on TCP: DNS, NetBIOS node status, LDAP/CLDAP, SNMP.
 //!
-//! Each wire format lives in its own module (`dns`, `netbios`, `ber`, `ldap`);
+//! Each wire format lives in its own module (`dns`, `netbios`, `ber`, `ldap`, `snmp`);
 //! this module picks the query for a port, runs the exchange with deadlines,
 //! and prints PortQry's blocks.
 
@@ -12,6 +12,7 @@ pub mod epm;
 pub mod ldap;
 pub mod netbios;
 pub mod rpc;
+pub mod snmp;
 
 use crate::cli::{Config, PortMode};
 use crate::error::Error;
@@ -32,6 +33,8 @@ pub enum Protocol {
     Ldap,
     /// The DCE/RPC endpoint mapper (`ept_lookup` dump).
     Epm,
+    /// SNMP GetRequest (v2c, `-cn` community), then SNMPv3 engine discovery.
+    Snmp,
 }
 
 /// Which query runs where: by service name from the services file (so
@@ -51,6 +54,7 @@ const TABLE: &[Route] = &[
     Route { protocol: Protocol::NetBios, services: &["netbios-ns"], ports: &[137], transports: &[Transport::Udp] },
     Route { protocol: Protocol::Ldap, services: &["ldap", "msft-gc"], ports: &[389, 3268], transports: BOTH },
     Route { protocol: Protocol::Epm, services: &["epmap", "loc-srv"], ports: &[135], transports: BOTH },
+    Route { protocol: Protocol::Snmp, services: &["snmp"], ports: &[161], transports: &[Transport::Udp] },
 ];
 
 /// The protocol query for a port, if any.
@@ -81,6 +85,7 @@ pub enum Answer {
     Netbios { mac: String, status: netbios::NodeStatus },
     Ldap(ldap::RootDse),
     Epm(rpc::Dump),
+    Snmp(snmp::SnmpAnswer),
 }
 
 /// A protocol query's result: the verdict it supports and what came back.
@@ -105,6 +110,12 @@ fn random_u16() -> u16 {
     u16::from_be_bytes([b[0], b[1]]) | 1
 }
 
+/// A positive 31-bit id (SNMP request-id and msgID are INTEGER (0..2147483647)).
+fn random_i31() -> i32 {
+    let b = uuid::Uuid::new_v4().into_bytes();
+    (i32::from_be_bytes([b[0], b[1], b[2], b[3]]) & i32::MAX).max(1)
+}
+
 /// The first bytes of a reply as hex, for "did not parse" messages.
 pub fn hex_excerpt(bytes: &[u8]) -> String {
     let shown: Vec<String> = bytes.iter().take(32).map(|b| format!("{b:02x}")).collect();
@@ -118,6 +129,7 @@ fn name(p: Protocol) -> &'static str {
         Protocol::NetBios => "NETBIOS",
         Protocol::Ldap => "LDAP",
         Protocol::Epm => "RPC",
+        Protocol::Snmp => "SNMP",
     }
 }
 
@@ -156,6 +168,13 @@ fn exchange_for(proto: Protocol, cfg: &Config, tcp: bool) -> Exchange {
         Protocol::Epm => {
             Exchange { request: Vec::new(), parse: Box::new(|_| Err("not a single exchange".into())) }
         }
+        Protocol::Snmp => {
+            let id = random_i31();
+            Exchange {
+                request: snmp::emit_get_request(cfg.community.as_bytes(), id, &snmp::SYSTEM_OIDS),
+                parse: snmp_parser(id),
+            }
+        }
         Protocol::Ldap => {
             let msg_id = i32::from(id & 0x7fff).max(1);
             Exchange {
@@ -166,6 +185,10 @@ fn exchange_for(proto: Protocol, cfg: &Config, tcp: bool) -> Exchange {
             }
         }
     }
+}
+
+fn snmp_parser(id: i32) -> Parser {
+    Box::new(move |b: &[u8]| snmp::parse_reply(b, id).map(Answer::Snmp).map_err(|e| e.to_string()))
 }
 
 /// Print an answer as PortQry's block.
@@ -192,7 +215,29 @@ fn print_answer(answer: &Answer, out: &mut Output) {
             out.line("");
             out.para("======== End of LDAP query response ========");
         }
+        Answer::Snmp(a) => {
+            match &a.engine {
+                Some(e) => out.line(&format!(
+                    "SNMPv3 agent answered (engine ID {}, engine boots {}, engine time {} s):",
+                    e.id, e.boots, e.time
+                )),
+                None => out.line(&format!("SNMP response ({}):", snmp_version_label(a.version))),
+            }
+            out.line("");
+            for l in a.render_lines() {
+                out.line(&l);
+            }
+            out.line("");
+        }
         Answer::Epm(_) => {}
+    }
+}
+
+fn snmp_version_label(v: &str) -> &str {
+    match v {
+        "v1" => "SNMPv1",
+        "v2c" => "SNMPv2c",
+        _ => "SNMPv3",
     }
 }
 
@@ -209,10 +254,17 @@ pub fn udp_query(proto: Protocol, ctx: &QueryContext, out: &mut Output) -> Resul
             out.para(&format!("Attempting NETBIOS adapter status query to UDP port {}...", ctx.port))
         }
         Protocol::Epm => out.line("Querying Endpoint Mapper Database..."),
+        Protocol::Snmp => {
+            out.para("community name for query:");
+            out.para(&cfg.community);
+            out.para(&format!("Sending SNMP query to UDP port {}...", ctx.port));
+        }
         _ => out.para(&format!("Sending {} query to UDP port {}...", name(proto), ctx.port)),
     }
-    if proto == Protocol::Epm {
-        return udp_epm(ctx, out);
+    match proto {
+        Protocol::Epm => return udp_epm(ctx, out),
+        Protocol::Snmp => return udp_snmp(ctx, out),
+        _ => {}
     }
     let ex = exchange_for(proto, cfg, false);
     let opts = udp::UdpOptions {
@@ -228,23 +280,82 @@ pub fn udp_query(proto: Protocol, ctx: &QueryContext, out: &mut Output) -> Resul
         answer: None,
         error: None,
     };
-    if let Some(reply) = &p.reply {
-        outcome.state = State::Listening;
-        match (ex.parse)(reply) {
-            Ok(a) => {
-                print_answer(&a, out);
-                outcome.answer = Some(a);
-            }
-            Err(e) => {
-                let msg = format!("{e}; reply was {}", hex_excerpt(reply));
-                out.para(&format!("The reply did not parse as {}: {msg}", name(proto)));
-                outcome.error = Some(msg);
+    match &p.reply {
+        Some(reply) => settle_reply(proto, reply, &ex.parse, &mut outcome, out),
+        None => outcome.state = udp_query_state(&p.observation.evidence, ctx.target.addr),
+    }
+    print_udp_verdict(ctx, outcome.state, &p.observation, None, out);
+    Ok(outcome)
+}
+
+/// A datagram came back: the port is LISTENING; print what it says, or why it
+/// did not parse.
+fn settle_reply(proto: Protocol, reply: &[u8], parse: &Parser, outcome: &mut QueryOutcome, out: &mut Output) {
+    outcome.state = State::Listening;
+    match parse(reply) {
+        Ok(a) => {
+            print_answer(&a, out);
+            outcome.answer = Some(a);
+        }
+        Err(e) => {
+            let msg = format!("{e}; reply was {}", hex_excerpt(reply));
+            out.para(&format!("The reply did not parse as {}: {msg}", name(proto)));
+            outcome.error = Some(msg);
+        }
+    }
+}
+
+/// UDP 161: the v2c GetRequest with the `-cn` community; if the agent is silent
+/// (as v1/v2c agents are to a community they do not accept), the SNMPv3 engine
+/// discovery, which any v3 agent answers whatever the community.
+fn udp_snmp(ctx: &QueryContext, out: &mut Output) -> Result<QueryOutcome, Error> {
+    let cfg = ctx.cfg;
+    let addr = ctx.target.socket_addr(ctx.port);
+    let opts = udp::UdpOptions { wait: cfg.udp_wait, tries: cfg.udp_tries, source_port: cfg.source_port };
+    let v2c = exchange_for(Protocol::Snmp, cfg, false);
+    let first = udp::exchange(addr, &v2c.request, &opts)?;
+    let (p, parse, discovery) = if first.observation.evidence == Evidence::Silence {
+        out.para("No answer to the SNMPv2c query (an agent drops a community name it does not accept)");
+        out.para(&format!("Sending SNMPv3 engine discovery to UDP port {}...", ctx.port));
+        let id = random_i31();
+        let mut second = udp::exchange(addr, &snmp::emit_discovery(id), &opts)?;
+        if second.observation.evidence == Evidence::Silence {
+            second.observation.tries += first.observation.tries;
+        }
+        (second, snmp_parser(id), true)
+    } else {
+        (first, v2c.parse, false)
+    };
+    let mut outcome = QueryOutcome {
+        protocol: Protocol::Snmp,
+        state: State::Filtered,
+        observation: Some(p.observation.clone()),
+        answer: None,
+        error: None,
+    };
+    match &p.reply {
+        Some(reply) => {
+            settle_reply(Protocol::Snmp, reply, &parse, &mut outcome, out);
+            if discovery && outcome.answer.is_some() {
+                out.para("The community name was not accepted, or the agent does not serve SNMPv1/v2c");
             }
         }
-    } else {
-        outcome.state = udp_query_state(&p.observation.evidence, ctx.target.addr);
+        // A community-based agent is silent to a community it does not accept, so
+        // silence does not show a firewall: the port stays "LISTENING or FILTERED".
+        None if p.observation.evidence == Evidence::Silence => {
+            out.para("No answer to the SNMPv3 engine discovery");
+            outcome.state = State::ListeningOrFiltered;
+        }
+        None => outcome.state = udp_query_state(&p.observation.evidence, ctx.target.addr),
     }
-    print_udp_verdict(ctx, outcome.state, &p.observation, out);
+    let proof = match &outcome.answer {
+        Some(Answer::Snmp(a)) if a.version == "v3" => Some(format!("an SNMPv3 {} carrying our msgID", a.pdu)),
+        Some(Answer::Snmp(a)) => {
+            Some(format!("an {} {} carrying our request-id", snmp_version_label(a.version), a.pdu))
+        }
+        _ => None,
+    };
+    print_udp_verdict(ctx, outcome.state, &p.observation, proof.as_deref(), out);
     Ok(outcome)
 }
 
@@ -384,16 +495,27 @@ fn complete(proto: Protocol, buf: &[u8], ex: &Exchange) -> Option<Result<Answer,
                 }
             }
         }
-        Protocol::NetBios | Protocol::Epm => Some((ex.parse)(buf)),
+        Protocol::NetBios | Protocol::Epm | Protocol::Snmp => Some((ex.parse)(buf)),
     }
 }
 
 /// PortQry's closing line after a UDP query ("UDP port 389 is LISTENING"),
-/// with the evidence under it for `-v`.
-fn print_udp_verdict(ctx: &QueryContext, state: State, obs: &Observation, out: &mut Output) {
+/// with the evidence under it for `-v`; `proof` says what the reply was, when the
+/// datagram alone does not.
+fn print_udp_verdict(
+    ctx: &QueryContext,
+    state: State,
+    obs: &Observation,
+    proof: Option<&str>,
+    out: &mut Output,
+) {
     out.line(&format!("UDP port {} is {}", ctx.port, state.portqry_text()));
     if ctx.cfg.verbose {
-        out.line(&format!("    evidence: {}", probe::explain(Transport::Udp, obs, ctx.target.addr)));
+        let why = probe::explain(Transport::Udp, obs, ctx.target.addr);
+        match proof {
+            Some(p) => out.line(&format!("    evidence: {why}: {p}")),
+            None => out.line(&format!("    evidence: {why}")),
+        }
     }
     out.line("");
 }
@@ -409,6 +531,39 @@ fn udp_query_state(evidence: &Evidence, target: std::net::IpAddr) -> State {
         // Silence after a formatted query: PortQry calls the port FILTERED.
         State::ListeningOrFiltered => State::Filtered,
         s => s,
+    }
+}
+
+/// A deterministic pseudo-random generator (xorshift64) for the parsers' unit tests.
+#[cfg(test)]
+pub(crate) fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    }
+}
+
+/// Cheap deterministic fuzzing for the parsers' unit tests: `rounds` copies of the
+/// seeds (in turn), each with one to four bytes flipped, dropped or inserted by a
+/// xorshift generator, handed to `check`, which must not panic.
+#[cfg(test)]
+pub(crate) fn mutate_each(seeds: &[Vec<u8>], rounds: usize, mut check: impl FnMut(&[u8])) {
+    let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
+    for round in 0..rounds {
+        let mut buf = seeds[round % seeds.len()].clone();
+        for _ in 0..1 + next() % 4 {
+            let pos = (next() as usize) % buf.len().max(1);
+            match next() % 3 {
+                0 if !buf.is_empty() => buf[pos] = next() as u8,
+                1 if !buf.is_empty() => {
+                    buf.remove(pos);
+                }
+                _ => buf.insert(pos.min(buf.len()), next() as u8),
+            }
+        }
+        check(&buf);
     }
 }
 
@@ -468,6 +623,6 @@ fn udp_epm(ctx: &QueryContext, out: &mut Output) -> Result<QueryOutcome, Error> 
         Some(r) => print_dump(r, ctx.cfg, out),
         None => out.line(""),
     }
-    print_udp_verdict(ctx, state, &d.observation, out);
+    print_udp_verdict(ctx, state, &d.observation, None, out);
     Ok(epm_outcome(state, Some(d.observation), d.result))
 }

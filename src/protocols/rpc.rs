@@ -1,6 +1,6 @@
 //! The RPC endpoint-mapper dump (`ept_lookup` until the server says no more)
 //! over TCP (ncacn_ip_tcp) and UDP (ncadg_ip_udp), on top of the wire formats
-//! in [`dcerpc`](super::dcerpc) and [`epm`](super::epm).
+//! in [`dcerpc`] and [`epm`].
 //!
 //! Every read has a deadline, the number of calls is capped
 //! ([`epm::MAX_LOOKUP_CALLS`]), and reassembly is size-capped, so a hostile or

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ensure.sh SERVICE: make sure SERVICE (dns|ldap|nmbd|dc) runs in its own network
+# ensure.sh SERVICE: make sure SERVICE (dns|ldap|nmbd|dc|snmp) runs in its own network
 # namespace and answers; print its IPv4 target address (only that) on stdout.
 # Idempotent and safe to call concurrently (per-service lock). Run as root.
 set -euo pipefail
@@ -8,7 +8,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$HERE/lib.sh"
 
-[[ $# -eq 1 ]] || die "usage: ensure.sh dns|ldap|nmbd|dc"
+[[ $# -eq 1 ]] || die "usage: ensure.sh dns|ldap|nmbd|dc|snmp"
 [[ $(id -u) -eq 0 ]] || die "must run as root"
 SVC=$1
 svc_vars "$SVC"
@@ -241,6 +241,33 @@ start_dc() {
   fail "samba wrote no pid file"
 }
 
+# ---------------------------------------------------------------- snmp
+SNMP_COMMUNITY=portqry-test
+
+check_snmp() {
+  snmpget -v2c -c "$SNMP_COMMUNITY" -t 1 -r 0 -Oqv "$ADDR4" 1.3.6.1.2.1.1.5.0 2>/dev/null |
+    grep -q '^"\?pq-snmp.portqry.test"\?$'
+}
+
+start_snmp() {
+  netns_create 127.0.0.1 "$ADDR4	pq-snmp.portqry.test pq-snmp"
+  mkdir -p "$STATE/pids" "$STATE/persist"
+  # Only this file (-C): no AgentX master, no listener outside the namespace address.
+  cat >"$STATE/snmpd.conf" <<EOF
+# portqry test SNMP agent (net-snmp snmpd -C -c)
+agentaddress udp:$ADDR4:161,udp6:[$ADDR6]:161
+rocommunity $SNMP_COMMUNITY default
+rocommunity6 $SNMP_COMMUNITY default
+sysName pq-snmp.portqry.test
+sysLocation portqry test namespace pq-snmp
+sysContact portqry tests
+EOF
+  # The persistent dir holds the engine ID and boot counter (default: /var/lib/snmp).
+  ip netns exec "$NS" env SNMP_PERSISTENT_DIR="$STATE/persist" MIBS= \
+    snmpd -C -c "$STATE/snmpd.conf" -p "$STATE/pids/snmpd.pid" -Lf "$STATE/snmpd.log" \
+    </dev/null >>"$STATE/start.log" 2>&1 9>&-
+}
+
 # ---------------------------------------------------------------- common
 fail() {
   echo "ensure.sh $SVC: $*" >&2
@@ -259,6 +286,7 @@ case $SVC in
   ldap) need slapd slapadd ldapsearch ;;
   nmbd) need nmbd nmblookup ;;
   dc) need samba samba-tool ldapsearch dig nmblookup python3 ;;
+  snmp) need snmpd snmpget ;;
 esac
 case $SVC in
   dc) WAIT=120 ;;
