@@ -1,9 +1,10 @@
 //! Plain tier: reply parsers against bytes captured from real servers
-//! (dnsmasq, Samba AD DC, Samba nmbd, slapd, net-snmp snmpd; see fuzz/seeds/README.md), whole,
+//! (dnsmasq, Samba AD DC, Samba nmbd, slapd, net-snmp snmpd, tftpd-hpa, xl2tpd; see
+//! fuzz/seeds/README.md), whole,
 //! truncated at every length, with trailing garbage and with every byte flipped.
 //! Whole replies must parse; damaged ones may fail, but never panic.
 
-use portqry::protocols::{dcerpc, dns, epm, ldap, netbios, snmp};
+use portqry::protocols::{dcerpc, dns, epm, l2tp, ldap, netbios, snmp, tftp};
 use std::path::PathBuf;
 
 fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
@@ -175,6 +176,47 @@ fn snmp_replies() {
         }
         damage(&bytes, |b| {
             let _ = snmp::parse_reply(b, SNMP_ID).map(|a| a.render_lines());
+        });
+    }
+}
+
+#[test]
+fn tftp_replies() {
+    for (name, bytes) in seeds("tftp_response") {
+        let r = tftp::parse_reply(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let want =
+            tftp::TftpReply::Error { code: 1, name: "file not found", message: "File not found".into() };
+        assert_eq!(r, want, "{name}");
+        assert_eq!(tftp::stop_transfer(&r), None, "{name}: an ERROR ends the transfer by itself");
+        damage(&bytes, |b| {
+            if let Ok(reply) = tftp::parse_reply(b) {
+                let a = tftp::TftpAnswer { file: String::new(), server_port: 1, reply, stopped_with: None };
+                let _ = a.render_lines();
+            }
+        });
+    }
+}
+
+/// The tunnel ID the captured SCCRQ assigned (fuzz/seeds/capture.py `L2TP_TUNNEL`).
+const L2TP_TUNNEL: u16 = 0x5101;
+
+#[test]
+fn l2tp_replies() {
+    for (name, bytes) in seeds("l2tp_response") {
+        let m = l2tp::parse_control(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(m.tunnel_id, L2TP_TUNNEL, "{name}: addressed to our tunnel");
+        if name.contains("sccrp") {
+            assert_eq!((m.message_type, m.ns, m.nr), (Some(l2tp::message::SCCRP), 0, 1), "{name}");
+            assert_eq!(m.host_name.as_deref(), Some("pq-lns.portqry.test"), "{name}");
+            assert_eq!(m.vendor_name.as_deref(), Some("xelerance.com"), "{name}");
+            assert!(m.assigned_tunnel_id.is_some_and(|t| t != 0), "{name}: {m:?}");
+            assert_eq!(m.protocol_version.as_deref(), Some("1.0"), "{name}");
+        } else {
+            // The ZLB acknowledging our StopCCN (Ns 1): Nr 2, no AVPs.
+            assert_eq!((m.message_type, m.message_name, m.nr, m.avp_count), (None, "ZLB", 2, 0), "{name}");
+        }
+        damage(&bytes, |b| {
+            let _ = l2tp::parse_control(b).map(|m| m.render_lines());
         });
     }
 }

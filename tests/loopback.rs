@@ -30,19 +30,9 @@ fn closed_tcp_port() -> u16 {
 }
 
 fn udp_echo() -> u16 {
-    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let port = s.local_addr().unwrap().port();
-    thread::spawn(move || {
-        let mut buf = [0u8; 2048];
-        // Bounded: the test process ends, or 1000 datagrams were answered.
-        for _ in 0..1000 {
-            let Ok((n, peer)) = s.recv_from(&mut buf) else {
-                return;
-            };
-            let _ = s.send_to(&buf[..n.min(64)], peer);
-        }
-    });
-    port
+    udp_mock(|s, request, peer| {
+        let _ = s.send_to(&request[..request.len().min(64)], peer);
+    })
 }
 
 fn status_lines(out: &str) -> Vec<&str> {
@@ -435,4 +425,178 @@ fn range_verdicts_match_plain_connects() {
     }
     assert_eq!(run.out.lines().count(), 300);
     assert!(listening >= listeners.len(), "{listening} listening, {} listeners", listeners.len());
+}
+
+/// portqry against 127.0.0.1 UDP port `p`, labelled by the services file `svc`, with
+/// a UDP wait of `ms` milliseconds and `extra` options.
+fn udp_query(p: &str, ms: &str, svc: &str, extra: &[&str]) -> Run {
+    let base = ["-n", "127.0.0.1", "-nr", "-e", p, "-p", "udp", "--timeout", ms, "--services", svc];
+    portqry(&[&base[..], extra].concat())
+}
+
+/// A services file in a fresh temp directory naming `port` as `service`/udp.
+fn services_naming(service: &str, port: u16) -> (std::path::PathBuf, String) {
+    let dir = std::env::temp_dir().join(format!("portqry-{service}-{}-{port}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let svc = dir.join("services");
+    std::fs::write(&svc, format!("{service} {port}/udp\n")).unwrap();
+    let path = svc.to_str().unwrap().to_string();
+    (dir, path)
+}
+
+/// A TFTP server on loopback that, like a real one, answers every read request
+/// from a new port (its transfer ID) with `reply`, then forwards whatever reaches
+/// that port within 2 s (our ERROR stopping a transfer) to the returned channel.
+fn tftp_mock(reply: Vec<u8>) -> (u16, std::sync::mpsc::Receiver<(u16, Vec<u8>)>) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let port = udp_mock(move |_, request, peer| {
+        if request.get(..2) != Some(&[0, 1]) {
+            return; // silent to PortQry's empty datagram, as tftpd is
+        }
+        let tid = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let _ = tid.send_to(&reply, peer);
+        tid.set_read_timeout(Some(std::time::Duration::from_secs(2))).unwrap();
+        let mut buf = [0u8; 2048];
+        let got = tid.recv(&mut buf).map(|n| buf[..n].to_vec()).unwrap_or_default();
+        let _ = tx.send((tid.local_addr().unwrap().port(), got));
+    });
+    (port, rx)
+}
+
+/// A UDP server on a loopback port that hands every datagram to `handle` with its
+/// socket and sender; returns the port. Bounded: the test process ends, or 1000
+/// datagrams were handled.
+fn udp_mock(mut handle: impl FnMut(&UdpSocket, &[u8], std::net::SocketAddr) + Send + 'static) -> u16 {
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = s.local_addr().unwrap().port();
+    thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        for _ in 0..1000 {
+            let Ok((n, peer)) = s.recv_from(&mut buf) else {
+                return;
+            };
+            handle(&s, &buf[..n], peer);
+        }
+    });
+    port
+}
+
+/// TFTP answers from a new port: the reply still counts, and a DATA (the file
+/// existed) is stopped with an ERROR sent to that port.
+#[test]
+fn udp_tftp_reply_from_the_transfer_id_settles_listening() {
+    let not_found = b"\x00\x05\x00\x01File not found\x00".to_vec();
+    let (port, rx) = tftp_mock(not_found);
+    let p = port.to_string();
+    let (dir, svc) = services_naming("tftp", port);
+    let r = udp_query(&p, "300", &svc, &["-v"]);
+    let (tid, stop) = rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+    assert_eq!(r.code, 0, "{}{}", r.out, r.err);
+    assert!(r.out.contains(&format!("UDP port {p} (tftp service): LISTENING or FILTERED\n")), "{}", r.out);
+    assert!(
+        r.out.contains(&format!(
+            "Sending TFTP query to UDP port {p}...\n\nTFTP read request for portqry-probe-"
+        )),
+        "{}",
+        r.out
+    );
+    let want = format!(
+        " (octet mode)\nTFTP error code 1 (file not found) from port {tid}: File not found\n\n\
+         UDP port {p} is LISTENING\n    evidence: UDP reply of 19 byte(s) from 127.0.0.1 in "
+    );
+    assert!(r.out.contains(&want), "{}", r.out);
+    assert!(
+        r.out.contains(&format!(": a TFTP ERROR from port {tid} (the server's transfer ID)\n")),
+        "{}",
+        r.out
+    );
+    assert!(stop.is_empty(), "nothing is sent back after an ERROR: {stop:?}");
+    // A DATA block: the transfer is stopped with ERROR 0 to the transfer ID.
+    let (port, rx) = tftp_mock(b"\x00\x03\x00\x01hello".to_vec());
+    let p = port.to_string();
+    let (dir2, svc) = services_naming("tftp", port);
+    let r = udp_query(&p, "300", &svc, &["--jsonl"]);
+    let (tid, stop) = rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+    assert_eq!(r.code, 0, "{}{}", r.out, r.err);
+    assert_eq!(&stop[..4], &[0, 5, 0, 0], "ERROR code 0 stops the transfer: {stop:?}");
+    let v: serde_json::Value = serde_json::from_str(r.out.trim()).expect(&r.out);
+    let a = &v["query"]["answer"];
+    assert_eq!((a["protocol"].as_str(), a["opcode"].as_str()), (Some("tftp"), Some("data")), "{v}");
+    assert_eq!((a["block"].as_u64(), a["bytes"].as_u64()), (Some(1), Some(5)), "{v}");
+    assert_eq!(
+        (a["server_port"].as_u64(), a["stopped_with"].as_u64()),
+        (Some(u64::from(tid)), Some(0)),
+        "{v}"
+    );
+    assert!(a["file"].as_str().unwrap().starts_with("portqry-probe-"), "{v}");
+    assert_eq!(v["query"]["state"], "listening", "{v}");
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&dir2).unwrap();
+}
+
+/// A silent port named `tftp`: the probe and the query go unanswered: FILTERED.
+#[test]
+fn udp_tftp_silence_is_filtered() {
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let p = port.to_string();
+    let (dir, svc) = services_naming("tftp", port);
+    let r = udp_query(&p, "200", &svc, &["-v"]);
+    assert_eq!(r.code, 2, "{}{}", r.out, r.err);
+    let want = format!(
+        "Sending TFTP query to UDP port {p}...\n\nUDP port {p} is FILTERED\n    evidence: no response to 2 tries (200 ms wait each)\n"
+    );
+    assert!(r.out.contains(&want), "{}", r.out);
+    std::fs::remove_dir_all(&dir).unwrap();
+    drop(silent);
+}
+
+/// An LNS on loopback answering SCCRQ with xl2tpd's captured SCCRP (readdressed to
+/// our tunnel): portqry prints the peer's AVPs and closes the tunnel with a StopCCN
+/// to the peer's tunnel ID, which the mock acknowledges with a ZLB.
+#[test]
+fn udp_l2tp_sccrp_is_closed_with_stopccn() {
+    use portqry::protocols::l2tp;
+    let seed = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/l2tp_response/real-xl2tpd-sccrp.bin");
+    let mut sccrp = std::fs::read(seed).unwrap();
+    let peer_tunnel = l2tp::parse_control(&sccrp).unwrap().assigned_tunnel_id.unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let port = udp_mock(move |s, request, peer| {
+        let Ok(m) = l2tp::parse_control(request) else {
+            return; // silent to the empty probe datagram
+        };
+        match m.message_type {
+            Some(l2tp::message::SCCRQ) => {
+                sccrp[4..6].copy_from_slice(&m.assigned_tunnel_id.unwrap().to_be_bytes());
+                let _ = s.send_to(&sccrp, peer);
+            }
+            Some(l2tp::message::STOPCCN) => {
+                let _ = s.send_to(&l2tp::emit_zlb(m.assigned_tunnel_id.unwrap(), 1, m.ns + 1), peer);
+                let _ = tx.send(m);
+            }
+            _ => {}
+        }
+    });
+    let p = port.to_string();
+    let (dir, svc) = services_naming("l2tp", port);
+    let r = udp_query(&p, "300", &svc, &[]);
+    let stop = rx.recv_timeout(std::time::Duration::from_secs(5)).expect("no StopCCN");
+    assert_eq!(r.code, 0, "{}{}", r.out, r.err);
+    let want = format!(
+        "Sending L2TP query to UDP port {p}...\n\n\
+         L2TP response: SCCRP (Start-Control-Connection-Reply), message type 2\n\
+         Host Name: pq-lns.portqry.test\nVendor Name: xelerance.com\nAssigned Tunnel ID: {peer_tunnel}\n"
+    );
+    assert!(r.out.contains(&want), "{}", r.out);
+    assert!(
+        r.out.contains(&format!(
+            "Tunnel closed: StopCCN sent to tunnel {peer_tunnel}, acknowledged\n\nUDP port {p} is LISTENING\n"
+        )),
+        "{}",
+        r.out
+    );
+    assert_eq!((stop.tunnel_id, stop.ns, stop.nr), (peer_tunnel, 1, 1), "{stop:?}");
+    let result = stop.result.expect("a Result Code AVP");
+    assert_eq!(result.result, l2tp::RESULT_CLEAR);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,7 +1,8 @@
 //! Root tier: protocol queries against real servers from Debian packages
-//! (dnsmasq, slapd, Samba nmbd, Samba as an AD DC, net-snmp snmpd), started in
-//! namespaces by tests/servers/ensure.sh, cross-checked with the reference clients
-//! (dig, ldapsearch, nmblookup, impacket, snmpget) and tshark.
+//! (dnsmasq, slapd, Samba nmbd, Samba as an AD DC, net-snmp snmpd, tftpd-hpa,
+//! xl2tpd), started in namespaces by tests/servers/ensure.sh, cross-checked with
+//! the reference clients (dig, ldapsearch, nmblookup, impacket, snmpget, tftp),
+//! the servers' logs and tshark.
 #![cfg(target_os = "linux")] // namespaces, iptables and Debian servers
 
 use std::collections::BTreeSet;
@@ -514,6 +515,25 @@ fn snmp_tshark_dissects_our_requests() {
     );
 }
 
+/// Stop `service`'s daemon `daemon` (SIGTERM to its pid file), wait until nothing is
+/// bound to UDP `port` in its namespace, probe the port with `-v`, then restart the
+/// service for the other tests. Returns the probe's exit code and output.
+fn probe_with_daemon_stopped(service: &str, daemon: &str, ip: &str, port: u16) -> (i32, String) {
+    let pidfile = format!("/run/portqry-test/{service}/pids/{daemon}.pid");
+    let pid: i32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+    // SAFETY: signalling the fixture's daemon, whose pid file ensure.sh just checked.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let (ns, bound) = (format!("pq-{service}"), format!(":{port}"));
+    let gone = (0..50).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        !sh(&["ip", "netns", "exec", &ns, "ss", "-Huan", &format!("sport = {bound}")]).1.contains(&bound)
+    });
+    let result = portqry(&["-n", ip, "-nr", "-e", &port.to_string(), "-p", "udp", "-v"]);
+    ensure(service); // restart it for the other tests
+    assert!(gone, "{daemon} did not stop");
+    result
+}
+
 #[test]
 #[ignore = "root: real net-snmp snmpd in a namespace"]
 fn snmp_closed_stopped_and_dropped() {
@@ -524,33 +544,213 @@ fn snmp_closed_stopped_and_dropped() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("UDP port 162 (snmp-trap service): NOT LISTENING"), "{out}");
     // A firewall dropping 161: silence to the probe and to both queries.
-    let ipt = |args: &[&str]| {
-        let mut cmd = vec!["ip", "netns", "exec", "pq-snmp", "iptables"];
-        cmd.extend_from_slice(args);
-        let (code, o, e) = sh(&cmd);
-        assert_eq!(code, 0, "{cmd:?}: {o}{e}");
-    };
-    ipt(&["-I", "INPUT", "-p", "udp", "--dport", "161", "-j", "DROP"]);
+    ipt("pq-snmp", &["-I", "INPUT", "-p", "udp", "--dport", "161", "-j", "DROP"]);
     let (code, out) = portqry(&["-n", &ip, "-nr", "-e", "161", "-p", "udp", "--timeout", "300", "-v"]);
-    ipt(&["-D", "INPUT", "-p", "udp", "--dport", "161", "-j", "DROP"]);
+    ipt("pq-snmp", &["-D", "INPUT", "-p", "udp", "--dport", "161", "-j", "DROP"]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains("No answer to the SNMPv3 engine discovery\n\nUDP port 161 is LISTENING or FILTERED\n    evidence: no response to 4 tries"), "{out}");
     // snmpd stopped: the port is closed, and the probe already says so.
-    let pidfile = "/run/portqry-test/snmp/pids/snmpd.pid";
-    let pid: i32 = std::fs::read_to_string(pidfile).unwrap().trim().parse().unwrap();
-    // SAFETY: signalling the fixture's daemon, whose pid file ensure.sh just checked.
-    unsafe { libc::kill(pid, libc::SIGTERM) };
-    let gone = (0..50).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        !sh(&["ip", "netns", "exec", "pq-snmp", "ss", "-Huan", "sport = :161"]).1.contains(":161")
-    });
-    let (code, out) = portqry(&["-n", &ip, "-nr", "-e", "161", "-p", "udp", "-v"]);
-    ensure("snmp"); // restart it for the other tests
-    assert!(gone, "snmpd did not stop");
+    let (code, out) = probe_with_daemon_stopped("snmp", "snmpd", &ip, 161);
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("UDP port 161 (snmp service): NOT LISTENING\n    evidence: ICMP port unreachable"),
         "{out}"
     );
     assert!(!out.contains("Sending SNMP query"), "{out}");
+}
+
+/// Run iptables inside a fixture's namespace; the rule must apply.
+fn ipt(ns: &str, args: &[&str]) {
+    let mut cmd = vec!["ip", "netns", "exec", ns, "iptables"];
+    cmd.extend_from_slice(args);
+    let (code, o, e) = sh(&cmd);
+    assert_eq!(code, 0, "{cmd:?}: {o}{e}");
+}
+
+/// What tftp-hpa's client reports for a missing file: (error code, message).
+fn tftp_client_error(ip: &str, file: &str) -> (u16, String) {
+    let (_, out, err) = sh(&["timeout", "10", "tftp", "-m", "octet", ip, "-c", "get", file, "/dev/null"]);
+    let text = format!("{out}{err}");
+    let line =
+        text.lines().find_map(|l| l.strip_prefix("Error code ")).unwrap_or_else(|| panic!("tftp: {text}"));
+    let (code, msg) = line.split_once(": ").unwrap_or_else(|| panic!("tftp: {text}"));
+    (code.parse().unwrap(), msg.trim().to_string())
+}
+
+#[test]
+#[ignore = "root: real tftpd-hpa in a namespace"]
+fn tftp_tftpd_hpa_matches_tftp_client() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let ip = ensure("tftp");
+    let (code, out) = portqry(&["-n", &ip, "-nr", "-e", "69", "-p", "udp", "-v"]);
+    let (their_code, their_msg) = tftp_client_error(&ip, "portqry-probe-reference");
+    assert_eq!(code, 0, "{out}");
+    assert_eq!((their_code, their_msg.as_str()), (1, "File not found"), "tftp client");
+    assert!(out.contains("UDP port 69 (tftp service): LISTENING or FILTERED\n"), "{out}");
+    assert!(
+        out.contains("\n\nSending TFTP query to UDP port 69...\n\nTFTP read request for portqry-probe-"),
+        "{out}"
+    );
+    let line = out.lines().find(|l| l.starts_with("TFTP error code ")).unwrap_or_else(|| panic!("{out}"));
+    let tid: u16 =
+        line.split(" from port ").nth(1).and_then(|r| r.split(':').next()).unwrap().parse().unwrap();
+    assert_ne!(tid, 69, "tftpd answers from its transfer ID:\n{out}");
+    assert_eq!(
+        line,
+        format!("TFTP error code {their_code} (file not found) from port {tid}: {their_msg}"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("{line}\n\nUDP port 69 is LISTENING\n    evidence: UDP reply of ")),
+        "{out}"
+    );
+    assert!(out.contains(&format!(": a TFTP ERROR from port {tid} (the server's transfer ID)\n")), "{out}");
+    // --jsonl carries the same answer as structured fields.
+    let (code, json) = portqry(&["-n", &ip, "-nr", "-e", "69", "-p", "udp", "--jsonl"]);
+    assert_eq!(code, 0, "{json}");
+    let v: serde_json::Value = serde_json::from_str(json.trim()).expect(&json);
+    let a = &v["query"]["answer"];
+    let got = [&a["protocol"], &a["opcode"], &a["name"], &a["message"]]
+        .map(|x| x.as_str().unwrap_or_default().to_string());
+    assert_eq!(got, ["tftp", "error", "file not found", their_msg.as_str()], "{v}");
+    assert_eq!((a["code"].as_u64(), &a["stopped_with"]), (Some(1), &serde_json::Value::Null), "{v}");
+    assert_eq!(v["state"], "listening", "{v}");
+}
+
+#[test]
+#[ignore = "root: real tftpd-hpa in a namespace"]
+fn tftp_rejected_dropped_and_stopped() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let ip = ensure("tftp");
+    // The empty probe datagram (28 bytes of IP) is dropped, the RRQ rejected with the
+    // target's own port unreachable: the query's unconnected socket still gets it.
+    let probe = ["-p", "udp", "--dport", "69", "-m", "length", "--length", "28", "-j", "DROP"];
+    let reject = ["-p", "udp", "--dport", "69", "-j", "REJECT", "--reject-with", "icmp-port-unreachable"];
+    ipt("pq-tftp", &[&["-I", "INPUT", "1"][..], &probe].concat());
+    ipt("pq-tftp", &[&["-I", "INPUT", "2"][..], &reject].concat());
+    let (code, out) = portqry(&["-n", &ip, "-nr", "-e", "69", "-p", "udp", "--timeout", "300", "-v"]);
+    ipt("pq-tftp", &[&["-D", "INPUT"][..], &reject].concat());
+    let (dcode, dropped) = portqry(&["-n", &ip, "-nr", "-e", "69", "-p", "udp", "--timeout", "300", "-v"]);
+    ipt("pq-tftp", &[&["-D", "INPUT"][..], &probe].concat());
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("UDP port 69 (tftp service): LISTENING or FILTERED\n"), "{out}");
+    assert!(
+        out.contains(&format!("Sending TFTP query to UDP port 69...\n\nUDP port 69 is NOT LISTENING\n    evidence: ICMP port unreachable (type 3, code 3) from {ip} (the target)")),
+        "{out}"
+    );
+    // The probe dropped, the RRQ let through: still answered.
+    assert_eq!(dcode, 0, "{dropped}");
+    assert!(dropped.contains("TFTP error code 1 (file not found)"), "{dropped}");
+    // Everything dropped: the query's silence is FILTERED.
+    ipt("pq-tftp", &["-I", "INPUT", "-p", "udp", "--dport", "69", "-j", "DROP"]);
+    let (code, out) = portqry(&["-n", &ip, "-nr", "-e", "69", "-p", "udp", "--timeout", "300", "-v"]);
+    ipt("pq-tftp", &["-D", "INPUT", "-p", "udp", "--dport", "69", "-j", "DROP"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("Sending TFTP query to UDP port 69...\n\nUDP port 69 is FILTERED\n    evidence: no response to 2 tries"), "{out}");
+    // tftpd stopped: the target's port unreachable answers the probe itself.
+    let (code, out) = probe_with_daemon_stopped("tftp", "in.tftpd", &ip, 69);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("UDP port 69 (tftp service): NOT LISTENING\n    evidence: ICMP port unreachable"),
+        "{out}"
+    );
+    assert!(!out.contains("Sending TFTP query"), "{out}");
+}
+
+/// tshark dissects our RRQ and tftpd's ERROR from its transfer ID cleanly.
+#[test]
+#[ignore = "root: tshark capture on the tftpd link"]
+fn tftp_tshark_dissects_request_and_reply() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let ip = ensure("tftp");
+    let cap = Capture::start("pqh-tftp", &ip, "tftp");
+    let (code, out) = portqry(&["-n", &ip, "-nr", "-e", "69", "-p", "udp"]);
+    assert_eq!(code, 0, "{out}");
+    let count = cap.stop();
+    assert_eq!(
+        count("tftp.opcode == 1 && tftp.source_file contains \"portqry-probe-\" && tftp.type == \"octet\""),
+        1,
+        "one RRQ"
+    );
+    assert_eq!(count("tftp.opcode == 5 && tftp.error.code == 1 && udp.srcport != 69"), 1, "tftpd's ERROR");
+}
+
+/// The LNS host name from tests/servers/ensure.sh (`L2TP_HOSTNAME`).
+const L2TP_HOSTNAME: &str = "pq-lns.portqry.test";
+
+#[test]
+#[ignore = "root: real xl2tpd in a namespace"]
+fn l2tp_xl2tpd_answers_and_tunnel_is_closed() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let ip = ensure("l2tp");
+    let (code, out) = portqry(&["-n", &ip, "-nr", "-e", "1701", "-p", "udp", "-v"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("\n\nSending L2TP query to UDP port 1701...\n\nL2TP response: SCCRP (Start-Control-Connection-Reply), message type 2\n"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "\nHost Name: {L2TP_HOSTNAME}\nVendor Name: xelerance.com\nAssigned Tunnel ID: "
+        )),
+        "{out}"
+    );
+    assert!(out.contains(", acknowledged\n\nUDP port 1701 is LISTENING\n"), "{out}");
+    assert!(out.contains(": an L2TP SCCRP for our tunnel "), "{out}");
+    // JSON gives both tunnel IDs; xl2tpd's log must show that very tunnel closed.
+    let (code, json) = portqry(&["-n", &ip, "-nr", "-e", "1701", "-p", "udp", "--jsonl"]);
+    assert_eq!(code, 0, "{json}");
+    let v: serde_json::Value = serde_json::from_str(json.trim()).expect(&json);
+    let a = &v["query"]["answer"];
+    assert_eq!(
+        (a["protocol"].as_str(), a["reply"]["message_name"].as_str()),
+        (Some("l2tp"), Some("SCCRP")),
+        "{v}"
+    );
+    assert_eq!(a["reply"]["host_name"], L2TP_HOSTNAME, "{v}");
+    let ours = a["our_tunnel_id"].as_u64().unwrap();
+    let theirs = a["reply"]["assigned_tunnel_id"].as_u64().unwrap();
+    assert_eq!(a["closing"]["sent"], "stopccn", "{v}");
+    assert_eq!(
+        (a["closing"]["tunnel_id"].as_u64(), a["closing"]["acknowledged"].as_bool()),
+        (Some(theirs), Some(true)),
+        "{v}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let log = std::fs::read_to_string("/run/portqry-test/l2tp/xl2tpd.log").unwrap();
+    for want in [
+        format!("assigned_tunnel_avp: using peer's tunnel {ours}"),
+        "result_code_avp: peer closing for reason 1 (General request to clear control connection)"
+            .to_string(),
+        format!("Local: {theirs}, Remote: {ours}"),
+        format!("build_fdset: closing down tunnel {theirs}"),
+    ] {
+        assert!(log.contains(&want), "xl2tpd.log lacks {want:?}:\n{log}");
+    }
+    assert!(log.contains("hostname_avp: peer reports hostname 'portqry'"), "{log}");
+    // Every tunnel xl2tpd ever opened (ours, since its start) is closed again.
+    let (opened, closed) =
+        (log.matches("allocating new tunnel").count(), log.matches("closing down tunnel").count());
+    assert_eq!(opened, closed, "tunnels left open:\n{log}");
+}
+
+/// tshark dissects our SCCRQ and StopCCN, and xl2tpd's SCCRP and ZLB, cleanly.
+#[test]
+#[ignore = "root: tshark capture on the xl2tpd link"]
+fn l2tp_tshark_dissects_sccrq_and_stopccn() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let ip = ensure("l2tp");
+    let cap = Capture::start("pqh-l2tp", &ip, "l2tp");
+    let (code, out) = portqry(&["-n", &ip, "-nr", "-e", "1701", "-p", "udp"]);
+    assert_eq!(code, 0, "{out}");
+    let count = cap.stop();
+    assert_eq!(count("l2tp.avp.message_type == 1 && l2tp.avp.host_name == \"portqry\""), 1, "our SCCRQ");
+    assert_eq!(
+        count(&format!("l2tp.avp.message_type == 2 && l2tp.avp.host_name == \"{L2TP_HOSTNAME}\"")),
+        1,
+        "SCCRP"
+    );
+    assert_eq!(
+        count("l2tp.avp.message_type == 4 && l2tp.result_code == 1 && l2tp.Ns == 1 && l2tp.Nr == 1"),
+        1,
+        "our StopCCN"
+    );
+    assert_eq!(count("l2tp.type == 1 && !l2tp.avp.message_type && l2tp.Nr == 2"), 1, "xl2tpd's ZLB ack");
 }

@@ -4,10 +4,11 @@
 usage (as root, from the repository root):
     DNS=$(bash tests/servers/ensure.sh dns)  LDAP=$(bash tests/servers/ensure.sh ldap) \
     NMBD=$(bash tests/servers/ensure.sh nmbd) DC=$(bash tests/servers/ensure.sh dc) \
-    SNMP=$(bash tests/servers/ensure.sh snmp) python3 fuzz/seeds/capture.py [PART...]
+    SNMP=$(bash tests/servers/ensure.sh snmp) TFTP=$(bash tests/servers/ensure.sh tftp) \
+    L2TP=$(bash tests/servers/ensure.sh l2tp) python3 fuzz/seeds/capture.py [PART...]
     bash tests/servers/teardown.sh all
 
-PART is dns, netbios, ldap, epm or snmp (default: all); captured.json keeps the
+PART is dns, netbios, ldap, epm, snmp, tftp or l2tp (default: all); captured.json keeps the
 entries of the parts not captured this time.
 
 Writes fuzz/seeds/<target>/real-*.bin and fuzz/seeds/captured.json (name, target,
@@ -325,11 +326,88 @@ def capture_snmp():
          f"(msgID and request-id 0x{SNMP_ID:04x})")
 
 
+# ------------------------------------------------------------------ TFTP
+TFTP = os.environ.get("TFTP", "198.18.15.2")
+L2TP = os.environ.get("L2TP", "198.18.16.2")
+
+
+def any_port_exchange(addr, port, req, bufsize=65535):
+    """Send req to addr:port; return (source port, reply) of the first datagram from addr.
+
+    Unconnected: TFTP servers answer from a new port (their transfer ID)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(TIMEOUT)
+        s.sendto(req, (addr, port))
+        for _ in range(16):
+            data, (host, sport) = s.recvfrom(bufsize)
+            if host == addr:
+                return sport, data
+    raise TimeoutError(f"no reply from {addr}")
+
+
+def tftp_rrq(name, mode="octet"):
+    return struct.pack(">H", 1) + name.encode() + b"\0" + mode.encode() + b"\0"
+
+
+def capture_tftp():
+    # tftpd-hpa answers "File not found" (code 1) alike for a missing name, a name
+    # outside the root (../x), a WRQ and an RRQ with options: one seed covers them.
+    name = "portqry-probe-5101"
+    sport, rep = any_port_exchange(TFTP, 69, tftp_rrq(name))
+    save("tftp_response", "real-tftpd-hpa-not-found", rep,
+         f"tftpd-hpa at {TFTP}, UDP 69, octet RRQ for {name!r} (the root is empty); "
+         f"answered from port {sport}, its transfer ID")
+
+
+# ------------------------------------------------------------------ L2TP
+L2TP_TUNNEL = 0x5101  # the tunnel ID our SCCRQs assign
+
+
+def l2tp_avp(attr, value):
+    return struct.pack(">HHH", 0x8000 | (6 + len(value)), 0, attr) + value
+
+
+def l2tp_control(tunnel, ns, nr, avps):
+    body = b"".join(avps)
+    return struct.pack(">HHHHHH", 0xC802, 12 + len(body), tunnel, 0, ns, nr) + body
+
+
+def l2tp_sccrq(version=b"\x01\x00"):
+    return l2tp_control(0, 0, 0, [
+        l2tp_avp(0, struct.pack(">H", 1)), l2tp_avp(2, version), l2tp_avp(7, b"portqry"),
+        l2tp_avp(3, struct.pack(">I", 3)), l2tp_avp(9, struct.pack(">H", L2TP_TUNNEL))])
+
+
+def capture_l2tp():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(TIMEOUT)
+        s.connect((L2TP, 1701))  # xl2tpd answers from 1701
+        s.send(l2tp_sccrq())
+        sccrp = s.recv(65535)
+        save("l2tp_response", "real-xl2tpd-sccrp", sccrp,
+             f"xl2tpd at {L2TP}, UDP 1701, SCCRP answering an SCCRQ (Assigned Tunnel ID 0x{L2TP_TUNNEL:04x}, "
+             "host name portqry)")
+        # The peer's Assigned Tunnel ID: the AVP with attribute 9 (walk the AVPs).
+        off, peer = 12, 0
+        while off + 6 <= len(sccrp):
+            flen, _vendor, attr = struct.unpack_from(">HHH", sccrp, off)
+            if attr == 9:
+                (peer,) = struct.unpack_from(">H", sccrp, off + 6)
+            off += flen & 0x3FF
+        (peer_ns,) = struct.unpack_from(">H", sccrp, 8)
+        s.send(l2tp_control(peer, 1, peer_ns + 1, [
+            l2tp_avp(0, struct.pack(">H", 4)), l2tp_avp(9, struct.pack(">H", L2TP_TUNNEL)),
+            l2tp_avp(1, struct.pack(">H", 1))]))
+        zlb = s.recv(65535)
+        save("l2tp_response", "real-xl2tpd-zlb", zlb,
+             f"xl2tpd at {L2TP}, UDP 1701, ZLB acknowledging our StopCCN (result 1) for that tunnel")
+
+
 PARTS = {"dns": capture_dns, "netbios": capture_netbios, "ldap": capture_ldap, "epm": capture_epm,
-         "snmp": capture_snmp}
+         "snmp": capture_snmp, "tftp": capture_tftp, "l2tp": capture_l2tp}
 PART_TARGETS = {"dns": {"dns_response"}, "netbios": {"netbios_response"},
                 "ldap": {"ldap_response"}, "epm": {"epm_reply", "dcerpc_pdu"},
-                "snmp": {"snmp_response"}}
+                "snmp": {"snmp_response"}, "tftp": {"tftp_response"}, "l2tp": {"l2tp_response"}}
 
 
 def main():

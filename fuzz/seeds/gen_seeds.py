@@ -4,7 +4,7 @@
 usage: python3 fuzz/seeds/gen_seeds.py      (no root, no network)
 
 1. Copies every `const NAME: [u8; N] = [...]` byte array from the `#[cfg(test)]`
-   modules of src/protocols/{dns,netbios,ldap,dcerpc,epm,snmp}.rs into
+   modules of src/protocols/{dns,netbios,ldap,dcerpc,epm,snmp,tftp,l2tp}.rs into
    fuzz/seeds/<target>/test-<module>-<NAME>.bin (the target chosen by module).
 2. Cuts the protocol towers out of the epm seeds (unit-test and captured) into
    fuzz/seeds/epm_reply/tower-*.bin, for `epm::decode_tower`.
@@ -26,9 +26,11 @@ MODULE_TARGET = {
     "dcerpc": "dcerpc_pdu",
     "epm": "epm_reply",
     "snmp": "snmp_response",
+    "tftp": "tftp_response",
+    "l2tp": "l2tp_response",
 }
 TARGETS = ["dns_response", "netbios_response", "ldap_response", "epm_reply", "dcerpc_pdu",
-           "snmp_response"]
+           "snmp_response", "tftp_response", "l2tp_response"]
 CONST_RE = re.compile(r"const\s+([A-Z0-9_]+)\s*:\s*\[u8;\s*(\d+)\]\s*=\s*\[(.*?)\];", re.S)
 
 
@@ -140,7 +142,8 @@ def main():
         "Three kinds:",
         "",
         "* `real-*.bin`: reply bytes captured from the real servers of `tests/servers/`",
-        "  (dnsmasq, OpenLDAP slapd, Samba nmbd, a Samba AD DC, net-snmp snmpd) by `capture.py`, run as root",
+        "  (dnsmasq, OpenLDAP slapd, Samba nmbd, a Samba AD DC, net-snmp snmpd, tftpd-hpa, xl2tpd)",
+        "  by `capture.py`, run as root",
         "  after `ensure.sh`. Nothing was edited: DNS and NetBIOS replies keep the ID of the",
         "  query that was sent (the fuzz targets take the expected ID from the input's first two",
         "  bytes), LDAP replies answer message id 1 (the id the ldap target expects), DNS-over-TCP",
@@ -148,7 +151,9 @@ def main():
         "  and EPM replies are the ept_lookup *stubs*: the bodies of all response PDUs of one call,",
         "  concatenated (what `epm::parse_ept_lookup_reply` takes). The `dcerpc_pdu` ones are whole",
         "  CO PDUs as read from TCP 135. SNMP replies answer request-id (v2c) or msgID (v3)",
-        "  0x5101, the id the snmp_response target expects.",
+        "  0x5101, the id the snmp_response target expects. The TFTP reply came from the",
+        "  server's transfer ID port, not 69; the L2TP ones answer an SCCRQ assigning tunnel",
+        "  0x5101 (an SCCRP), and our StopCCN for the tunnel it opened (a ZLB).",
         "* `test-*.bin`: the byte-array constants of the unit tests in `src/protocols/*.rs`,",
         "  copied by `gen_seeds.py` (re-run it after the tests change).",
         "* `tower-*.bin`: protocol towers cut out of the EPM stubs, for `epm::decode_tower`.",
@@ -164,6 +169,9 @@ def main():
         "endpoint list depends on the samba version, so a re-capture differs in those bytes.",
         "The SNMP replies were captured the same day (`capture.py snmp`) from net-snmp snmpd 5.9.3",
         "at snmp 198.18.14.2; its engine ID, uptime and sysDescr (the host's kernel) differ per run.",
+        "The TFTP and L2TP replies were captured the same day (`capture.py tftp l2tp`) from",
+        "tftpd-hpa 5.2 at tftp 198.18.15.2 and xl2tpd 1.3.18 at l2tp 198.18.16.2; xl2tpd's",
+        "Assigned Tunnel ID is random per tunnel.",
         "",
         "| target | seeds | real | unit test | tower |",
         "| --- | --- | --- | --- | --- |",

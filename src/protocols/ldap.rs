@@ -409,7 +409,7 @@ pub(super) fn render_value(bytes: &[u8]) -> String {
 /// Free text (diagnosticMessage) for display: AD appends a NUL, which is dropped;
 /// invalid UTF-8 is replaced and control characters are escaped so a hostile server
 /// cannot drive the terminal.
-fn sanitize_text(bytes: &[u8]) -> String {
+pub(super) fn sanitize_text(bytes: &[u8]) -> String {
     let trimmed = bytes.iter().rposition(|&b| b != 0).map_or(&bytes[..0], |last| &bytes[..=last]);
     let mut text = String::with_capacity(trimmed.len());
     for c in String::from_utf8_lossy(trimmed).chars() {

@@ -1,18 +1,22 @@
 //! Application protocol queries that settle "LISTENING or FILTERED" on UDP and
-//! show what answers on TCP: DNS, NetBIOS node status, LDAP/CLDAP, SNMP.
+//! show what answers on TCP: DNS, NetBIOS node status, LDAP/CLDAP, SNMP, TFTP, L2TP.
 //!
-//! Each wire format lives in its own module (`dns`, `netbios`, `ber`, `ldap`, `snmp`);
-//! this module picks the query for a port, runs the exchange with deadlines,
-//! and prints PortQry's blocks.
+//! Each wire format lives in its own module (`dns`, `netbios`, `ber`, `ldap`, `snmp`,
+//! `tftp`, `l2tp`); `dialog` runs the conversations whose server may answer from
+//! another port; this module picks the query for a port, runs the exchange with
+//! deadlines, and prints PortQry's blocks.
 
 pub mod ber;
 pub mod dcerpc;
+pub mod dialog;
 pub mod dns;
 pub mod epm;
+pub mod l2tp;
 pub mod ldap;
 pub mod netbios;
 pub mod rpc;
 pub mod snmp;
+pub mod tftp;
 
 use crate::cli::{Config, PortMode};
 use crate::error::Error;
@@ -35,6 +39,10 @@ pub enum Protocol {
     Epm,
     /// SNMP GetRequest (v2c, `-cn` community), then SNMPv3 engine discovery.
     Snmp,
+    /// TFTP read request for a file that does not exist.
+    Tftp,
+    /// L2TP SCCRQ, and a StopCCN for the tunnel it opens.
+    L2tp,
 }
 
 /// Which query runs where: by service name from the services file (so
@@ -55,6 +63,8 @@ const TABLE: &[Route] = &[
     Route { protocol: Protocol::Ldap, services: &["ldap", "msft-gc"], ports: &[389, 3268], transports: BOTH },
     Route { protocol: Protocol::Epm, services: &["epmap", "loc-srv"], ports: &[135], transports: BOTH },
     Route { protocol: Protocol::Snmp, services: &["snmp"], ports: &[161], transports: &[Transport::Udp] },
+    Route { protocol: Protocol::Tftp, services: &["tftp"], ports: &[69], transports: &[Transport::Udp] },
+    Route { protocol: Protocol::L2tp, services: &["l2tp"], ports: &[1701], transports: &[Transport::Udp] },
 ];
 
 /// The protocol query for a port, if any.
@@ -86,6 +96,8 @@ pub enum Answer {
     Ldap(ldap::RootDse),
     Epm(rpc::Dump),
     Snmp(snmp::SnmpAnswer),
+    Tftp(tftp::TftpAnswer),
+    L2tp(l2tp::L2tpAnswer),
 }
 
 /// A protocol query's result: the verdict it supports and what came back.
@@ -130,6 +142,8 @@ fn name(p: Protocol) -> &'static str {
         Protocol::Ldap => "LDAP",
         Protocol::Epm => "RPC",
         Protocol::Snmp => "SNMP",
+        Protocol::Tftp => "TFTP",
+        Protocol::L2tp => "L2TP",
     }
 }
 
@@ -164,8 +178,8 @@ fn exchange_for(proto: Protocol, cfg: &Config, tcp: bool) -> Exchange {
                     .map_err(|e| e.to_string())
             }),
         },
-        // The endpoint mapper is a conversation, run by `rpc`; never a single exchange.
-        Protocol::Epm => {
+        // Conversations, run by `rpc` and `dialog`; never a single exchange.
+        Protocol::Epm | Protocol::Tftp | Protocol::L2tp => {
             Exchange { request: Vec::new(), parse: Box::new(|_| Err("not a single exchange".into())) }
         }
         Protocol::Snmp => {
@@ -229,6 +243,18 @@ fn print_answer(answer: &Answer, out: &mut Output) {
             }
             out.line("");
         }
+        Answer::Tftp(a) => {
+            for l in a.render_lines() {
+                out.line(&l);
+            }
+            out.line("");
+        }
+        Answer::L2tp(a) => {
+            for l in a.render_lines() {
+                out.line(&l);
+            }
+            out.line("");
+        }
         Answer::Epm(_) => {}
     }
 }
@@ -264,6 +290,7 @@ pub fn udp_query(proto: Protocol, ctx: &QueryContext, out: &mut Output) -> Resul
     match proto {
         Protocol::Epm => return udp_epm(ctx, out),
         Protocol::Snmp => return udp_snmp(ctx, out),
+        Protocol::Tftp | Protocol::L2tp => return udp_dialog(proto, ctx, out),
         _ => {}
     }
     let ex = exchange_for(proto, cfg, false);
@@ -281,7 +308,7 @@ pub fn udp_query(proto: Protocol, ctx: &QueryContext, out: &mut Output) -> Resul
         error: None,
     };
     match &p.reply {
-        Some(reply) => settle_reply(proto, reply, &ex.parse, &mut outcome, out),
+        Some(reply) => settle_reply(proto, reply, (ex.parse)(reply), &mut outcome, out),
         None => outcome.state = udp_query_state(&p.observation.evidence, ctx.target.addr),
     }
     print_udp_verdict(ctx, outcome.state, &p.observation, None, out);
@@ -290,9 +317,15 @@ pub fn udp_query(proto: Protocol, ctx: &QueryContext, out: &mut Output) -> Resul
 
 /// A datagram came back: the port is LISTENING; print what it says, or why it
 /// did not parse.
-fn settle_reply(proto: Protocol, reply: &[u8], parse: &Parser, outcome: &mut QueryOutcome, out: &mut Output) {
+fn settle_reply(
+    proto: Protocol,
+    reply: &[u8],
+    parsed: Result<Answer, String>,
+    outcome: &mut QueryOutcome,
+    out: &mut Output,
+) {
     outcome.state = State::Listening;
-    match parse(reply) {
+    match parsed {
         Ok(a) => {
             print_answer(&a, out);
             outcome.answer = Some(a);
@@ -335,7 +368,7 @@ fn udp_snmp(ctx: &QueryContext, out: &mut Output) -> Result<QueryOutcome, Error>
     };
     match &p.reply {
         Some(reply) => {
-            settle_reply(Protocol::Snmp, reply, &parse, &mut outcome, out);
+            settle_reply(Protocol::Snmp, reply, parse(reply), &mut outcome, out);
             if discovery && outcome.answer.is_some() {
                 out.para("The community name was not accepted, or the agent does not serve SNMPv1/v2c");
             }
@@ -357,6 +390,53 @@ fn udp_snmp(ctx: &QueryContext, out: &mut Output) -> Result<QueryOutcome, Error>
     };
     print_udp_verdict(ctx, outcome.state, &p.observation, proof.as_deref(), out);
     Ok(outcome)
+}
+
+/// UDP 69 and 1701: TFTP and L2TP, whose servers may answer from another port
+/// (`dialog`); any reply from the target's address settles LISTENING.
+fn udp_dialog(proto: Protocol, ctx: &QueryContext, out: &mut Output) -> Result<QueryOutcome, Error> {
+    let cfg = ctx.cfg;
+    let addr = ctx.target.socket_addr(ctx.port);
+    let opts = udp::UdpOptions { wait: cfg.udp_wait, tries: cfg.udp_tries, source_port: cfg.source_port };
+    let (observation, reply, parsed) = if proto == Protocol::Tftp {
+        let d = dialog::tftp(addr, &opts)?;
+        (d.observation, d.reply, d.answer.map(|a| a.map(Answer::Tftp)))
+    } else {
+        let d = dialog::l2tp(addr, &opts)?;
+        (d.observation, d.reply, d.answer.map(|a| a.map(Answer::L2tp)))
+    };
+    let mut outcome = QueryOutcome {
+        protocol: proto,
+        state: State::Filtered,
+        observation: Some(observation.clone()),
+        answer: None,
+        error: None,
+    };
+    match (&reply, parsed) {
+        (Some(reply), Some(parsed)) => settle_reply(proto, reply, parsed, &mut outcome, out),
+        _ => outcome.state = udp_query_state(&observation.evidence, ctx.target.addr),
+    }
+    let proof = match &outcome.answer {
+        Some(Answer::Tftp(a)) => Some(format!(
+            "a TFTP {} from port {} (the server's transfer ID)",
+            tftp_opcode_label(&a.reply),
+            a.server_port
+        )),
+        Some(Answer::L2tp(a)) => {
+            Some(format!("an L2TP {} for our tunnel {}", a.reply.message_name, a.our_tunnel_id))
+        }
+        _ => None,
+    };
+    print_udp_verdict(ctx, outcome.state, &observation, proof.as_deref(), out);
+    Ok(outcome)
+}
+
+fn tftp_opcode_label(r: &tftp::TftpReply) -> &'static str {
+    match r {
+        tftp::TftpReply::Error { .. } => "ERROR",
+        tftp::TftpReply::Data { .. } => "DATA",
+        tftp::TftpReply::Oack { .. } => "OACK",
+    }
 }
 
 /// TCP: send the query over the open connection and print the answer.
@@ -495,7 +575,9 @@ fn complete(proto: Protocol, buf: &[u8], ex: &Exchange) -> Option<Result<Answer,
                 }
             }
         }
-        Protocol::NetBios | Protocol::Epm | Protocol::Snmp => Some((ex.parse)(buf)),
+        Protocol::NetBios | Protocol::Epm | Protocol::Snmp | Protocol::Tftp | Protocol::L2tp => {
+            Some((ex.parse)(buf))
+        }
     }
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ensure.sh SERVICE: make sure SERVICE (dns|ldap|nmbd|dc|snmp) runs in its own network
+# ensure.sh SERVICE: make sure SERVICE (dns|ldap|nmbd|dc|snmp|tftp|l2tp) runs in its own network
 # namespace and answers; print its IPv4 target address (only that) on stdout.
 # Idempotent and safe to call concurrently (per-service lock). Run as root.
 set -euo pipefail
@@ -8,7 +8,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$HERE/lib.sh"
 
-[[ $# -eq 1 ]] || die "usage: ensure.sh dns|ldap|nmbd|dc|snmp"
+[[ $# -eq 1 ]] || die "usage: ensure.sh dns|ldap|nmbd|dc|snmp|tftp|l2tp"
 [[ $(id -u) -eq 0 ]] || die "must run as root"
 SVC=$1
 svc_vars "$SVC"
@@ -268,6 +268,62 @@ EOF
     </dev/null >>"$STATE/start.log" 2>&1 9>&-
 }
 
+# ---------------------------------------------------------------- tftp
+check_tftp() {
+  # The server's own "not found" for a name that cannot exist (the root is empty).
+  timeout 5 tftp -m octet "$ADDR4" -c get portqry-ensure-check /dev/null 2>&1 |
+    grep -q '^Error code 1: File not found'
+}
+
+start_tftp() {
+  netns_create 127.0.0.1 "$ADDR4	pq-tftp.portqry.test pq-tftp"
+  mkdir -p "$STATE/pids" "$STATE/root"
+  # An empty, world-readable root; --secure chroots there as the tftp user.
+  chmod 755 "$STATE/root"
+  ip netns exec "$NS" in.tftpd --listen --address "$ADDR4:69" --secure --verbose \
+    --pidfile "$STATE/pids/in.tftpd.pid" "$STATE/root" \
+    </dev/null >>"$STATE/start.log" 2>&1 9>&-
+}
+
+# ---------------------------------------------------------------- l2tp
+L2TP_HOSTNAME=pq-lns.portqry.test
+
+check_l2tp() {
+  ip netns exec "$NS" ss -Hunl "sport = :1701" | grep -q "$ADDR4:1701"
+}
+
+start_l2tp() {
+  netns_create 127.0.0.1 "$ADDR4	pq-lns.portqry.test pq-lns"
+  mkdir -p "$STATE/pids"
+  # An LNS that answers any SCCRQ (no tunnel secret, no access control); no call
+  # ever reaches pppd, so no ppp options are needed.
+  cat >"$STATE/xl2tpd.conf" <<EOF
+; portqry test LNS (xl2tpd -D -c)
+[global]
+listen-addr = $ADDR4
+port = 1701
+auth file = $STATE/l2tp-secrets
+access control = no
+debug tunnel = yes
+debug state = yes
+debug avp = yes
+
+[lns default]
+hostname = $L2TP_HOSTNAME
+ip range = 198.18.16.100-198.18.16.110
+local ip = 198.18.16.99
+require authentication = no
+refuse pap = yes
+refuse chap = yes
+EOF
+  : >"$STATE/l2tp-secrets"
+  chmod 600 "$STATE/l2tp-secrets"
+  # -D keeps it in the foreground so its log (stderr: no syslog here) goes to xl2tpd.log.
+  ip netns exec "$NS" xl2tpd -D -c "$STATE/xl2tpd.conf" -p "$STATE/pids/xl2tpd.pid" \
+    -C "$STATE/l2tp-control" </dev/null >>"$STATE/xl2tpd.log" 2>&1 9>&- &
+  disown
+}
+
 # ---------------------------------------------------------------- common
 fail() {
   echo "ensure.sh $SVC: $*" >&2
@@ -287,6 +343,8 @@ case $SVC in
   nmbd) need nmbd nmblookup ;;
   dc) need samba samba-tool ldapsearch dig nmblookup python3 ;;
   snmp) need snmpd snmpget ;;
+  tftp) need in.tftpd tftp ;;
+  l2tp) need xl2tpd ss ;;
 esac
 case $SVC in
   dc) WAIT=120 ;;
