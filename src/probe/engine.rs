@@ -152,12 +152,27 @@ struct Spares {
 }
 
 impl Spares {
-    /// A handful is enough: a refused socket is taken again by the next launch.
-    const MAX: usize = 16;
+    /// A few are enough: a refused socket is taken again by the next launch
+    /// (a poll pass can decide several at once).
+    const MAX: usize = 32;
 
     fn list(&mut self, addr: &SocketAddr) -> &mut Vec<Socket> {
         if addr.is_ipv6() { &mut self.v6 } else { &mut self.v4 }
     }
+
+    /// Keep a decided TCP socket for the next port when it can be reused
+    /// (no `-sp` binding, refused and reset by the kernel); otherwise close it.
+    fn keep(&mut self, sock: Socket, job: &Job, opts: &Options, reusable: bool) {
+        let list = self.list(&job.addr);
+        if reusable && reusable_for(job, opts) && list.len() < Self::MAX {
+            list.push(sock);
+        }
+    }
+}
+
+/// Only plain TCP sockets are reused: `-sp` binds each one to a port.
+fn reusable_for(job: &Job, opts: &Options) -> bool {
+    job.transport == Transport::Tcp && opts.tcp.source_port.is_none() && platform::REUSE_REFUSED_SOCKETS
 }
 
 /// Raise the soft open-file limit toward the hard one; returns the soft limit.
@@ -255,8 +270,13 @@ pub fn run(jobs: &[Job], opts: &Options, stop: &AtomicBool, sink: &mut impl Sink
             }
             break;
         }
-        let mut st =
-            Pass { queue: &mut queue, slow: &mut slow, unreachables: &mut unreachables, rto: &mut rto };
+        let mut st = Pass {
+            queue: &mut queue,
+            spares: &mut spares,
+            slow: &mut slow,
+            unreachables: &mut unreachables,
+            rto: &mut rto,
+        };
         sink.flush();
         wait_and_handle(jobs, opts, &mut flights, &mut st, &mut buf, sink);
         // Descriptors came back: let the limit grow again, slowly.
@@ -434,8 +454,7 @@ fn launch(
         Transport::Tcp => opts.tcp.source_port,
         Transport::Udp => opts.udp.source_port,
     };
-    // Only plain TCP sockets are reused: `-sp` binds each one to a port.
-    let reuse = job.transport == Transport::Tcp && sp.is_none() && platform::REUSE_REFUSED_SOCKETS;
+    let reuse = reusable_for(job, opts);
     let fresh = || match tcp::raw_socket(job.addr, job.transport == Transport::Tcp, true) {
         Ok(s) => Ok(Some(s)),
         Err(e) if is_exhaustion(&e) => Ok(None),
@@ -471,21 +490,69 @@ fn launch(
         return Ok(Launch::Flight(flight));
     }
     // Ask the connect for its result before adding it to the poll set.
-    match platform::connect_state(&flight.sock, &SockAddr::from(job.addr)) {
-        ConnectState::Pending | ConnectState::Unknown => Ok(Launch::Flight(flight)),
-        ConnectState::Connected => Ok(match tcp_connected(&flight, job)? {
-            Some(outcome) => Launch::Done(outcome),
-            None => Launch::Again,
-        }),
+    Ok(match settle_tcp(&flight, job, false)? {
+        Settled::Pending => Launch::Flight(flight),
+        Settled::Again => Launch::Again,
+        Settled::Decided(outcome, reusable) => {
+            spares.keep(flight.sock, job, opts, reusable);
+            Launch::Done(outcome)
+        }
+    })
+}
+
+/// What a probe's socket says now.
+enum Settled {
+    /// No answer yet.
+    Pending,
+    /// A connect to our own ephemeral port (loopback): try again.
+    Again,
+    /// Decided; `true` when the socket was refused and reset by the kernel,
+    /// so it can connect again ([`platform::REUSE_REFUSED_SOCKETS`]).
+    Decided(Outcome, bool),
+}
+
+/// Read a TCP connect's result. Where the OS cannot tell by asking again
+/// ([`ConnectState::Unknown`]), only a socket `poll` flagged is read, through
+/// `SO_ERROR`.
+fn settle_tcp(f: &Flight, job: &Job, polled: bool) -> Result<Settled, Error> {
+    let rtt = Some(f.sent.elapsed());
+    let decided = |evidence, reusable| {
+        let observation = observed(evidence, f.attempt, rtt, f.wait);
+        Settled::Decided(Outcome { observation, stream: None, note: None }, reusable)
+    };
+    let connected = || {
+        Ok(match tcp_connected(f, job)? {
+            Some(outcome) => Settled::Decided(outcome, false),
+            None => Settled::Again,
+        })
+    };
+    let so_error =
+        || f.sock.take_error().map_err(|e| Error::Socket(format!("cannot read a socket error: {e}")));
+    match platform::connect_state(&f.sock, &SockAddr::from(job.addr)) {
+        // An ICMP error that reached the socket while it was busy is only a
+        // "soft" error: the connect stays in progress (Linux retransmits the
+        // SYN) and only SO_ERROR reports it. `poll` flagged it (the error
+        // queue is not empty): it is the answer, as on the one-at-a-time path.
+        ConnectState::Pending if polled => match so_error()? {
+            Some(e) => Ok(decided(tcp::classify_error(&f.sock, &e)?, false)),
+            // An ICMP error queued without a socket error: still the answer (and
+            // left queued it would make every later `poll` return at once).
+            None => match platform::take_icmp_error(&f.sock) {
+                Some(report) => Ok(decided(Evidence::Icmp(report), false)),
+                None => Ok(Settled::Pending),
+            },
+        },
+        ConnectState::Pending => Ok(Settled::Pending),
+        ConnectState::Unknown if !polled => Ok(Settled::Pending),
+        ConnectState::Unknown => match so_error()? {
+            Some(e) => Ok(decided(tcp::classify_error(&f.sock, &e)?, false)),
+            None => connected(),
+        },
+        ConnectState::Connected => connected(),
         ConnectState::Failed(e) => {
-            let evidence = tcp::classify_error(&flight.sock, &e)?;
+            let evidence = tcp::classify_error(&f.sock, &e)?;
             let refused = matches!(evidence, Evidence::Reset | Evidence::Icmp(_));
-            let observation = observed(evidence, attempt, Some(flight.sent.elapsed()), wait);
-            let list = spares.list(&job.addr);
-            if reuse && refused && list.len() < Spares::MAX {
-                list.push(flight.sock);
-            }
-            Ok(Launch::Done(Outcome { observation, stream: None, note: None }))
+            Ok(decided(evidence, refused))
         }
     }
 }
@@ -520,6 +587,7 @@ fn observed(evidence: Evidence, tries: u32, rtt: Option<Duration>, wait: Duratio
 /// The engine's bookkeeping that one poll pass updates.
 struct Pass<'a> {
     queue: &'a mut VecDeque<(usize, u32)>,
+    spares: &'a mut Spares,
     slow: &'a mut Vec<(usize, Observation)>,
     unreachables: &'a mut u32,
     rto: &'a mut Rto,
@@ -557,20 +625,24 @@ fn wait_and_handle(
     for (f, pfd) in std::mem::take(flights).into_iter().zip(fds) {
         let job = &jobs[f.idx];
         if pfd.revents != 0 {
-            match settle(&f, job, opts, buf) {
-                Ok(Some(outcome)) => {
+            let settled = match job.transport {
+                Transport::Tcp => settle_tcp(&f, job, true),
+                Transport::Udp => settle_udp(&f, opts, buf),
+            };
+            match settled {
+                Ok(Settled::Decided(outcome, reusable)) => {
                     note_icmp(&outcome.observation, job, st.unreachables);
                     sample_rtt(st.rto, &outcome.observation);
-                    sink.done(f.idx, Ok(outcome));
+                    let idx = f.idx;
+                    st.spares.keep(f.sock, job, opts, reusable);
+                    sink.done(idx, Ok(outcome));
                     continue;
                 }
-                Ok(None) => {
-                    // Self-connect on loopback: this attempt does not count.
-                    if job.transport == Transport::Tcp {
-                        st.queue.push_front((f.idx, f.attempt));
-                        continue;
-                    }
+                Ok(Settled::Again) => {
+                    st.queue.push_front((f.idx, f.attempt));
+                    continue;
                 }
+                Ok(Settled::Pending) => {}
                 Err(e) => {
                     sink.done(f.idx, Err(e));
                     continue;
@@ -619,45 +691,18 @@ fn tcp_connected(f: &Flight, job: &Job) -> Result<Option<Outcome>, Error> {
     }))
 }
 
-/// A socket poll flagged: decide, or `None` to keep waiting / retry.
-fn settle(
-    f: &Flight,
-    job: &Job,
-    opts: &Options,
-    buf: &mut [MaybeUninit<u8>],
-) -> Result<Option<Outcome>, Error> {
+/// A UDP socket poll flagged: a reply, an error, or nothing yet.
+fn settle_udp(f: &Flight, opts: &Options, buf: &mut [MaybeUninit<u8>]) -> Result<Settled, Error> {
     let rtt = Some(f.sent.elapsed());
-    match job.transport {
-        Transport::Tcp => {
-            let err =
-                f.sock.take_error().map_err(|e| Error::Socket(format!("cannot read a socket error: {e}")))?;
-            if let Some(e) = err {
-                let evidence = tcp::classify_error(&f.sock, &e)?;
-                return Ok(Some(Outcome {
-                    observation: observed(evidence, f.attempt, rtt, f.wait),
-                    stream: None,
-                    note: None,
-                }));
-            }
-            tcp_connected(f, job)
+    let evidence = match f.sock.recv(buf) {
+        Ok(n) => Evidence::Reply { bytes: n },
+        Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {
+            return Ok(Settled::Pending);
         }
-        Transport::Udp => match f.sock.recv(buf) {
-            Ok(n) => Ok(Some(Outcome {
-                observation: observed(Evidence::Reply { bytes: n }, f.attempt, rtt, opts.udp.wait),
-                stream: None,
-                note: None,
-            })),
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => Ok(None),
-            Err(e) => {
-                let evidence = udp::error_evidence(&f.sock, &e)?;
-                Ok(Some(Outcome {
-                    observation: observed(evidence, f.attempt, rtt, opts.udp.wait),
-                    stream: None,
-                    note: None,
-                }))
-            }
-        },
-    }
+        Err(e) => udp::error_evidence(&f.sock, &e)?,
+    };
+    let observation = observed(evidence, f.attempt, rtt, opts.udp.wait);
+    Ok(Settled::Decided(Outcome { observation, stream: None, note: None }, false))
 }
 
 #[cfg(test)]
