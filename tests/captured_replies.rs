@@ -1,10 +1,10 @@
 //! Plain tier: reply parsers against bytes captured from real servers
-//! (dnsmasq, Samba AD DC, Samba nmbd, slapd, net-snmp snmpd, tftpd-hpa, xl2tpd; see
-//! fuzz/seeds/README.md), whole,
+//! (dnsmasq, Samba AD DC, Samba nmbd, slapd, net-snmp snmpd, tftpd-hpa, xl2tpd, vsftpd,
+//! OpenSMTPD, Dovecot; see fuzz/seeds/README.md), whole,
 //! truncated at every length, with trailing garbage and with every byte flipped.
 //! Whole replies must parse; damaged ones may fail, but never panic.
 
-use portqry::protocols::{dcerpc, dns, epm, l2tp, ldap, netbios, snmp, tftp};
+use portqry::protocols::{banner, dcerpc, dns, epm, l2tp, ldap, netbios, snmp, tftp};
 use std::path::PathBuf;
 
 fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
@@ -217,6 +217,60 @@ fn l2tp_replies() {
         }
         damage(&bytes, |b| {
             let _ = l2tp::parse_control(b).map(|m| m.render_lines());
+        });
+    }
+}
+
+/// Whole sessions (greeting, FTP USER reply, QUIT/LOGOUT reply) from vsftpd, OpenSMTPD and Dovecot.
+#[test]
+fn banner_sessions() {
+    use banner::{Replay, Service};
+    for (name, bytes) in seeds("banner_response") {
+        let service = [("-ftp-", Service::Ftp), ("-smtp-", Service::Smtp), ("-pop3-", Service::Pop3)]
+            .into_iter()
+            .find_map(|(k, s)| name.contains(k).then_some(s))
+            .unwrap_or(Service::Imap);
+        let mut peer = Replay::new(&bytes);
+        let a = banner::converse(service, &mut peer).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(a.greeting.complete(), "{name}: {a:?}");
+        let closing = a.closing.as_ref().and_then(|c| c.reply.as_ref()).expect("a closing reply");
+        assert!(closing.complete(), "{name}: {closing:?}");
+        let lines = a.render_lines();
+        match service {
+            Service::Ftp => {
+                assert_eq!(peer.sent, ["USER anonymous", "QUIT"], "{name}");
+                assert_eq!(
+                    lines,
+                    [
+                        "220-portqry test FTP server (vsftpd).",
+                        "220-Anonymous access only; nothing to download.",
+                        "220",
+                        "",
+                        "331 Please specify the password."
+                    ],
+                    "{name}"
+                );
+                assert_eq!(closing.code, Some(221), "{name}");
+            }
+            Service::Smtp => {
+                assert_eq!(lines, ["220 pq-mail.portqry.test ESMTP OpenSMTPD"], "{name}");
+                assert_eq!(closing.code, Some(221), "{name}");
+            }
+            Service::Pop3 => {
+                assert_eq!(lines, ["+OK portqry test mail server ready."], "{name}");
+                assert_eq!(closing.status.as_deref(), Some("+OK"), "{name}");
+            }
+            Service::Imap => {
+                assert_eq!(peer.sent, ["a1 LOGOUT"], "{name}");
+                assert!(lines[0].starts_with("* OK [CAPABILITY IMAP4rev1 "), "{name}: {lines:?}");
+                assert!(lines[0].ends_with("] portqry test mail server ready."), "{name}: {lines:?}");
+                assert_eq!(closing.lines, ["* BYE Logging out", "a1 OK Logout completed."], "{name}");
+            }
+        }
+        damage(&bytes, |b| {
+            for s in [Service::Ftp, Service::Smtp, Service::Pop3, Service::Imap] {
+                let _ = banner::converse(s, &mut Replay::new(b)).map(|a| a.render_lines());
+            }
         });
     }
 }

@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::net::{TcpListener, UdpSocket};
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::thread;
 
 struct Run {
@@ -599,4 +600,136 @@ fn udp_l2tp_sccrp_is_closed_with_stopccn() {
     let result = stop.result.expect("a Result Code AVP");
     assert_eq!(result.result, l2tp::RESULT_CLEAR);
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A services file in a fresh temp directory naming TCP `port` as `service`.
+fn tcp_services_naming(service: &str, port: u16) -> (std::path::PathBuf, String) {
+    let (dir, path) = services_naming(service, port);
+    std::fs::write(&path, format!("{service} {port}/tcp\n")).unwrap();
+    (dir, path)
+}
+
+/// A TCP server on loopback that serves one connection: sends `greeting` in two
+/// pieces (a reply split across segments), then answers each command line with the
+/// next of `replies`; the command lines it got go to the returned channel when the
+/// client closes (or after 5 s).
+fn tcp_banner_mock(
+    greeting: &'static [u8],
+    replies: &'static [&'static [u8]],
+) -> (u16, mpsc::Receiver<Vec<String>>) {
+    use std::io::{BufRead, BufReader};
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let Ok((mut s, _)) = l.accept() else { return };
+        s.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+        let half = greeting.len() / 2;
+        let _ = s.write_all(&greeting[..half]);
+        thread::sleep(std::time::Duration::from_millis(50));
+        let _ = s.write_all(&greeting[half..]);
+        let mut got = Vec::new();
+        let mut lines = BufReader::new(s.try_clone().unwrap());
+        for reply in replies {
+            let mut line = String::new();
+            if lines.read_line(&mut line).unwrap_or(0) == 0 {
+                break;
+            }
+            got.push(line);
+            let _ = s.write_all(reply);
+        }
+        let _ = tx.send(got);
+    });
+    (port, rx)
+}
+
+/// FTP on a port the services file names `ftp`: a multi-line greeting in two
+/// segments, `USER anonymous` answered with 331 (no password follows), then `QUIT`.
+#[test]
+fn tcp_ftp_banner_and_anonymous_logon() {
+    let (port, rx) = tcp_banner_mock(
+        b"220-Welcome to the mock.\r\n220-Second line\r\n220 Ready.\r\n",
+        &[b"331 Anonymous access allowed, send identity (e-mail name) as password.\r\n", b"221 Bye.\r\n"],
+    );
+    let p = port.to_string();
+    let (dir, svc) = tcp_services_naming("ftp", port);
+    let r = portqry(&["-n", "127.0.0.1", "-nr", "-e", &p, "--timeout", "500", "--services", &svc]);
+    let got = rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+    assert_eq!(r.code, 0, "{}{}", r.out, r.err);
+    let want = format!(
+        "TCP port {p} (ftp service): LISTENING\n\nData returned from port:\n\
+         220-Welcome to the mock.\n220-Second line\n220 Ready.\n\n\
+         331 Anonymous access allowed, send identity (e-mail name) as password.\n\n"
+    );
+    assert!(r.out.ends_with(&want), "{}", r.out);
+    assert_eq!(got, ["USER anonymous\r\n", "QUIT\r\n"], "no PASS is ever sent");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A TCP server on loopback that accepts up to `n` connections and never speaks; what
+/// each client sent before closing goes to the returned channel.
+fn tcp_silent(n: usize) -> (u16, mpsc::Receiver<Vec<u8>>) {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for _ in 0..n {
+            let Ok((mut s, _)) = l.accept() else { return };
+            let tx = tx.clone();
+            thread::spawn(move || {
+                use std::io::Read;
+                s.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+                let mut got = Vec::new();
+                let _ = s.read_to_end(&mut got);
+                let _ = tx.send(got);
+            });
+        }
+    });
+    (port, rx)
+}
+
+/// A server that never speaks: no banner within the wait, still LISTENING (the
+/// handshake proved it), nothing sent, and the wait is bounded. One that closes at
+/// once says so.
+#[test]
+fn tcp_silent_banner_port_says_no_data() {
+    let (port, rx) = tcp_silent(2);
+    let p = port.to_string();
+    let (dir, svc) = tcp_services_naming("smtp", port);
+    let args = ["-n", "127.0.0.1", "-nr", "-e", &p, "--timeout", "200", "--services", &svc];
+    let started = std::time::Instant::now();
+    let r = portqry(&[&args[..], &["--jsonl"]].concat());
+    let took = started.elapsed();
+    let got = rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+    assert_eq!(r.code, 0, "{}{}", r.out, r.err);
+    let v: serde_json::Value = serde_json::from_str(r.out.trim()).expect(&r.out);
+    assert_eq!(
+        (v["state"].as_str(), v["query"]["protocol"].as_str()),
+        (Some("listening"), Some("smtp")),
+        "{v}"
+    );
+    assert_eq!(v["query"]["answer"], serde_json::Value::Null, "{v}");
+    assert_eq!(v["query"]["error"], "nothing within 400 ms", "{v}");
+    assert!(got.is_empty(), "nothing is sent to a server that did not greet: {got:?}");
+    assert!(took < std::time::Duration::from_secs(3), "{took:?}");
+    // The text report says so under the status line.
+    let r = portqry(&args);
+    assert_eq!(r.code, 0, "{}{}", r.out, r.err);
+    let want = format!(
+        "TCP port {p} (smtp service): LISTENING\n\nNo data returned from port (nothing within 400 ms)\n\n"
+    );
+    assert!(r.out.ends_with(&want), "{}", r.out);
+    // A server that closes the connection without a word.
+    let (port, _rx) = tcp_banner_mock(b"", &[]);
+    let p = port.to_string();
+    let (dir2, svc) = tcp_services_naming("pop3", port);
+    let r = portqry(&["-n", "127.0.0.1", "-nr", "-e", &p, "--timeout", "200", "--services", &svc]);
+    assert_eq!(r.code, 0, "{}{}", r.out, r.err);
+    assert!(
+        r.out.ends_with("No data returned from port (the server closed the connection)\n\n"),
+        "{}",
+        r.out
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&dir2).unwrap();
 }

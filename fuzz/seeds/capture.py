@@ -5,10 +5,11 @@ usage (as root, from the repository root):
     DNS=$(bash tests/servers/ensure.sh dns)  LDAP=$(bash tests/servers/ensure.sh ldap) \
     NMBD=$(bash tests/servers/ensure.sh nmbd) DC=$(bash tests/servers/ensure.sh dc) \
     SNMP=$(bash tests/servers/ensure.sh snmp) TFTP=$(bash tests/servers/ensure.sh tftp) \
-    L2TP=$(bash tests/servers/ensure.sh l2tp) python3 fuzz/seeds/capture.py [PART...]
+    L2TP=$(bash tests/servers/ensure.sh l2tp) FTP=$(bash tests/servers/ensure.sh ftp) \
+    MAIL=$(bash tests/servers/ensure.sh mail) python3 fuzz/seeds/capture.py [PART...]
     bash tests/servers/teardown.sh all
 
-PART is dns, netbios, ldap, epm, snmp, tftp or l2tp (default: all); captured.json keeps the
+PART is dns, netbios, ldap, epm, snmp, tftp, l2tp or banner (default: all); captured.json keeps the
 entries of the parts not captured this time.
 
 Writes fuzz/seeds/<target>/real-*.bin and fuzz/seeds/captured.json (name, target,
@@ -403,11 +404,70 @@ def capture_l2tp():
              f"xl2tpd at {L2TP}, UDP 1701, ZLB acknowledging our StopCCN (result 1) for that tunnel")
 
 
+# ------------------------------------------------------------------ FTP/SMTP/POP3/IMAP banners
+FTP = os.environ.get("FTP", "198.18.20.2")
+MAIL = os.environ.get("MAIL", "198.18.21.2")
+
+
+def read_reply(s, buf, done):
+    """Read until done(lines of buf) says a whole reply is there; returns buf."""
+    while not done(buf.split(b"\n")[:-1]):
+        chunk = s.recv(4096)
+        if not chunk:
+            raise EOFError(f"closed mid-reply after {buf!r}")
+        buf += chunk
+    return buf
+
+
+def coded_done(lines):
+    """RFC 959/5321: the first line's code, then a space (or nothing), ends the reply."""
+    if not lines:
+        return False
+    code = lines[0][:3]
+    return any(l.rstrip(b"\r")[:4] in (code + b" ", code) and (l[3:4] != b"-") for l in lines)
+
+
+def banner_session(addr, port, commands):
+    """Everything the server sends in one session: the greeting, then each command's
+    reply (each awaited with its done() test), then the rest until it closes."""
+    with socket.create_connection((addr, port), timeout=TIMEOUT) as s:
+        greeting_done, *steps = commands
+        data = read_reply(s, b"", greeting_done)
+        for command, done in steps:
+            s.sendall(command + b"\r\n")
+            data = read_reply(s, data, lambda lines, n=len(data.split(b"\n")) - 1: done(lines[n:]))
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                return data
+            data += chunk
+
+
+def capture_banner():
+    one_line = lambda lines: len(lines) >= 1  # noqa: E731
+    tagged = lambda lines: any(l.startswith(b"a1 ") for l in lines)  # noqa: E731
+    jobs = [
+        ("vsftpd-ftp", FTP, 21, [coded_done, (b"USER anonymous", coded_done), (b"QUIT", coded_done)],
+         "vsftpd 3.0.3 (two-line banner_file): multi-line 220 greeting, USER anonymous -> 331, QUIT -> 221"),
+        ("opensmtpd-smtp", MAIL, 25, [coded_done, (b"QUIT", coded_done)],
+         "OpenSMTPD 6.8.0p2: 220 greeting, QUIT -> 221"),
+        ("dovecot-pop3", MAIL, 110, [one_line, (b"QUIT", one_line)],
+         "Dovecot 2.3.19.1 pop3-login: +OK greeting, QUIT -> +OK"),
+        ("dovecot-imap", MAIL, 143, [one_line, (b"a1 LOGOUT", tagged)],
+         "Dovecot 2.3.19.1 imap-login: * OK [CAPABILITY ...] greeting, a1 LOGOUT -> * BYE, a1 OK"),
+    ]
+    for name, addr, port, commands, what in jobs:
+        data = banner_session(addr, port, commands)
+        save("banner_response", f"real-{name}-session", data,
+             f"{what}; at {addr} TCP {port}: every byte the server sent in the session, in order")
+
+
 PARTS = {"dns": capture_dns, "netbios": capture_netbios, "ldap": capture_ldap, "epm": capture_epm,
-         "snmp": capture_snmp, "tftp": capture_tftp, "l2tp": capture_l2tp}
+         "snmp": capture_snmp, "tftp": capture_tftp, "l2tp": capture_l2tp, "banner": capture_banner}
 PART_TARGETS = {"dns": {"dns_response"}, "netbios": {"netbios_response"},
                 "ldap": {"ldap_response"}, "epm": {"epm_reply", "dcerpc_pdu"},
-                "snmp": {"snmp_response"}, "tftp": {"tftp_response"}, "l2tp": {"l2tp_response"}}
+                "snmp": {"snmp_response"}, "tftp": {"tftp_response"}, "l2tp": {"l2tp_response"},
+                "banner": {"banner_response"}}
 
 
 def main():

@@ -28,10 +28,35 @@ MODULE_TARGET = {
     "snmp": "snmp_response",
     "tftp": "tftp_response",
     "l2tp": "l2tp_response",
+    "banner": "banner_response",
 }
 TARGETS = ["dns_response", "netbios_response", "ldap_response", "epm_reply", "dcerpc_pdu",
-           "snmp_response", "tftp_response", "l2tp_response"]
+           "snmp_response", "tftp_response", "l2tp_response", "banner_response"]
 CONST_RE = re.compile(r"const\s+([A-Z0-9_]+)\s*:\s*\[u8;\s*(\d+)\]\s*=\s*\[(.*?)\];", re.S)
+# Text protocols' constants are byte strings: `const NAME: [u8; N] = *b"...";`
+BSTR_RE = re.compile(r'const\s+([A-Z0-9_]+)\s*:\s*\[u8;\s*(\d+)\]\s*=\s*\*b"((?:[^"\\]|\\.)*)";', re.S)
+ESCAPES = {"n": b"\n", "r": b"\r", "t": b"\t", "0": b"\0", "\\": b"\\", '"': b'"', "'": b"'"}
+
+
+def byte_string(body):
+    """The bytes of a Rust byte-string literal's body."""
+    out, i = b"", 0
+    while i < len(body):
+        c = body[i]
+        if c != "\\":
+            out += c.encode()
+            i += 1
+        elif body[i + 1] == "x":
+            out += bytes([int(body[i + 2:i + 4], 16)])
+            i += 4
+        elif body[i + 1] == "\n":  # line continuation: the newline and leading blanks vanish
+            i += 2
+            while i < len(body) and body[i] in " \t\n":
+                i += 1
+        else:
+            out += ESCAPES[body[i + 1]]
+            i += 2
+    return out
 
 
 def write(target, name, data):
@@ -48,10 +73,15 @@ def test_arrays():
         at = src.find("#[cfg(test)]")
         if at < 0:
             continue
-        for m in CONST_RE.finditer(src[at:]):
+        found = [(m, False) for m in CONST_RE.finditer(src[at:])] + \
+            [(m, True) for m in BSTR_RE.finditer(src[at:])]
+        for m, text in sorted(found, key=lambda f: f[0].start()):
             name, n, body = m.group(1), int(m.group(2)), m.group(3)
-            body = re.sub(r"//[^\n]*", "", body)
-            data = bytes(int(tok, 0) for tok in re.findall(r"0x[0-9a-fA-F]+|\d+", body))
+            if text:
+                data = byte_string(body)
+            else:
+                body = re.sub(r"//[^\n]*", "", body)
+                data = bytes(int(tok, 0) for tok in re.findall(r"0x[0-9a-fA-F]+|\d+", body))
             assert len(data) == n, (module, name, len(data), n)
             line = src[:at + m.start()].count("\n") + 1
             out.append({"target": target, "name": f"test-{module}-{name}",
@@ -142,7 +172,8 @@ def main():
         "Three kinds:",
         "",
         "* `real-*.bin`: reply bytes captured from the real servers of `tests/servers/`",
-        "  (dnsmasq, OpenLDAP slapd, Samba nmbd, a Samba AD DC, net-snmp snmpd, tftpd-hpa, xl2tpd)",
+        "  (dnsmasq, OpenLDAP slapd, Samba nmbd, a Samba AD DC, net-snmp snmpd, tftpd-hpa, xl2tpd,",
+        "  vsftpd, OpenSMTPD, Dovecot)",
         "  by `capture.py`, run as root",
         "  after `ensure.sh`. Nothing was edited: DNS and NetBIOS replies keep the ID of the",
         "  query that was sent (the fuzz targets take the expected ID from the input's first two",
@@ -153,7 +184,10 @@ def main():
         "  CO PDUs as read from TCP 135. SNMP replies answer request-id (v2c) or msgID (v3)",
         "  0x5101, the id the snmp_response target expects. The TFTP reply came from the",
         "  server's transfer ID port, not 69; the L2TP ones answer an SCCRQ assigning tunnel",
-        "  0x5101 (an SCCRP), and our StopCCN for the tunnel it opened (a ZLB).",
+        "  0x5101 (an SCCRP), and our StopCCN for the tunnel it opened (a ZLB). The banner ones",
+        "  are every byte a server sent in one session (the greeting, for FTP the reply to",
+        "  `USER anonymous`, the reply to `QUIT` or `a1 LOGOUT`), back to back, as",
+        "  `banner::Replay` takes them.",
         "* `test-*.bin`: the byte-array constants of the unit tests in `src/protocols/*.rs`,",
         "  copied by `gen_seeds.py` (re-run it after the tests change).",
         "* `tower-*.bin`: protocol towers cut out of the EPM stubs, for `epm::decode_tower`.",
@@ -172,6 +206,8 @@ def main():
         "The TFTP and L2TP replies were captured the same day (`capture.py tftp l2tp`) from",
         "tftpd-hpa 5.2 at tftp 198.18.15.2 and xl2tpd 1.3.18 at l2tp 198.18.16.2; xl2tpd's",
         "Assigned Tunnel ID is random per tunnel.",
+        "The banner sessions were captured the same day (`capture.py banner`) from vsftpd 3.0.3",
+        "at ftp 198.18.20.2, and OpenSMTPD 6.8.0p2 and Dovecot 2.3.19.1 at mail 198.18.21.2.",
         "",
         "| target | seeds | real | unit test | tower |",
         "| --- | --- | --- | --- | --- |",

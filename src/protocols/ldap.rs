@@ -411,15 +411,20 @@ pub(super) fn render_value(bytes: &[u8]) -> String {
 /// cannot drive the terminal.
 pub(super) fn sanitize_text(bytes: &[u8]) -> String {
     let trimmed = bytes.iter().rposition(|&b| b != 0).map_or(&bytes[..0], |last| &bytes[..=last]);
-    let mut text = String::with_capacity(trimmed.len());
-    for c in String::from_utf8_lossy(trimmed).chars() {
+    escape_controls(&String::from_utf8_lossy(trimmed)).trim().to_owned()
+}
+
+/// `text` with control characters escaped (`\u{1b}`, `\t`), so that it cannot drive a terminal.
+pub(super) fn escape_controls(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
         if c.is_control() {
-            text.extend(c.escape_default());
+            out.extend(c.escape_default());
         } else {
-            text.push(c);
+            out.push(c);
         }
     }
-    text.trim().to_owned()
+    out
 }
 
 #[cfg(test)]

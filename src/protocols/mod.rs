@@ -1,11 +1,13 @@
 //! Application protocol queries that settle "LISTENING or FILTERED" on UDP and
-//! show what answers on TCP: DNS, NetBIOS node status, LDAP/CLDAP, SNMP, TFTP, L2TP.
+//! show what answers on TCP: DNS, NetBIOS node status, LDAP/CLDAP, SNMP, TFTP, L2TP,
+//! and the FTP/SMTP/POP3/IMAP banners.
 //!
 //! Each wire format lives in its own module (`dns`, `netbios`, `ber`, `ldap`, `snmp`,
-//! `tftp`, `l2tp`); `dialog` runs the conversations whose server may answer from
+//! `tftp`, `l2tp`, `banner`); `dialog` runs the conversations whose server may answer from
 //! another port; this module picks the query for a port, runs the exchange with
 //! deadlines, and prints PortQry's blocks.
 
+pub mod banner;
 pub mod ber;
 pub mod dcerpc;
 pub mod dialog;
@@ -43,6 +45,14 @@ pub enum Protocol {
     Tftp,
     /// L2TP SCCRQ, and a StopCCN for the tunnel it opens.
     L2tp,
+    /// The FTP greeting, `USER anonymous` and its reply, `QUIT`.
+    Ftp,
+    /// The SMTP greeting, `QUIT`.
+    Smtp,
+    /// The POP3 greeting, `QUIT`.
+    Pop3,
+    /// The IMAP greeting, `a1 LOGOUT`.
+    Imap,
 }
 
 /// Which query runs where: by service name from the services file (so
@@ -55,6 +65,7 @@ struct Route {
 }
 
 const BOTH: &[Transport] = &[Transport::Tcp, Transport::Udp];
+const TCP: &[Transport] = &[Transport::Tcp];
 
 #[rustfmt::skip]
 const TABLE: &[Route] = &[
@@ -65,12 +76,17 @@ const TABLE: &[Route] = &[
     Route { protocol: Protocol::Snmp, services: &["snmp"], ports: &[161], transports: &[Transport::Udp] },
     Route { protocol: Protocol::Tftp, services: &["tftp"], ports: &[69], transports: &[Transport::Udp] },
     Route { protocol: Protocol::L2tp, services: &["l2tp"], ports: &[1701], transports: &[Transport::Udp] },
+    Route { protocol: Protocol::Ftp, services: &["ftp"], ports: &[21], transports: TCP },
+    Route { protocol: Protocol::Smtp, services: &["smtp"], ports: &[25], transports: TCP },
+    Route { protocol: Protocol::Pop3, services: &["pop3"], ports: &[110], transports: TCP },
+    Route { protocol: Protocol::Imap, services: &["imap", "imap2"], ports: &[143], transports: TCP },
 ];
 
 /// The protocol query for a port, if any.
 ///
 /// PortQry never dumps the endpoint mapper during a range scan (`-r`), only for
-/// `-e` and `-o`.
+/// `-e` and `-o`. The banners do run during ranges: the reference skips only the
+/// dump, and a banner costs one short exchange on a connection already open.
 pub fn select(transport: Transport, port: u16, service: Option<&str>, mode: PortMode) -> Option<Protocol> {
     TABLE.iter().find_map(|r| {
         let by_name = service.is_some_and(|s| r.services.iter().any(|n| n.eq_ignore_ascii_case(s)));
@@ -98,6 +114,10 @@ pub enum Answer {
     Snmp(snmp::SnmpAnswer),
     Tftp(tftp::TftpAnswer),
     L2tp(l2tp::L2tpAnswer),
+    Ftp(banner::BannerAnswer),
+    Smtp(banner::BannerAnswer),
+    Pop3(banner::BannerAnswer),
+    Imap(banner::BannerAnswer),
 }
 
 /// A protocol query's result: the verdict it supports and what came back.
@@ -144,6 +164,21 @@ fn name(p: Protocol) -> &'static str {
         Protocol::Snmp => "SNMP",
         Protocol::Tftp => "TFTP",
         Protocol::L2tp => "L2TP",
+        Protocol::Ftp => "FTP",
+        Protocol::Smtp => "SMTP",
+        Protocol::Pop3 => "POP3",
+        Protocol::Imap => "IMAP",
+    }
+}
+
+/// The banner service a protocol stands for, if it is one.
+fn banner_service(p: Protocol) -> Option<banner::Service> {
+    match p {
+        Protocol::Ftp => Some(banner::Service::Ftp),
+        Protocol::Smtp => Some(banner::Service::Smtp),
+        Protocol::Pop3 => Some(banner::Service::Pop3),
+        Protocol::Imap => Some(banner::Service::Imap),
+        _ => None,
     }
 }
 
@@ -178,8 +213,14 @@ fn exchange_for(proto: Protocol, cfg: &Config, tcp: bool) -> Exchange {
                     .map_err(|e| e.to_string())
             }),
         },
-        // Conversations, run by `rpc` and `dialog`; never a single exchange.
-        Protocol::Epm | Protocol::Tftp | Protocol::L2tp => {
+        // Conversations, run by `rpc`, `dialog` and `banner`; never a single exchange.
+        Protocol::Epm
+        | Protocol::Tftp
+        | Protocol::L2tp
+        | Protocol::Ftp
+        | Protocol::Smtp
+        | Protocol::Pop3
+        | Protocol::Imap => {
             Exchange { request: Vec::new(), parse: Box::new(|_| Err("not a single exchange".into())) }
         }
         Protocol::Snmp => {
@@ -250,6 +291,13 @@ fn print_answer(answer: &Answer, out: &mut Output) {
             out.line("");
         }
         Answer::L2tp(a) => {
+            for l in a.render_lines() {
+                out.line(&l);
+            }
+            out.line("");
+        }
+        Answer::Ftp(a) | Answer::Smtp(a) | Answer::Pop3(a) | Answer::Imap(a) => {
+            out.line("Data returned from port:");
             for l in a.render_lines() {
                 out.line(&l);
             }
@@ -450,6 +498,9 @@ pub fn tcp_query(
     if proto == Protocol::Epm {
         return tcp_epm(ctx, stream, out);
     }
+    if let Some(service) = banner_service(proto) {
+        return tcp_banner(proto, service, ctx, stream, out);
+    }
     out.para(&format!("Sending {} query to TCP port {}...", name(proto), ctx.port));
     let ex = exchange_for(proto, ctx.cfg, true);
     let started = Instant::now();
@@ -492,6 +543,47 @@ pub fn tcp_query(
     }
     if proto == Protocol::Ldap {
         let _ = stream.write_all(&ldap::emit_unbind(0x7fff));
+    }
+    outcome
+}
+
+/// TCP 21, 25, 110, 143: the server speaks first; show its greeting (and for FTP the
+/// reply to an anonymous logon) after PortQry's "Data returned from port:", then say
+/// goodbye. The handshake already proved LISTENING: silence only means no banner.
+fn tcp_banner(
+    proto: Protocol,
+    service: banner::Service,
+    ctx: &QueryContext,
+    mut stream: TcpStream,
+    out: &mut Output,
+) -> QueryOutcome {
+    let wait = tcp_query_wait(ctx.cfg);
+    let mut peer = banner::Live::new(&mut stream, wait);
+    let result = banner::converse(service, &mut peer);
+    let observation = peer.first_data.map(|rtt| Observation {
+        evidence: Evidence::Reply { bytes: peer.bytes },
+        tries: 1,
+        rtt: Some(rtt),
+        wait,
+    });
+    let mut outcome =
+        QueryOutcome { protocol: proto, state: State::Listening, observation, answer: None, error: None };
+    match result {
+        Ok(a) => {
+            outcome.error = a.greeting.error.clone();
+            let answer = match service {
+                banner::Service::Ftp => Answer::Ftp(a),
+                banner::Service::Smtp => Answer::Smtp(a),
+                banner::Service::Pop3 => Answer::Pop3(a),
+                banner::Service::Imap => Answer::Imap(a),
+            };
+            print_answer(&answer, out);
+            outcome.answer = Some(answer);
+        }
+        Err(e) => {
+            out.para(&format!("No data returned from port ({e})"));
+            outcome.error = Some(e);
+        }
     }
     outcome
 }
@@ -575,9 +667,15 @@ fn complete(proto: Protocol, buf: &[u8], ex: &Exchange) -> Option<Result<Answer,
                 }
             }
         }
-        Protocol::NetBios | Protocol::Epm | Protocol::Snmp | Protocol::Tftp | Protocol::L2tp => {
-            Some((ex.parse)(buf))
-        }
+        Protocol::NetBios
+        | Protocol::Epm
+        | Protocol::Snmp
+        | Protocol::Tftp
+        | Protocol::L2tp
+        | Protocol::Ftp
+        | Protocol::Smtp
+        | Protocol::Pop3
+        | Protocol::Imap => Some((ex.parse)(buf)),
     }
 }
 

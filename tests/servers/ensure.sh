@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ensure.sh SERVICE: make sure SERVICE (dns|ldap|nmbd|dc|snmp|tftp|l2tp) runs in its own network
+# ensure.sh SERVICE: make sure SERVICE (dns|ldap|nmbd|dc|snmp|tftp|l2tp|ftp|mail) runs in its own network
 # namespace and answers; print its IPv4 target address (only that) on stdout.
 # Idempotent and safe to call concurrently (per-service lock). Run as root.
 set -euo pipefail
@@ -8,7 +8,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$HERE/lib.sh"
 
-[[ $# -eq 1 ]] || die "usage: ensure.sh dns|ldap|nmbd|dc|snmp|tftp|l2tp"
+[[ $# -eq 1 ]] || die "usage: ensure.sh dns|ldap|nmbd|dc|snmp|tftp|l2tp|ftp|mail"
 [[ $(id -u) -eq 0 ]] || die "must run as root"
 SVC=$1
 svc_vars "$SVC"
@@ -324,6 +324,118 @@ EOF
   disown
 }
 
+# ---------------------------------------------------------------- ftp, mail
+# The server at $1:$2 greets with a line starting with $3; say goodbye with $4.
+greets() {
+  # shellcheck disable=SC2016 # expanded by the inner bash
+  timeout 3 bash -c 'exec 3<>"/dev/tcp/$0/$1" && IFS= read -r line <&3 && [[ $line == "$2"* ]] &&
+    printf "%s\r\n" "$3" >&3' "$@" 2>/dev/null
+}
+
+check_ftp() {
+  # An anonymous directory listing: logon, passive data connection, LIST.
+  timeout 5 curl -s -o /dev/null "ftp://$ADDR4/"
+}
+
+start_ftp() {
+  netns_create 127.0.0.1 "$ADDR4	pq-ftp.portqry.test pq-ftp"
+  mkdir -p "$STATE/pids" "$STATE/root" "$STATE/empty"
+  # vsftpd refuses a root or secure_chroot_dir the ftp user could write to.
+  chmod 755 "$STATE/root" "$STATE/empty"
+  # A two-line banner_file: vsftpd sends a multi-line 220 reply (RFC 959 §4.2).
+  printf '%s\n' 'portqry test FTP server (vsftpd).' 'Anonymous access only; nothing to download.' \
+    >"$STATE/banner"
+  cat >"$STATE/vsftpd.conf" <<EOF
+# portqry test FTP server (vsftpd, foreground)
+listen=YES
+listen_ipv6=NO
+listen_address=$ADDR4
+background=NO
+anonymous_enable=YES
+local_enable=NO
+write_enable=NO
+anon_root=$STATE/root
+secure_chroot_dir=$STATE/empty
+banner_file=$STATE/banner
+xferlog_enable=YES
+log_ftp_protocol=YES
+xferlog_std_format=NO
+vsftpd_log_file=$STATE/vsftpd.log
+syslog_enable=NO
+seccomp_sandbox=NO
+EOF
+  # ip netns exec execs vsftpd: $! is the daemon's pid.
+  ip netns exec "$NS" vsftpd "$STATE/vsftpd.conf" </dev/null >>"$STATE/start.log" 2>&1 9>&- &
+  echo $! >"$STATE/pids/vsftpd.pid"
+  disown
+}
+
+MAIL_HOSTNAME=pq-mail.portqry.test
+
+check_mail() {
+  greets "$ADDR4" 25 "220 $MAIL_HOSTNAME ESMTP" QUIT &&
+    greets "$ADDR4" 110 "+OK " QUIT &&
+    greets "$ADDR4" 143 "* OK " "a1 LOGOUT"
+}
+
+start_mail() {
+  netns_create 127.0.0.1 "$ADDR4	$MAIL_HOSTNAME pq-mail"
+  mkdir -p "$STATE/pids" "$STATE/dovecot" "$STATE/mail"
+  # OpenSMTPD: SMTP on 25 only; it would take mail for local users, none is sent.
+  cat >"$STATE/smtpd.conf" <<EOF
+# portqry test SMTP server (OpenSMTPD smtpd -d -f)
+listen on $ADDR4 port 25 hostname $MAIL_HOSTNAME
+action "local" mbox
+match from any for local action "local"
+EOF
+  # -d keeps it in the foreground, logging to stderr; ip netns exec execs it.
+  ip netns exec "$NS" smtpd -d -f "$STATE/smtpd.conf" </dev/null >>"$STATE/smtpd.log" 2>&1 9>&- &
+  echo $! >"$STATE/pids/smtpd.pid"
+  disown
+  # Dovecot: POP3 on 110 and IMAP on 143, no TLS; an empty user list (nobody logs in).
+  : >"$STATE/users"
+  cat >"$STATE/dovecot.conf" <<EOF
+# portqry test POP3/IMAP server (dovecot -c)
+protocols = imap pop3
+listen = $ADDR4
+base_dir = $STATE/dovecot
+state_dir = $STATE/dovecot/state
+instance_name = portqry-test-mail
+log_path = $STATE/dovecot.log
+ssl = no
+login_greeting = portqry test mail server ready.
+mail_location = maildir:$STATE/mail/%u
+passdb {
+  driver = passwd-file
+  args = $STATE/users
+}
+userdb {
+  driver = passwd-file
+  args = $STATE/users
+}
+service imap-login {
+  inet_listener imaps {
+    port = 0
+  }
+}
+service pop3-login {
+  inet_listener pop3s {
+    port = 0
+  }
+}
+EOF
+  ip netns exec "$NS" dovecot -c "$STATE/dovecot.conf" </dev/null >>"$STATE/start.log" 2>&1 9>&-
+  local end=$((SECONDS + 10))
+  while ((SECONDS < end)); do
+    if [[ -s $STATE/dovecot/master.pid ]]; then
+      ln -sf "$STATE/dovecot/master.pid" "$STATE/pids/dovecot.pid"
+      return 0
+    fi
+    sleep 0.2
+  done
+  fail "dovecot wrote no pid file"
+}
+
 # ---------------------------------------------------------------- common
 fail() {
   echo "ensure.sh $SVC: $*" >&2
@@ -345,6 +457,8 @@ case $SVC in
   snmp) need snmpd snmpget ;;
   tftp) need in.tftpd tftp ;;
   l2tp) need xl2tpd ss ;;
+  ftp) need vsftpd curl ;;
+  mail) need smtpd dovecot ;;
 esac
 case $SVC in
   dc) WAIT=120 ;;
