@@ -733,3 +733,70 @@ fn tcp_silent_banner_port_says_no_data() {
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::remove_dir_all(&dir2).unwrap();
 }
+
+/// A SQL Server Browser on loopback (written from [MC-SQLR]: no real one runs
+/// on Linux): it answers CLNT_UCAST_EX (0x03) with SVR_RESP and ignores the
+/// empty probe datagram, as the real Browser does. portqry prints PortQry's
+/// block and settles LISTENING; a reply that is not SVR_RESP is still an
+/// answer; silence to the query is FILTERED, as for PortQry.
+#[test]
+fn udp_sql_browser_instances() {
+    let data = b"ServerName;SQL1;InstanceName;MSSQLSERVER;IsClustered;No;Version;15.0.2000.5;tcp;1433;;\
+ServerName;SQL1;InstanceName;SQLEXPRESS;IsClustered;No;Version;15.0.2000.5;tcp;49733;;";
+    let mut resp = vec![0x05];
+    resp.extend_from_slice(&(data.len() as u16).to_le_bytes());
+    resp.extend_from_slice(data);
+    let port = udp_mock(move |s, request, peer| {
+        if request == [0x03] {
+            let _ = s.send_to(&resp, peer);
+        }
+    });
+    let (dir, svc) = services_naming("ms-sql-m", port);
+    let p = port.to_string();
+    let r = udp_query(&p, "300", &svc, &[]);
+    assert_eq!(r.code, 0, "{}{}", r.out, r.err);
+    let want = format!(
+        "UDP port {p} (ms-sql-m service): LISTENING or FILTERED\n\n\
+         Sending SQL Server query to UDP port {p}...\n\n\
+         Server's response:\n\n\
+         ServerName SQL1\nInstanceName MSSQLSERVER\nIsClustered No\nVersion 15.0.2000.5\ntcp 1433\n\n\
+         ServerName SQL1\nInstanceName SQLEXPRESS\nIsClustered No\nVersion 15.0.2000.5\ntcp 49733\n\n\
+         ==== End of SQL Server query response ====\n\n\
+         UDP port {p} is LISTENING\n"
+    );
+    assert!(r.out.contains(&want), "{}", r.out);
+    let r = udp_query(&p, "300", &svc, &["--jsonl"]);
+    let v: serde_json::Value = serde_json::from_str(r.out.trim()).expect(&r.out);
+    assert_eq!(v["state"], "listening", "{v}");
+    assert_eq!(v["query"]["protocol"], "sql_browser", "{v}");
+    assert_eq!(v["query"]["answer"]["protocol"], "sql_browser", "{v}");
+    assert_eq!(v["query"]["answer"]["instance_count"], 2, "{v}");
+    assert_eq!(v["query"]["answer"]["instances"][1][1]["value"], "SQLEXPRESS", "{v}");
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    // Not SVR_RESP: the datagram still proves a listener; the parse error is shown.
+    let odd = udp_mock(|s, request, peer| {
+        if request == [0x03] {
+            let _ = s.send_to(b"\x04hello", peer);
+        }
+    });
+    let (dir, svc) = services_naming("ms-sql-m", odd);
+    let r = udp_query(&odd.to_string(), "300", &svc, &[]);
+    assert_eq!(r.code, 0, "{}", r.out);
+    assert!(
+        r.out.contains("The reply did not parse as SQL Server: SQL Browser reply type 0x04"),
+        "{}",
+        r.out
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    // Silent to the query too: FILTERED (exit 2), as PortQry reports it.
+    let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let sp = silent.local_addr().unwrap().port();
+    let (dir, svc) = services_naming("ms-sql-m", sp);
+    let r = udp_query(&sp.to_string(), "200", &svc, &[]);
+    assert_eq!(r.code, 2, "{}", r.out);
+    assert!(r.out.contains(&format!("UDP port {sp} is FILTERED")), "{}", r.out);
+    std::fs::remove_dir_all(&dir).unwrap();
+    drop(silent);
+}

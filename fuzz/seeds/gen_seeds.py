@@ -4,7 +4,7 @@
 usage: python3 fuzz/seeds/gen_seeds.py      (no root, no network)
 
 1. Copies every `const NAME: [u8; N] = [...]` byte array from the `#[cfg(test)]`
-   modules of src/protocols/{dns,netbios,ldap,dcerpc,epm,snmp,tftp,l2tp}.rs into
+   modules of src/protocols/{dns,netbios,ldap,dcerpc,epm,snmp,tftp,l2tp,banner,ssrp}.rs into
    fuzz/seeds/<target>/test-<module>-<NAME>.bin (the target chosen by module).
 2. Cuts the protocol towers out of the epm seeds (unit-test and captured) into
    fuzz/seeds/epm_reply/tower-*.bin, for `epm::decode_tower`.
@@ -29,9 +29,10 @@ MODULE_TARGET = {
     "tftp": "tftp_response",
     "l2tp": "l2tp_response",
     "banner": "banner_response",
+    "ssrp": "ssrp_response",
 }
 TARGETS = ["dns_response", "netbios_response", "ldap_response", "epm_reply", "dcerpc_pdu",
-           "snmp_response", "tftp_response", "l2tp_response", "banner_response"]
+           "snmp_response", "tftp_response", "l2tp_response", "banner_response", "ssrp_response"]
 CONST_RE = re.compile(r"const\s+([A-Z0-9_]+)\s*:\s*\[u8;\s*(\d+)\]\s*=\s*\[(.*?)\];", re.S)
 # Text protocols' constants are byte strings: `const NAME: [u8; N] = *b"...";`
 BSTR_RE = re.compile(r'const\s+([A-Z0-9_]+)\s*:\s*\[u8;\s*(\d+)\]\s*=\s*\*b"((?:[^"\\]|\\.)*)";', re.S)

@@ -18,6 +18,7 @@ pub mod ldap;
 pub mod netbios;
 pub mod rpc;
 pub mod snmp;
+pub mod ssrp;
 pub mod tftp;
 
 use crate::cli::{Config, PortMode};
@@ -53,6 +54,9 @@ pub enum Protocol {
     Pop3,
     /// The IMAP greeting, `a1 LOGOUT`.
     Imap,
+    /// The SQL Server Browser's instance list (CLNT_UCAST_EX, [MC-SQLR]).
+    #[serde(rename = "sql_browser")]
+    SqlBrowser,
 }
 
 /// Which query runs where: by service name from the services file (so
@@ -80,6 +84,7 @@ const TABLE: &[Route] = &[
     Route { protocol: Protocol::Smtp, services: &["smtp"], ports: &[25], transports: TCP },
     Route { protocol: Protocol::Pop3, services: &["pop3"], ports: &[110], transports: TCP },
     Route { protocol: Protocol::Imap, services: &["imap", "imap2"], ports: &[143], transports: TCP },
+    Route { protocol: Protocol::SqlBrowser, services: &["ms-sql-m"], ports: &[1434], transports: &[Transport::Udp] },
 ];
 
 /// The protocol query for a port, if any.
@@ -108,7 +113,10 @@ pub struct QueryContext<'a> {
 #[serde(tag = "protocol", rename_all = "lowercase")]
 pub enum Answer {
     Dns(dns::DnsSummary),
-    Netbios { mac: String, status: netbios::NodeStatus },
+    Netbios {
+        mac: String,
+        status: netbios::NodeStatus,
+    },
     Ldap(ldap::RootDse),
     Epm(rpc::Dump),
     Snmp(snmp::SnmpAnswer),
@@ -118,6 +126,8 @@ pub enum Answer {
     Smtp(banner::BannerAnswer),
     Pop3(banner::BannerAnswer),
     Imap(banner::BannerAnswer),
+    #[serde(rename = "sql_browser")]
+    SqlBrowser(ssrp::SqlBrowserAnswer),
 }
 
 /// A protocol query's result: the verdict it supports and what came back.
@@ -168,6 +178,7 @@ fn name(p: Protocol) -> &'static str {
         Protocol::Smtp => "SMTP",
         Protocol::Pop3 => "POP3",
         Protocol::Imap => "IMAP",
+        Protocol::SqlBrowser => "SQL Server",
     }
 }
 
@@ -223,6 +234,12 @@ fn exchange_for(proto: Protocol, cfg: &Config, tcp: bool) -> Exchange {
         | Protocol::Imap => {
             Exchange { request: Vec::new(), parse: Box::new(|_| Err("not a single exchange".into())) }
         }
+        Protocol::SqlBrowser => Exchange {
+            request: ssrp::emit_ucast_ex(),
+            parse: Box::new(|b: &[u8]| {
+                ssrp::parse_response(b).map(Answer::SqlBrowser).map_err(|e| e.to_string())
+            }),
+        },
         Protocol::Snmp => {
             let id = random_i31();
             Exchange {
@@ -302,6 +319,14 @@ fn print_answer(answer: &Answer, out: &mut Output) {
                 out.line(&l);
             }
             out.line("");
+        }
+        Answer::SqlBrowser(a) => {
+            out.para("Server's response:");
+            for l in a.render_lines() {
+                out.line(&l);
+            }
+            out.line("");
+            out.para("==== End of SQL Server query response ====");
         }
         Answer::Epm(_) => {}
     }
@@ -675,7 +700,8 @@ fn complete(proto: Protocol, buf: &[u8], ex: &Exchange) -> Option<Result<Answer,
         | Protocol::Ftp
         | Protocol::Smtp
         | Protocol::Pop3
-        | Protocol::Imap => Some((ex.parse)(buf)),
+        | Protocol::Imap
+        | Protocol::SqlBrowser => Some((ex.parse)(buf)),
     }
 }
 
