@@ -25,6 +25,11 @@ pub enum Error {
         "Cannot use specified source port.\nPort is already in use.\nSpecify a port that is not in use and run the command again."
     )]
     SourcePortInUse(u16),
+    /// `-sp 500` is taken for the IKE query (PortQry's line, with the Linux advice).
+    #[error(
+        "Cannot use source port 500, this port is already in use. Remote ISAKMP/IPSec services may only communicate with source port 500.\nStop the local IKE daemon (e.g. strongSwan's charon) and run the command again, or run without -sp."
+    )]
+    IkeSourcePortInUse,
     /// `-sp` cannot be bound for another reason (e.g. a privileged port).
     #[error("cannot use source port {0}: {1}")]
     SourcePort(u16, String),
@@ -45,7 +50,10 @@ impl Error {
         match self {
             Error::Usage(_) | Error::Services { .. } => EXIT_USAGE,
             Error::Resolve { .. } => EXIT_NO_HOST,
-            Error::SourcePortInUse(_) | Error::SourcePort(..) | Error::Socket(_) => EXIT_LOCAL,
+            Error::SourcePortInUse(_)
+            | Error::IkeSourcePortInUse
+            | Error::SourcePort(..)
+            | Error::Socket(_) => EXIT_LOCAL,
             Error::Log(_) => EXIT_LOG,
         }
     }

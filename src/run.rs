@@ -195,7 +195,10 @@ fn scan(
                 let r = tcp::probe(addr, &tcp_opts)?;
                 (r.observation, r.stream)
             }
-            Transport::Udp => (udp::exchange(addr, &[], &udp_opts)?.observation, None),
+            Transport::Udp => {
+                let r = udp::exchange(addr, &[], &udp_opts).map_err(|e| isakmp_source_port(e, p));
+                (r?.observation, None)
+            }
         };
         finish(p, obs, stream, None, out)?;
     }
@@ -291,7 +294,7 @@ fn scan_parallel(
                     pending.insert(i, o);
                 }
                 Err(e) => {
-                    failure = Some(e);
+                    failure = Some(isakmp_source_port(e, &plan[i]));
                     STOP.store(true, Ordering::SeqCst);
                     break 'receive;
                 }
@@ -318,6 +321,17 @@ fn scan_parallel(
         return Err(e);
     }
     Ok(next == plan.len())
+}
+
+/// PortQry's own words when `-sp 500` is taken while querying UDP 500: remote
+/// ISAKMP/IPsec services may answer only source port 500.
+fn isakmp_source_port(e: Error, p: &Planned) -> Error {
+    match e {
+        Error::SourcePortInUse(500) if p.transport == Transport::Udp && p.port == 500 => {
+            Error::IkeSourcePortInUse
+        }
+        e => e,
+    }
 }
 
 /// Results of one engine on their way to the printing thread.

@@ -1,10 +1,10 @@
 //! Plain tier: reply parsers against bytes captured from real servers
 //! (dnsmasq, Samba AD DC, Samba nmbd, slapd, net-snmp snmpd, tftpd-hpa, xl2tpd, vsftpd,
-//! OpenSMTPD, Dovecot; see fuzz/seeds/README.md), whole,
+//! OpenSMTPD, Dovecot, strongSwan; see fuzz/seeds/README.md), whole,
 //! truncated at every length, with trailing garbage and with every byte flipped.
 //! Whole replies must parse; damaged ones may fail, but never panic.
 
-use portqry::protocols::{banner, dcerpc, dns, epm, l2tp, ldap, netbios, snmp, tftp};
+use portqry::protocols::{banner, dcerpc, dns, epm, ike, l2tp, ldap, netbios, snmp, tftp};
 use std::path::PathBuf;
 
 fn seeds(target: &str) -> Vec<(String, Vec<u8>)> {
@@ -217,6 +217,59 @@ fn l2tp_replies() {
         }
         damage(&bytes, |b| {
             let _ = l2tp::parse_control(b).map(|m| m.render_lines());
+        });
+    }
+}
+
+/// The initiator SPI of the captured IKE_SA_INIT requests (fuzz/seeds/capture.py `IKE_SPI`).
+const IKE_SPI: [u8; 8] = [0x51, 0x01, 0x51, 0x01, 0x51, 0x01, 0x51, 0x01];
+
+/// strongSwan's IKE_SA_INIT response and its two Notify-only refusals.
+#[test]
+fn ike_replies() {
+    for (name, bytes) in seeds("ike_response") {
+        let a = ike::parse_reply(&bytes, IKE_SPI).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(
+            (a.version.as_str(), a.exchange.as_str(), a.response),
+            ("2.0", "IKE_SA_INIT", true),
+            "{name}"
+        );
+        let notes: Vec<&str> = a.notifies.iter().map(|n| n.name.as_str()).collect();
+        if name.contains("sa-init") {
+            assert_eq!(a.payloads[..3], ["SA", "KE", "Nonce"], "{name}");
+            assert_ne!(a.responder_spi, "0000000000000000", "{name}");
+            let chosen: Vec<String> = a
+                .proposal
+                .as_ref()
+                .unwrap()
+                .transforms
+                .iter()
+                .map(|t| format!("{} {} {:?}", t.kind, t.name, t.key_length))
+                .collect();
+            // swanctl.conf's proposal, aes256-sha256-modp2048, out of our offer.
+            assert_eq!(
+                chosen,
+                [
+                    "ENCR AES_CBC Some(256)",
+                    "INTEG HMAC_SHA2_256_128 None",
+                    "PRF HMAC_SHA2_256 None",
+                    "DH MODP_2048 None"
+                ],
+                "{name}"
+            );
+            assert_eq!((a.ke_group, a.ke_len, a.nonce_len), (Some(14), Some(256), Some(32)), "{name}");
+            assert!(notes.contains(&"MULTIPLE_AUTH_SUPPORTED"), "{name}: {notes:?}");
+            assert_eq!(a.vendor_ids[0].name.as_deref(), Some("strongSwan"), "{name}");
+        } else if name.contains("invalid-ke") {
+            assert_eq!(notes, ["INVALID_KE_PAYLOAD"], "{name}");
+            assert_eq!(a.notifies[0].wanted_group, Some(14), "{name}");
+        } else {
+            assert_eq!(notes, ["NO_PROPOSAL_CHOSEN"], "{name}");
+        }
+        // Another initiator's reply is not ours.
+        assert!(matches!(ike::parse_reply(&bytes, [9; 8]), Err(ike::IkeError::OtherSpi(_))), "{name}");
+        damage(&bytes, |b| {
+            let _ = ike::parse_reply(b, IKE_SPI).map(|a| a.render_lines());
         });
     }
 }

@@ -800,3 +800,90 @@ ServerName;SQL1;InstanceName;SQLEXPRESS;IsClustered;No;Version;15.0.2000.5;tcp;4
     std::fs::remove_dir_all(&dir).unwrap();
     drop(silent);
 }
+
+/// An IKE responder on loopback: answers an IKE_SA_INIT (28+ bytes, exchange
+/// type 34) with a Notify-only response carrying `spi` (the request's own
+/// initiator SPI when `None`) and NO_PROPOSAL_CHOSEN; ignores the empty probe
+/// datagram, as charon does.
+fn ike_mock(spi: Option<[u8; 8]>) -> u16 {
+    udp_mock(move |s, request, peer| {
+        if request.len() < 28 || request[18] != 34 {
+            return;
+        }
+        let mut reply = spi.map_or_else(|| request[..8].to_vec(), |s| s.to_vec());
+        reply.extend_from_slice(&[0; 8]); // responder SPI: no SA created
+        reply.extend_from_slice(&[41, 0x20, 34, 0x20, 0, 0, 0, 0, 0, 0, 0, 36]);
+        reply.extend_from_slice(&[0, 0, 0, 8, 0, 0, 0, 14]); // Notify NO_PROPOSAL_CHOSEN
+        let _ = s.send_to(&reply, peer);
+    })
+}
+
+/// UDP 500: a Notify-only refusal carrying our initiator SPI still proves an IKE
+/// responder (LISTENING, with the notify by name); a reply for another SPI is not
+/// an answer to us, so that port stays silent (FILTERED) with the -sp 500 hint.
+#[test]
+fn udp_ike_notify_and_other_spi() {
+    let port = ike_mock(None);
+    let p = port.to_string();
+    let (dir, svc) = services_naming("isakmp", port);
+    let r = udp_query(&p, "300", &svc, &["-v"]);
+    assert_eq!(r.code, 0, "{}{}", r.out, r.err);
+    let want = format!(
+        "UDP port {p} (isakmp service): LISTENING or FILTERED\n\
+         \x20   evidence: no response to 2 tries (300 ms wait each)\n\n\
+         Sending IKE query to UDP port {p}...\n\n\
+         Server's response:\n\n\
+         IKEv2 IKE_SA_INIT response (exchange type 34)\n"
+    );
+    assert!(r.out.contains(&want), "{}", r.out);
+    assert!(r.out.contains("Responder SPI: 0000000000000000\nPayloads: Notify\n"), "{}", r.out);
+    assert!(r.out.contains("Notify: NO_PROPOSAL_CHOSEN (14)\n\nUDP port"), "{}", r.out);
+    assert!(r.out.contains(&format!("UDP port {p} is LISTENING\n")), "{}", r.out);
+    assert!(r.out.contains("an IKEv2 IKE_SA_INIT response carrying our initiator SPI"), "{}", r.out);
+    let r = udp_query(&p, "300", &svc, &["--jsonl"]);
+    let v: serde_json::Value = serde_json::from_str(r.out.trim()).expect(&r.out);
+    assert_eq!(v["state"], "listening", "{v}");
+    assert_eq!(v["query"]["protocol"], "ike", "{v}");
+    assert_eq!(v["query"]["answer"]["protocol"], "ike", "{v}");
+    assert_eq!(v["query"]["answer"]["exchange"], "IKE_SA_INIT", "{v}");
+    assert_eq!(v["query"]["answer"]["notifies"][0]["name"], "NO_PROPOSAL_CHOSEN", "{v}");
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    let other = ike_mock(Some([0x42; 8]));
+    let (dir, svc) = services_naming("isakmp", other);
+    let o = other.to_string();
+    let r = udp_query(&o, "200", &svc, &[]);
+    assert_eq!(r.code, 2, "{}{}", r.out, r.err);
+    assert!(
+        r.out.contains(&format!(
+            "Sending IKE query to UDP port {o}...\n\n\
+             No IKE answer; some IKEv1-only responders answer only source port 500 (run with -sp 500 as root)\n\n\
+             UDP port {o} is FILTERED\n"
+        )),
+        "{}",
+        r.out
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `-sp 500` taken while querying UDP 500: PortQry's ISAKMP line (IKE peers may
+/// answer only source port 500), exit 71; for another port, the generic line.
+#[test]
+#[ignore = "root: binds the privileged UDP port 500"]
+fn isakmp_source_port_in_use() {
+    let held = UdpSocket::bind("0.0.0.0:500").expect("bind UDP 500 (needs root, and 500 free)");
+    let r = portqry(&["-n", "127.0.0.1", "-nr", "-e", "500", "-p", "udp", "-sp", "500"]);
+    assert_eq!(r.code, 71, "{}{}", r.out, r.err);
+    assert!(
+        r.err.starts_with(
+            "portqry: Cannot use source port 500, this port is already in use. Remote ISAKMP/IPSec \
+             services may only communicate with source port 500.\n"
+        ),
+        "{}",
+        r.err
+    );
+    let r = portqry(&["-n", "127.0.0.1", "-nr", "-e", "53", "-p", "udp", "-sp", "500"]);
+    assert_eq!(r.code, 71, "{}", r.err);
+    assert!(r.err.starts_with("portqry: Cannot use specified source port.\n"), "{}", r.err);
+    drop(held);
+}

@@ -1,9 +1,9 @@
 //! Root tier: protocol queries against real servers from Debian packages
 //! (dnsmasq, slapd, Samba nmbd, Samba as an AD DC, net-snmp snmpd, tftpd-hpa,
-//! xl2tpd, vsftpd, OpenSMTPD, Dovecot), started in namespaces by
+//! xl2tpd, vsftpd, OpenSMTPD, Dovecot, strongSwan), started in namespaces by
 //! tests/servers/ensure.sh, cross-checked with the reference clients (dig,
 //! ldapsearch, nmblookup, impacket, snmpget, tftp, python's ftplib, smtplib,
-//! poplib and imaplib), the servers' logs and tshark.
+//! poplib and imaplib, swanctl), the servers' logs and tshark.
 #![cfg(target_os = "linux")] // namespaces, iptables and Debian servers
 
 use std::collections::BTreeSet;
@@ -965,4 +965,129 @@ fn banner_tshark_dissects_our_commands() {
     assert_eq!(count("pop.response.indicator == \"+OK\""), 2, "POP3 greeting and QUIT reply");
     assert_eq!(count("imap.request.command == \"LOGOUT\" && imap.request_tag == \"a1\""), 1, "IMAP LOGOUT");
     assert_eq!(count("imap.response.status == \"OK\" && imap.response_tag == \"a1\""), 1, "IMAP a1 OK");
+}
+
+/// strongSwan's charon (ensure.sh ike): one IKEv2 connection, proposal
+/// aes256-sha256-modp2048, all of it in our offer.
+const IKE_VICI: &str = "unix:///run/portqry-test/ike/charon.vici";
+const IKE_LOG: &str = "/run/portqry-test/ike/charon.log";
+
+/// charon answers our IKE_SA_INIT with SA/KE/Nonce choosing its configured
+/// proposal; `swanctl --list-sas` shows the half-open SA under our initiator SPI
+/// and the responder SPI we printed, with the same algorithms. The same from
+/// source port 500 (`-sp 500`).
+#[test]
+#[ignore = "root: real strongSwan charon in a namespace"]
+fn ike_strongswan_answers_sa_init() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let ip = ensure("ike");
+    let skip = log_len(IKE_LOG);
+    let (code, out) = portqry(&["-n", &ip, "-nr", "-e", "500", "-p", "udp", "-v"]);
+    assert_eq!(code, 0, "{out}");
+    // charon read our request whole and chose its configured proposal from our offer.
+    let log = log_tail(IKE_LOG, skip).join("\n");
+    for want in [
+        "parsed IKE_SA_INIT request 0 [ SA KE No ]",
+        "selected proposal: IKE:AES_CBC_256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048",
+        "generating IKE_SA_INIT response 0 [ SA KE No N(CHDLESS_SUP) N(MULT_AUTH) V ]",
+    ] {
+        assert!(log.contains(want), "charon.log lacks {want:?}:\n{log}");
+    }
+    assert!(
+        out.contains(
+            "\n\nSending IKE query to UDP port 500...\n\nServer's response:\n\n\
+             IKEv2 IKE_SA_INIT response (exchange type 34)\nInitiator SPI: "
+        ),
+        "{out}"
+    );
+    assert!(out.contains("\nPayloads: SA, KE, Nonce, "), "{out}");
+    assert!(
+        out.contains(
+            "\nChosen proposal 1: ENCR AES_CBC-256, INTEG HMAC_SHA2_256_128, PRF HMAC_SHA2_256, DH MODP_2048\n\
+             Key exchange: group 14 (MODP_2048), 256 bytes\nNonce: 32 bytes\n"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(
+            "\nVendor ID: 882fe56d6fd20dbc2251613b2ebe5beb (strongSwan)\n\nUDP port 500 is LISTENING\n"
+        ),
+        "{out}"
+    );
+    assert!(out.contains(": an IKEv2 IKE_SA_INIT response carrying our initiator SPI"), "{out}");
+    for sp in [None, Some("500")] {
+        let mut args = vec!["-n", ip.as_str(), "-nr", "-e", "500", "-p", "udp", "--jsonl"];
+        args.extend(sp.map(|p| ["-sp", p]).iter().flatten());
+        let (code, json) = portqry(&args);
+        assert_eq!(code, 0, "{json}");
+        let v: serde_json::Value = serde_json::from_str(json.trim()).expect(&json);
+        let a = &v["query"]["answer"];
+        assert_eq!(
+            (a["protocol"].as_str(), a["exchange"].as_str()),
+            (Some("ike"), Some("IKE_SA_INIT")),
+            "{v}"
+        );
+        let (i, r) = (a["initiator_spi"].as_str().unwrap(), a["responder_spi"].as_str().unwrap());
+        // charon keeps the half-open SA (until its half_open_timeout): our SPIs, our port.
+        let (_, sas, e) = sh(&["swanctl", "--list-sas", "--uri", IKE_VICI]);
+        let head = format!("CONNECTING, IKEv2, {i}_i {r}_r*");
+        let block: Vec<&str> = sas.split('\n').skip_while(|l| !l.contains(&head)).take(4).collect();
+        assert!(!block.is_empty(), "no SA {head} in:\n{sas}{e}");
+        assert!(block[3].contains("AES_CBC-256/HMAC_SHA2_256_128/PRF_HMAC_SHA2_256/MODP_2048"), "{block:?}");
+        if sp.is_some() {
+            assert!(block[2].contains("remote '%any' @ 198.18.22.1[500]"), "{block:?}");
+        } else {
+            assert!(!block[2].contains("[500]"), "{block:?}");
+        }
+    }
+}
+
+/// Our query rejected by the target (its own ICMP port unreachable) is NOT
+/// LISTENING; dropped, it is FILTERED with the source-port hint. The empty probe
+/// (a 28-byte IP packet) passes the rules, so the query decides.
+#[test]
+#[ignore = "root: real strongSwan charon in a namespace"]
+fn ike_rejected_and_dropped() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let ip = ensure("ike");
+    for (target, code, verdict) in [("REJECT", 1, "NOT LISTENING"), ("DROP", 2, "FILTERED")] {
+        let rule = ["-p", "udp", "--dport", "500", "-m", "length", "--length", "29:65535", "-j", target];
+        ipt("pq-ike", &[&["-I", "INPUT"], &rule[..]].concat());
+        let (got, out) = portqry(&["-n", &ip, "-nr", "-e", "500", "-p", "udp", "--timeout", "300", "-v"]);
+        ipt("pq-ike", &[&["-D", "INPUT"], &rule[..]].concat());
+        assert_eq!(got, code, "{out}");
+        assert!(out.contains(&format!("UDP port 500 is {verdict}\n")), "{out}");
+        if target == "REJECT" {
+            assert!(
+                out.contains(
+                    "evidence: ICMP port unreachable (type 3, code 3) from 198.18.22.2 (the target)"
+                ),
+                "{out}"
+            );
+        } else {
+            assert!(
+                out.contains("No IKE answer; some IKEv1-only responders answer only source port 500"),
+                "{out}"
+            );
+        }
+    }
+}
+
+/// tshark's isakmp dissector reads our IKE_SA_INIT and charon's response cleanly.
+#[test]
+#[ignore = "root: tshark capture on the strongSwan link"]
+fn ike_tshark_dissects_sa_init() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let ip = ensure("ike");
+    let cap = Capture::start("pqh-ike", &ip, "ike");
+    let (code, out) = portqry(&["-n", &ip, "-nr", "-e", "500", "-p", "udp"]);
+    assert_eq!(code, 0, "{out}");
+    let count = cap.stop();
+    // Ours: IKEv2 IKE_SA_INIT, Initiator flag, SA with AES_CBC and a group 14 KE.
+    let request = "isakmp.version == 0x20 && isakmp.exchangetype == 34 && isakmp.flags == 0x08 \
+                   && isakmp.tf.id.encr == 12 && isakmp.key_exchange.dh_group == 14 && isakmp.nonce";
+    assert_eq!(count(request), 1, "our IKE_SA_INIT");
+    let reply = "isakmp.exchangetype == 34 && isakmp.flags == 0x20 && isakmp.tf.id.encr == 12 \
+                 && isakmp.tf.id.dh == 14 && isakmp.key_exchange.dh_group == 14 && isakmp.nonce";
+    assert_eq!(count(reply), 1, "charon's response");
 }

@@ -6,10 +6,11 @@ usage (as root, from the repository root):
     NMBD=$(bash tests/servers/ensure.sh nmbd) DC=$(bash tests/servers/ensure.sh dc) \
     SNMP=$(bash tests/servers/ensure.sh snmp) TFTP=$(bash tests/servers/ensure.sh tftp) \
     L2TP=$(bash tests/servers/ensure.sh l2tp) FTP=$(bash tests/servers/ensure.sh ftp) \
-    MAIL=$(bash tests/servers/ensure.sh mail) python3 fuzz/seeds/capture.py [PART...]
+    MAIL=$(bash tests/servers/ensure.sh mail) IKE=$(bash tests/servers/ensure.sh ike) \
+    python3 fuzz/seeds/capture.py [PART...]
     bash tests/servers/teardown.sh all
 
-PART is dns, netbios, ldap, epm, snmp, tftp, l2tp or banner (default: all); captured.json keeps the
+PART is dns, netbios, ldap, epm, snmp, tftp, l2tp, banner or ike (default: all); captured.json keeps the
 entries of the parts not captured this time.
 
 Writes fuzz/seeds/<target>/real-*.bin and fuzz/seeds/captured.json (name, target,
@@ -404,6 +405,52 @@ def capture_l2tp():
              f"xl2tpd at {L2TP}, UDP 1701, ZLB acknowledging our StopCCN (result 1) for that tunnel")
 
 
+# ------------------------------------------------------------------ IKE
+IKE = os.environ.get("IKE", "198.18.22.2")
+IKE_SPI = bytes.fromhex("5101510151015101")  # our initiator SPI in every request
+
+
+def ike_payload(nxt, body):
+    return struct.pack(">BBH", nxt, 0, 4 + len(body)) + body
+
+
+def ike_sa_init(transforms, ke_group):
+    """IKEv2 IKE_SA_INIT (RFC 7296): SA with one IKE proposal, KE, 32-byte Nonce.
+
+    transforms: (type, id, key length or None); the KE value is 0x01 * 256 (< the
+    MODP 2048 prime) for group 14, else 64 bytes."""
+    ts = b""
+    for i, (ttype, tid, klen) in enumerate(transforms):
+        attr = struct.pack(">HH", 0x800E, klen) if klen else b""
+        last = 0 if i + 1 == len(transforms) else 3
+        ts += struct.pack(">BBHBBH", last, 0, 8 + len(attr), ttype, 0, tid) + attr
+    prop = struct.pack(">BBHBBBB", 0, 0, 8 + len(ts), 1, 1, 0, len(transforms)) + ts
+    ke_len = 256 if ke_group == 14 else 64
+    body = ike_payload(34, prop) + ike_payload(40, struct.pack(">HH", ke_group, 0) + b"\x01" * ke_len) + \
+        ike_payload(0, b"\x02" * 32)
+    return IKE_SPI + bytes(8) + struct.pack(">BBBBII", 33, 0x20, 34, 0x08, 0, 28 + len(body)) + body
+
+
+IKE_OFFER = [(1, 12, 256), (1, 12, 128), (2, 5, None), (2, 2, None), (3, 12, None), (3, 2, None),
+             (4, 14, None), (4, 19, None)]
+
+
+def capture_ike():
+    # strongSwan answers from 500 whatever our source port (no NAT-T needed).
+    cases = [
+        ("real-strongswan-sa-init", ike_sa_init(IKE_OFFER, 14),
+         "IKE_SA_INIT response (SA/KE/Nonce, notifies, strongSwan vendor ID) to portqry's offer, KE group 14"),
+        ("real-strongswan-invalid-ke", ike_sa_init(IKE_OFFER, 19),
+         "Notify INVALID_KE_PAYLOAD (wants group 14) to the same offer with a group 19 KE payload"),
+        ("real-strongswan-no-proposal", ike_sa_init([(1, 3, None), (2, 1, None), (3, 1, None), (4, 2, None)], 2),
+         "Notify NO_PROPOSAL_CHOSEN to an offer of 3DES/HMAC_MD5/MODP_1024 only"),
+    ]
+    for name, req, what in cases:
+        rep = udp_exchange(IKE, 500, req)
+        save("ike_response", name, rep,
+             f"strongSwan charon 5.9.8 at {IKE}, UDP 500, initiator SPI {IKE_SPI.hex()}: {what}")
+
+
 # ------------------------------------------------------------------ FTP/SMTP/POP3/IMAP banners
 FTP = os.environ.get("FTP", "198.18.20.2")
 MAIL = os.environ.get("MAIL", "198.18.21.2")
@@ -463,11 +510,12 @@ def capture_banner():
 
 
 PARTS = {"dns": capture_dns, "netbios": capture_netbios, "ldap": capture_ldap, "epm": capture_epm,
-         "snmp": capture_snmp, "tftp": capture_tftp, "l2tp": capture_l2tp, "banner": capture_banner}
+         "snmp": capture_snmp, "tftp": capture_tftp, "l2tp": capture_l2tp, "banner": capture_banner,
+         "ike": capture_ike}
 PART_TARGETS = {"dns": {"dns_response"}, "netbios": {"netbios_response"},
                 "ldap": {"ldap_response"}, "epm": {"epm_reply", "dcerpc_pdu"},
                 "snmp": {"snmp_response"}, "tftp": {"tftp_response"}, "l2tp": {"l2tp_response"},
-                "banner": {"banner_response"}}
+                "banner": {"banner_response"}, "ike": {"ike_response"}}
 
 
 def main():

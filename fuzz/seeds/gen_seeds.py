@@ -4,7 +4,7 @@
 usage: python3 fuzz/seeds/gen_seeds.py      (no root, no network)
 
 1. Copies every `const NAME: [u8; N] = [...]` byte array from the `#[cfg(test)]`
-   modules of src/protocols/{dns,netbios,ldap,dcerpc,epm,snmp,tftp,l2tp,banner,ssrp}.rs into
+   modules of src/protocols/{dns,netbios,ldap,dcerpc,epm,snmp,tftp,l2tp,banner,ssrp,ike}.rs into
    fuzz/seeds/<target>/test-<module>-<NAME>.bin (the target chosen by module).
 2. Cuts the protocol towers out of the epm seeds (unit-test and captured) into
    fuzz/seeds/epm_reply/tower-*.bin, for `epm::decode_tower`.
@@ -30,9 +30,11 @@ MODULE_TARGET = {
     "l2tp": "l2tp_response",
     "banner": "banner_response",
     "ssrp": "ssrp_response",
+    "ike": "ike_response",
 }
 TARGETS = ["dns_response", "netbios_response", "ldap_response", "epm_reply", "dcerpc_pdu",
-           "snmp_response", "tftp_response", "l2tp_response", "banner_response", "ssrp_response"]
+           "snmp_response", "tftp_response", "l2tp_response", "banner_response", "ssrp_response",
+           "ike_response"]
 CONST_RE = re.compile(r"const\s+([A-Z0-9_]+)\s*:\s*\[u8;\s*(\d+)\]\s*=\s*\[(.*?)\];", re.S)
 # Text protocols' constants are byte strings: `const NAME: [u8; N] = *b"...";`
 BSTR_RE = re.compile(r'const\s+([A-Z0-9_]+)\s*:\s*\[u8;\s*(\d+)\]\s*=\s*\*b"((?:[^"\\]|\\.)*)";', re.S)
@@ -174,7 +176,7 @@ def main():
         "",
         "* `real-*.bin`: reply bytes captured from the real servers of `tests/servers/`",
         "  (dnsmasq, OpenLDAP slapd, Samba nmbd, a Samba AD DC, net-snmp snmpd, tftpd-hpa, xl2tpd,",
-        "  vsftpd, OpenSMTPD, Dovecot)",
+        "  vsftpd, OpenSMTPD, Dovecot, strongSwan)",
         "  by `capture.py`, run as root",
         "  after `ensure.sh`. Nothing was edited: DNS and NetBIOS replies keep the ID of the",
         "  query that was sent (the fuzz targets take the expected ID from the input's first two",
@@ -188,7 +190,9 @@ def main():
         "  0x5101 (an SCCRP), and our StopCCN for the tunnel it opened (a ZLB). The banner ones",
         "  are every byte a server sent in one session (the greeting, for FTP the reply to",
         "  `USER anonymous`, the reply to `QUIT` or `a1 LOGOUT`), back to back, as",
-        "  `banner::Replay` takes them.",
+        "  `banner::Replay` takes them. The IKE ones answer IKE_SA_INIT requests with initiator",
+        "  SPI 5101510151015101 (the ike_response target takes the SPI from the input's first",
+        "  8 bytes).",
         "* `test-*.bin`: the byte-array constants of the unit tests in `src/protocols/*.rs`,",
         "  copied by `gen_seeds.py` (re-run it after the tests change).",
         "* `tower-*.bin`: protocol towers cut out of the EPM stubs, for `epm::decode_tower`.",
@@ -209,6 +213,8 @@ def main():
         "Assigned Tunnel ID is random per tunnel.",
         "The banner sessions were captured the same day (`capture.py banner`) from vsftpd 3.0.3",
         "at ftp 198.18.20.2, and OpenSMTPD 6.8.0p2 and Dovecot 2.3.19.1 at mail 198.18.21.2.",
+        "The IKE replies were captured the same day (`capture.py ike`) from strongSwan charon",
+        "5.9.8 at ike 198.18.22.2; its responder SPI, KE value and nonce are random per reply.",
         "",
         "| target | seeds | real | unit test | tower |",
         "| --- | --- | --- | --- | --- |",

@@ -1,5 +1,6 @@
 //! UDP conversations with servers that may answer from another port: TFTP (a
-//! server answers from its new transfer ID, never from 69) and L2TP.
+//! server answers from its new transfer ID, never from 69), L2TP, and IKE (whose
+//! replies count only when they carry our initiator SPI).
 //!
 //! A socket connected to the well-known port would never see such a reply, so
 //! [`HostSocket`] stays unconnected, takes datagrams from the target's address
@@ -9,7 +10,7 @@
 //! still means NOT LISTENING. Every receive has a deadline, and every loop a
 //! fixed bound.
 
-use super::{l2tp, tftp};
+use super::{ike, l2tp, tftp};
 use crate::error::Error;
 use crate::probe::tcp::{bind_source_port, raw_socket};
 use crate::probe::udp::{UdpOptions, error_evidence};
@@ -59,6 +60,12 @@ impl HostSocket {
 
     /// Wait until `deadline` for a datagram from the target's address (any port).
     fn recv_until(&self, deadline: Instant) -> Result<Received, Error> {
+        self.recv_matching(deadline, &|_| true)
+    }
+
+    /// Wait until `deadline` for a datagram from the target's address that
+    /// `accept` takes; others (an answer to someone else) are skipped.
+    fn recv_matching(&self, deadline: Instant, accept: &dyn Fn(&[u8]) -> bool) -> Result<Received, Error> {
         let mut buf = vec![MaybeUninit::<u8>::uninit(); MAX_DATAGRAM];
         for _ in 0..MAX_DATAGRAMS_PER_WAIT {
             let now = Instant::now();
@@ -73,8 +80,10 @@ impl HostSocket {
                 Ok((n, from)) => match from.as_socket() {
                     Some(from) if from.ip() == self.target.ip() => {
                         // SAFETY: recv_from initialised the first n bytes.
-                        let bytes = buf[..n].iter().map(|b| unsafe { b.assume_init() }).collect();
-                        return Ok(Received::Datagram(from, bytes));
+                        let bytes: Vec<u8> = buf[..n].iter().map(|b| unsafe { b.assume_init() }).collect();
+                        if accept(&bytes) {
+                            return Ok(Received::Datagram(from, bytes));
+                        }
                     }
                     _ => {} // another host: not an answer
                 },
@@ -93,6 +102,16 @@ impl HostSocket {
         request: &[u8],
         opts: &UdpOptions,
     ) -> Result<(Observation, Option<FromTarget>), Error> {
+        self.exchange_matching(request, opts, &|_| true)
+    }
+
+    /// [`HostSocket::exchange`], counting only datagrams `accept` takes as answers.
+    pub fn exchange_matching(
+        &self,
+        request: &[u8],
+        opts: &UdpOptions,
+        accept: &dyn Fn(&[u8]) -> bool,
+    ) -> Result<(Observation, Option<FromTarget>), Error> {
         let tries = opts.tries.max(1);
         let observed = |evidence, tries, rtt| Observation { evidence, tries, rtt, wait: opts.wait };
         for attempt in 1..=tries {
@@ -102,7 +121,7 @@ impl HostSocket {
                 let evidence = error_evidence(&self.sock, &e)?;
                 return Ok((observed(evidence, attempt, Some(sent.elapsed())), None));
             }
-            match self.recv_until(sent + opts.wait)? {
+            match self.recv_matching(sent + opts.wait, accept)? {
                 Received::Datagram(from, bytes) => {
                     let evidence = Evidence::Reply { bytes: bytes.len() };
                     return Ok((observed(evidence, attempt, Some(sent.elapsed())), Some((from, bytes))));
@@ -235,4 +254,19 @@ fn close_l2tp(
         }
         _ => Ok(None),
     }
+}
+
+/// IKE: one IKE_SA_INIT request; only a reply carrying our initiator SPI
+/// counts (another initiator's traffic is not an answer to us). Nothing else is
+/// sent: the half-open IKE SA a response creates expires on the responder.
+pub fn ike(target: SocketAddr, opts: &UdpOptions) -> Result<Dialog<ike::IkeAnswer>, Error> {
+    let sock = HostSocket::open(target, opts.source_port)?;
+    let spi = ike::random_spi();
+    let ours = |b: &[u8]| b.get(..8) == Some(&spi[..]);
+    let (observation, got) = sock.exchange_matching(&ike::emit_sa_init_random(spi), opts, &ours)?;
+    let Some((_, bytes)) = got else {
+        return Ok(Dialog { observation, reply: None, answer: None });
+    };
+    let answer = ike::parse_reply(&bytes, spi).map_err(|e| e.to_string());
+    Ok(Dialog { observation, reply: Some(bytes), answer: Some(answer) })
 }

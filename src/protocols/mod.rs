@@ -1,9 +1,9 @@
 //! Application protocol queries that settle "LISTENING or FILTERED" on UDP and
 //! show what answers on TCP: DNS, NetBIOS node status, LDAP/CLDAP, SNMP, TFTP, L2TP,
-//! and the FTP/SMTP/POP3/IMAP banners.
+//! SQL Server Browser, IKE, and the FTP/SMTP/POP3/IMAP banners.
 //!
 //! Each wire format lives in its own module (`dns`, `netbios`, `ber`, `ldap`, `snmp`,
-//! `tftp`, `l2tp`, `banner`); `dialog` runs the conversations whose server may answer from
+//! `tftp`, `l2tp`, `ssrp`, `ike`, `banner`); `dialog` runs the conversations whose server may answer from
 //! another port; this module picks the query for a port, runs the exchange with
 //! deadlines, and prints PortQry's blocks.
 
@@ -13,6 +13,7 @@ pub mod dcerpc;
 pub mod dialog;
 pub mod dns;
 pub mod epm;
+pub mod ike;
 pub mod l2tp;
 pub mod ldap;
 pub mod netbios;
@@ -57,6 +58,8 @@ pub enum Protocol {
     /// The SQL Server Browser's instance list (CLNT_UCAST_EX, [MC-SQLR]).
     #[serde(rename = "sql_browser")]
     SqlBrowser,
+    /// IKEv2 IKE_SA_INIT (ISAKMP/IPSec, UDP 500); never completed.
+    Ike,
 }
 
 /// Which query runs where: by service name from the services file (so
@@ -85,6 +88,7 @@ const TABLE: &[Route] = &[
     Route { protocol: Protocol::Pop3, services: &["pop3"], ports: &[110], transports: TCP },
     Route { protocol: Protocol::Imap, services: &["imap", "imap2"], ports: &[143], transports: TCP },
     Route { protocol: Protocol::SqlBrowser, services: &["ms-sql-m"], ports: &[1434], transports: &[Transport::Udp] },
+    Route { protocol: Protocol::Ike, services: &["isakmp"], ports: &[500], transports: &[Transport::Udp] },
 ];
 
 /// The protocol query for a port, if any.
@@ -128,6 +132,7 @@ pub enum Answer {
     Imap(banner::BannerAnswer),
     #[serde(rename = "sql_browser")]
     SqlBrowser(ssrp::SqlBrowserAnswer),
+    Ike(ike::IkeAnswer),
 }
 
 /// A protocol query's result: the verdict it supports and what came back.
@@ -179,6 +184,7 @@ fn name(p: Protocol) -> &'static str {
         Protocol::Pop3 => "POP3",
         Protocol::Imap => "IMAP",
         Protocol::SqlBrowser => "SQL Server",
+        Protocol::Ike => "IKE",
     }
 }
 
@@ -228,6 +234,7 @@ fn exchange_for(proto: Protocol, cfg: &Config, tcp: bool) -> Exchange {
         Protocol::Epm
         | Protocol::Tftp
         | Protocol::L2tp
+        | Protocol::Ike
         | Protocol::Ftp
         | Protocol::Smtp
         | Protocol::Pop3
@@ -328,6 +335,13 @@ fn print_answer(answer: &Answer, out: &mut Output) {
             out.line("");
             out.para("==== End of SQL Server query response ====");
         }
+        Answer::Ike(a) => {
+            out.para("Server's response:");
+            for l in a.render_lines() {
+                out.line(&l);
+            }
+            out.line("");
+        }
         Answer::Epm(_) => {}
     }
 }
@@ -363,7 +377,7 @@ pub fn udp_query(proto: Protocol, ctx: &QueryContext, out: &mut Output) -> Resul
     match proto {
         Protocol::Epm => return udp_epm(ctx, out),
         Protocol::Snmp => return udp_snmp(ctx, out),
-        Protocol::Tftp | Protocol::L2tp => return udp_dialog(proto, ctx, out),
+        Protocol::Tftp | Protocol::L2tp | Protocol::Ike => return udp_dialog(proto, ctx, out),
         _ => {}
     }
     let ex = exchange_for(proto, cfg, false);
@@ -465,18 +479,39 @@ fn udp_snmp(ctx: &QueryContext, out: &mut Output) -> Result<QueryOutcome, Error>
     Ok(outcome)
 }
 
-/// UDP 69 and 1701: TFTP and L2TP, whose servers may answer from another port
-/// (`dialog`); any reply from the target's address settles LISTENING.
+/// The source port PortQry insists on for IKE (§3.4).
+const IKE_PORT: u16 = 500;
+
+/// UDP 69, 1701 and 500: TFTP and L2TP, whose servers may answer from another
+/// port (`dialog`), and IKE; any reply from the target's address (for IKE, one
+/// carrying our initiator SPI) settles LISTENING.
+///
+/// IKE's source port: PortQry always wants 500, because IKEv1 responders may
+/// answer only that port; current IKEv2 responders (strongSwan, Windows) answer
+/// any port (NAT traversal), and binding 500 needs root and a port no local IKE
+/// daemon holds. So 500 is used only when `-sp 500` asks for it (with PortQry's
+/// message when it is taken); otherwise the port is ephemeral and silence is
+/// followed by a hint to try `-sp 500`.
 fn udp_dialog(proto: Protocol, ctx: &QueryContext, out: &mut Output) -> Result<QueryOutcome, Error> {
     let cfg = ctx.cfg;
     let addr = ctx.target.socket_addr(ctx.port);
     let opts = udp::UdpOptions { wait: cfg.udp_wait, tries: cfg.udp_tries, source_port: cfg.source_port };
-    let (observation, reply, parsed) = if proto == Protocol::Tftp {
-        let d = dialog::tftp(addr, &opts)?;
-        (d.observation, d.reply, d.answer.map(|a| a.map(Answer::Tftp)))
-    } else {
-        let d = dialog::l2tp(addr, &opts)?;
-        (d.observation, d.reply, d.answer.map(|a| a.map(Answer::L2tp)))
+    let (observation, reply, parsed) = match proto {
+        Protocol::Tftp => {
+            let d = dialog::tftp(addr, &opts)?;
+            (d.observation, d.reply, d.answer.map(|a| a.map(Answer::Tftp)))
+        }
+        Protocol::Ike => {
+            let d = match dialog::ike(addr, &opts) {
+                Err(Error::SourcePortInUse(IKE_PORT)) => return Err(Error::IkeSourcePortInUse),
+                r => r?,
+            };
+            (d.observation, d.reply, d.answer.map(|a| a.map(Answer::Ike)))
+        }
+        _ => {
+            let d = dialog::l2tp(addr, &opts)?;
+            (d.observation, d.reply, d.answer.map(|a| a.map(Answer::L2tp)))
+        }
     };
     let mut outcome = QueryOutcome {
         protocol: proto,
@@ -489,6 +524,14 @@ fn udp_dialog(proto: Protocol, ctx: &QueryContext, out: &mut Output) -> Result<Q
         (Some(reply), Some(parsed)) => settle_reply(proto, reply, parsed, &mut outcome, out),
         _ => outcome.state = udp_query_state(&observation.evidence, ctx.target.addr),
     }
+    if proto == Protocol::Ike
+        && observation.evidence == Evidence::Silence
+        && cfg.source_port != Some(IKE_PORT)
+    {
+        out.para(
+            "No IKE answer; some IKEv1-only responders answer only source port 500 (run with -sp 500 as root)",
+        );
+    }
     let proof = match &outcome.answer {
         Some(Answer::Tftp(a)) => Some(format!(
             "a TFTP {} from port {} (the server's transfer ID)",
@@ -498,6 +541,12 @@ fn udp_dialog(proto: Protocol, ctx: &QueryContext, out: &mut Output) -> Result<Q
         Some(Answer::L2tp(a)) => {
             Some(format!("an L2TP {} for our tunnel {}", a.reply.message_name, a.our_tunnel_id))
         }
+        Some(Answer::Ike(a)) => Some(format!(
+            "an IKEv{} {} {} carrying our initiator SPI",
+            a.version.split('.').next().unwrap_or("?"),
+            a.exchange,
+            if a.response { "response" } else { "message" }
+        )),
         _ => None,
     };
     print_udp_verdict(ctx, outcome.state, &observation, proof.as_deref(), out);
@@ -701,7 +750,8 @@ fn complete(proto: Protocol, buf: &[u8], ex: &Exchange) -> Option<Result<Answer,
         | Protocol::Smtp
         | Protocol::Pop3
         | Protocol::Imap
-        | Protocol::SqlBrowser => Some((ex.parse)(buf)),
+        | Protocol::SqlBrowser
+        | Protocol::Ike => Some((ex.parse)(buf)),
     }
 }
 

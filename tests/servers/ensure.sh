@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ensure.sh SERVICE: make sure SERVICE (dns|ldap|nmbd|dc|snmp|tftp|l2tp|ftp|mail) runs in its own network
+# ensure.sh SERVICE: make sure SERVICE (dns|ldap|nmbd|dc|snmp|tftp|l2tp|ftp|mail|ike) runs in its own network
 # namespace and answers; print its IPv4 target address (only that) on stdout.
 # Idempotent and safe to call concurrently (per-service lock). Run as root.
 set -euo pipefail
@@ -8,7 +8,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$HERE/lib.sh"
 
-[[ $# -eq 1 ]] || die "usage: ensure.sh dns|ldap|nmbd|dc|snmp|tftp|l2tp|ftp|mail"
+[[ $# -eq 1 ]] || die "usage: ensure.sh dns|ldap|nmbd|dc|snmp|tftp|l2tp|ftp|mail|ike"
 [[ $(id -u) -eq 0 ]] || die "must run as root"
 SVC=$1
 svc_vars "$SVC"
@@ -324,6 +324,97 @@ EOF
   disown
 }
 
+# ---------------------------------------------------------------- ike
+IKE_CHARON=/usr/lib/ipsec/charon
+
+check_ike() {
+  # charon binds the wildcard address.
+  ip netns exec "$NS" ss -Hunl "sport = :500" | grep -q "0.0.0.0:500" &&
+    swanctl --list-conns --uri "unix://$STATE/charon.vici" 2>/dev/null | grep -q '^pq:'
+}
+
+# Load the connection once charon's vici socket is up.
+ike_load() {
+  [[ -S $STATE/charon.vici ]] &&
+    STRONGSWAN_CONF=$STATE/strongswan.conf swanctl --load-all --noprompt --file "$STATE/swanctl.conf" \
+      --uri "unix://$STATE/charon.vici" \
+      >>"$STATE/start.log" 2>&1
+}
+
+start_ike() {
+  [[ -x $IKE_CHARON ]] || die "$IKE_CHARON not found: run tests/servers/install.sh first"
+  netns_create 127.0.0.1 "$ADDR4	pq-gw.portqry.test pq-gw"
+  mkdir -p "$STATE/pids"
+  # charon itself, without starter or systemd: its own strongswan.conf (no
+  # strongswan.d includes) loads only plugins Debian's strongswan-charon ships that
+  # a PSK responder needs; the vici socket and the log live in $STATE.
+  cat >"$STATE/strongswan.conf" <<EOF
+# portqry test IKE responder (charon + swanctl)
+charon {
+  load = random nonce aes sha1 sha2 hmac gmp pem pkcs1 x509 pubkey kdf kernel-netlink socket-default vici
+  port = 500
+  port_nat_t = 4500
+  send_vendor_id = yes
+  install_routes = no
+  # The tests leave many half-open SAs from one address: no COOKIE demands (DoS
+  # protection past 30 half-open SAs), no dropping past 5 from one address.
+  dos_protection = no
+  cookie_threshold = 0
+  block_threshold = 0
+  plugins {
+    vici {
+      socket = unix://$STATE/charon.vici
+    }
+  }
+  filelog {
+    pq {
+      path = $STATE/charon.log
+      default = 1
+      ike = 2
+      net = 2
+      flush_line = yes
+    }
+  }
+}
+swanctl {
+  load = pem pkcs1 x509 pubkey
+}
+EOF
+  # One connection: IKEv2, PSK, proposal aes256-sha256-modp2048 (all in our offer).
+  cat >"$STATE/swanctl.conf" <<EOF
+connections {
+  pq {
+    version = 2
+    local_addrs = $ADDR4
+    proposals = aes256-sha256-modp2048
+    local {
+      auth = psk
+      id = pq-gw.portqry.test
+    }
+    remote {
+      auth = psk
+    }
+    children {
+      pq {
+        esp_proposals = aes256-sha256
+      }
+    }
+  }
+}
+secrets {
+  ike-pq {
+    secret = "portqry-test-psk"
+  }
+}
+EOF
+  # ip netns exec execs charon, so $! is charon's pid (charon writes no pid file
+  # of ours; its own goes to /run/charon.pid inside the shared /run).
+  STRONGSWAN_CONF=$STATE/strongswan.conf ip netns exec "$NS" "$IKE_CHARON" \
+    </dev/null >>"$STATE/start.log" 2>&1 9>&- &
+  echo $! >"$STATE/pids/charon.pid"
+  disown
+  wait_until 10 ike_load || true
+}
 # ---------------------------------------------------------------- ftp, mail
 # The server at $1:$2 greets with a line starting with $3; say goodbye with $4.
 greets() {
@@ -459,6 +550,7 @@ case $SVC in
   l2tp) need xl2tpd ss ;;
   ftp) need vsftpd curl ;;
   mail) need smtpd dovecot ;;
+  ike) need swanctl ss ;;
 esac
 case $SVC in
   dc) WAIT=120 ;;
