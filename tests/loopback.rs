@@ -257,24 +257,9 @@ fn udp_dns_query_settles_listening_or_filtered() {
             let _ = s.send_to(&reply, peer);
         }
     });
-    let dir = std::env::temp_dir().join(format!("portqry-dns-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let svc = dir.join("services");
-    std::fs::write(&svc, format!("domain {port}/udp\n")).unwrap();
+    let (dir, svc) = services_naming("domain", port);
     let p = port.to_string();
-    let r = portqry(&[
-        "-n",
-        "127.0.0.1",
-        "-nr",
-        "-e",
-        &p,
-        "-p",
-        "udp",
-        "--timeout",
-        "300",
-        "--services",
-        svc.to_str().unwrap(),
-    ]);
+    let r = udp_query(&p, "300", &svc, &[]);
     assert_eq!(r.code, 0, "{}{}", r.out, r.err);
     assert!(r.out.contains(&format!("UDP port {p} (domain service): LISTENING or FILTERED")), "{}", r.out);
     assert!(r.out.contains(&format!("Sending DNS query to UDP port {p}...")), "{}", r.out);
@@ -289,14 +274,10 @@ fn udp_dns_query_settles_listening_or_filtered() {
 #[test]
 fn udp_snmp_silence_stays_listening_or_filtered() {
     let silent = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let p = silent.local_addr().unwrap().port().to_string();
-    let dir = std::env::temp_dir().join(format!("portqry-snmp-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let svc = dir.join("services");
-    std::fs::write(&svc, format!("snmp {p}/udp\n")).unwrap();
-    let svc = svc.to_str().unwrap();
-    let args = ["-n", "127.0.0.1", "-nr", "-e", &p, "-p", "udp", "--timeout", "200", "--services", svc];
-    let r = portqry(&[&args[..], &["-cn", "!s3cret!", "-v"]].concat());
+    let port = silent.local_addr().unwrap().port();
+    let p = port.to_string();
+    let (dir, svc) = services_naming("snmp", port);
+    let r = udp_query(&p, "200", &svc, &["-cn", "!s3cret!", "-v"]);
     assert_eq!(r.code, 2, "{}{}", r.out, r.err);
     let want = format!(
         "UDP port {p} (snmp service): LISTENING or FILTERED\n    evidence: no response to 2 tries (200 ms wait each)\n\n\
@@ -308,14 +289,14 @@ fn udp_snmp_silence_stays_listening_or_filtered() {
     );
     assert!(r.out.contains(&want), "{}", r.out);
     // JSON: the query ran and left the verdict open; the default community is "public".
-    let r = portqry(&[&args[..], &["--jsonl"]].concat());
+    let r = udp_query(&p, "200", &svc, &["--jsonl"]);
     let v: serde_json::Value = serde_json::from_str(r.out.trim()).expect(&r.out);
     assert_eq!(v["state"], "listening_or_filtered", "{v}");
     assert_eq!(v["query"]["protocol"], "snmp", "{v}");
     assert_eq!(v["query"]["state"], "listening_or_filtered", "{v}");
     assert_eq!(v["query"]["answer"], serde_json::Value::Null, "{v}");
     assert_eq!(v["query"]["observation"]["tries"], 4, "{v}");
-    let r = portqry(&args);
+    let r = udp_query(&p, "200", &svc, &[]);
     assert!(r.out.contains("community name for query:\n\npublic\n"), "{}", r.out);
     std::fs::remove_dir_all(&dir).unwrap();
     drop(silent);
