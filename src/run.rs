@@ -30,7 +30,7 @@ pub struct PortResult {
     pub probe_state: State,
     pub observation: Observation,
     /// Why the engine probed again or left the result unverified.
-    pub note: Option<&'static str>,
+    pub note: Option<probe::Note>,
     /// The protocol query's verdict and parsed answer, when one ran.
     pub query: Option<protocols::QueryOutcome>,
 }
@@ -219,7 +219,7 @@ fn scan_parallel(
         &Planned,
         Observation,
         Option<TcpStream>,
-        Option<&'static str>,
+        Option<probe::Note>,
         &mut Output,
     ) -> Result<(), Error>,
 ) -> Result<bool, Error> {
@@ -372,23 +372,20 @@ fn report_port(
     p: &Planned,
     observation: Observation,
     stream: Option<TcpStream>,
-    note: Option<&'static str>,
+    note: Option<probe::Note>,
     out: &mut Output,
 ) -> Result<PortResult, Error> {
     let (transport, port) = (p.transport, p.port);
     let label = crate::target::services::label(p.service.as_deref());
     let state = probe::decide(transport, &observation.evidence, target.addr);
     // An unverified result says so on its own line, where scripts and people read it.
-    let flag = match note {
-        Some(probe::NOTE_UNVERIFIED) => format!(" ({})", probe::NOTE_UNVERIFIED),
-        _ => String::new(),
-    };
+    let flag = note.and_then(probe::Note::status_flag).map(|f| format!(" ({f})")).unwrap_or_default();
     out.line(&format!("{transport} port {port} ({label}): {}{flag}", state.portqry_text()));
     if cfg.verbose {
         let mut why = probe::explain(transport, &observation, target.addr);
         if let Some(n) = note {
             why.push_str("; ");
-            why.push_str(n);
+            why.push_str(&n.to_string());
         }
         out.line(&format!("    evidence: {why}"));
     }
@@ -410,7 +407,8 @@ fn report_port(
         _ => state,
     };
     // A protocol query that settled the port also settled what the rate limit left open.
-    let note = if final_state != state && note == Some(probe::NOTE_UNVERIFIED) { None } else { note };
+    let unverified = note.is_some_and(|n| n.status_flag().is_some());
+    let note = if final_state != state && unverified { None } else { note };
     Ok(PortResult {
         transport,
         port,
@@ -497,7 +495,8 @@ pub fn result_json(target: &Target, r: &PortResult) -> Value {
         "icmp": icmp,
         "tries": obs.tries,
         "rtt_ms": obs.rtt.map(|d| d.as_secs_f64() * 1000.0),
-        "note": r.note,
+        "note": r.note.map(|n| n.to_string()),
+        "refusal_rate": r.note.and_then(probe::Note::rate),
         "query": r.query,
     })
 }

@@ -13,19 +13,19 @@
 //! port (no `socket` + `close` per port). Results go to the caller's [`Sink`]
 //! in completion order, flushed before every wait.
 //!
-//! UDP against Linux-like targets meets ICMP rate limiting: after a burst of
-//! about six port-unreachables the target sends about one per second, so a
-//! fast parallel pass leaves most closed ports silent. When some ports drew a
-//! port-unreachable from the target and others stayed silent, the silent ones
-//! are probed again one at a time at the rate the target sustains
-//! ([`RateLimit::Wait`]), or reported as unverified ([`RateLimit::Fast`]).
+//! Targets rate-limit their refusals (Linux's per-peer and host-wide ICMP
+//! limits, BSD's RST and ICMP limits, firewalls' `limit` rules): a fast round
+//! leaves many closed ports silent. Once one transport of the target has both
+//! refused some probes and left another silent (or unanswered for much longer
+//! than its refusals take), its silent and untried ports go to a
+//! [`pace::Verifier`], which probes them at the refusal rate it measures and
+//! reports a port silent only when its silence is proven ([`RateLimit::Wait`]),
+//! or they are reported at once as unverified ([`RateLimit::Fast`], UDP only).
 
+use super::pace::Verifier;
 use super::tcp::{self, TcpOptions};
 use super::udp::{self, UdpOptions};
-use super::{
-    Evidence, IcmpMeaning, NOTE_NOT_REPROBED, NOTE_REPROBED, NOTE_UNVERIFIED, Observation, Transport,
-    icmp_meaning,
-};
+use super::{Evidence, Note, Observation, Transport};
 use crate::error::Error;
 use crate::platform::{self, ConnectState};
 use socket2::{SockAddr, Socket};
@@ -51,14 +51,14 @@ pub struct Job {
 pub struct Outcome {
     pub observation: Observation,
     pub stream: Option<TcpStream>,
-    /// Set when ICMP rate limiting shaped the result ([`NOTE_REPROBED`], [`NOTE_UNVERIFIED`]).
-    pub note: Option<&'static str>,
+    /// Set when the target's refusal rate limit shaped the result.
+    pub note: Option<Note>,
 }
 
 /// What to do with UDP ports left silent by a target's ICMP rate limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RateLimit {
-    /// Probe them again, one at a time, at the rate the target answers.
+    /// Probe them again at the rate the target refuses, until proven.
     Wait,
     /// Report them at once as "LISTENING or FILTERED", marked as unverified.
     Fast,
@@ -113,12 +113,18 @@ impl Rto {
     }
 }
 
-/// Wait for each rate-limited re-probe: Linux refills one ICMP token per second.
-pub const RATE_LIMITED_WAIT: Duration = Duration::from_millis(1100);
+/// A probe of a paced group ([`pace::Plan`]).
+#[derive(Debug, Clone, Copy)]
+struct Tag {
+    group: u64,
+    pos: usize,
+    canary: bool,
+}
 
 struct Flight {
     idx: usize,
     attempt: u32,
+    paced: Option<Tag>,
     sock: Socket,
     sent: Instant,
     /// This try's wait (the TCP one may adapt to the measured RTT).
@@ -207,15 +213,15 @@ fn is_exhaustion(e: &io::Error) -> bool {
 pub fn run(jobs: &[Job], opts: &Options, stop: &AtomicBool, sink: &mut impl Sink) {
     let fd_cap = raise_fd_limit().saturating_sub(64).max(1);
     let mut limit = opts.concurrency.clamp(1, fd_cap);
-    let mut queue: VecDeque<(usize, u32)> = (0..jobs.len()).map(|i| (i, 1)).collect();
     let mut flights: Vec<Flight> = Vec::new();
-    let mut slow: Vec<(usize, Observation)> = Vec::new();
-    let started = Instant::now();
-    let mut unreachables = 0u32;
     let mut starved = 0u32;
-    let mut rto = Rto::default();
     let mut buf = vec![MaybeUninit::<u8>::uninit(); 65_535];
-    let mut spares = Spares::default();
+    let mut st = Pass {
+        queue: (0..jobs.len()).map(|i| (i, 1)).collect(),
+        spares: Spares::default(),
+        rto: Rto::default(),
+        watch: [Watch::new(), Watch::new()],
+    };
     loop {
         if stop.load(Ordering::Relaxed) {
             sink.flush();
@@ -227,28 +233,26 @@ pub fn run(jobs: &[Job], opts: &Options, stop: &AtomicBool, sink: &mut impl Sink
             if stop.load(Ordering::Relaxed) {
                 break;
             }
-            let Some((idx, attempt)) = queue.pop_front() else { break };
-            match launch(idx, attempt, &jobs[idx], opts, rto.timeout(opts), &mut spares) {
+            let Some((idx, attempt)) = st.queue.pop_front() else { break };
+            match launch(idx, attempt, &jobs[idx], opts, st.rto.timeout(opts), &mut st.spares) {
                 Ok(Launch::Flight(f)) => {
                     starved = 0;
                     flights.push(f);
                 }
                 Ok(Launch::Done(o)) => {
                     starved = 0;
-                    note_icmp(&o.observation, &jobs[idx], &mut unreachables);
-                    sample_rtt(&mut rto, &o.observation);
-                    sink.done(idx, Ok(o));
+                    st.decided(jobs, idx, None, o, sink);
                 }
-                Ok(Launch::Again) => queue.push_front((idx, attempt)),
+                Ok(Launch::Again) => st.queue.push_front((idx, attempt)),
                 Ok(Launch::Exhausted) => {
-                    queue.push_front((idx, attempt));
+                    st.queue.push_front((idx, attempt));
                     limit = flights.len().max(1);
                     if flights.is_empty() {
                         // Nothing of ours to wait for: another process holds the
                         // resources. Back off, bounded, then give up on this port.
                         starved += 1;
                         if starved > 500 {
-                            queue.pop_front();
+                            st.queue.pop_front();
                             sink.done(
                                 idx,
                                 Err(Error::Socket("out of sockets or ports on this machine".into())),
@@ -264,28 +268,36 @@ pub fn run(jobs: &[Job], opts: &Options, stop: &AtomicBool, sink: &mut impl Sink
                 Err(e) => sink.done(idx, Err(e)),
             }
         }
-        if flights.is_empty() {
-            if !queue.is_empty() {
-                continue;
+        st.switch_if_limited(jobs, opts, &mut flights, Instant::now());
+        st.launch_groups(jobs, opts, &mut flights, limit, sink);
+        let wake = st.watch.iter_mut().filter_map(|w| w.next_at(Instant::now())).min();
+        st.close_released(jobs, &mut flights);
+        if flights.is_empty() && st.queue.is_empty() {
+            match wake {
+                Some(t) => {
+                    sink.flush();
+                    let left = t.saturating_duration_since(Instant::now()).min(Duration::from_millis(100));
+                    std::thread::sleep(left);
+                    continue;
+                }
+                None if st.watch.iter().all(Watch::is_done) => break,
+                // Suspects left that nothing can probe: report what is known.
+                None => {
+                    st.abandon(opts, sink);
+                    break;
+                }
             }
-            break;
         }
-        let mut st = Pass {
-            queue: &mut queue,
-            spares: &mut spares,
-            slow: &mut slow,
-            unreachables: &mut unreachables,
-            rto: &mut rto,
-        };
+        if flights.is_empty() {
+            continue;
+        }
         sink.flush();
-        wait_and_handle(jobs, opts, &mut flights, &mut st, &mut buf, sink);
+        wait_and_handle(jobs, opts, &mut flights, &mut st, wake, &mut buf, sink);
         // Descriptors came back: let the limit grow again, slowly.
         if limit < opts.concurrency.min(fd_cap) && flights.len() + 1 >= limit {
             limit += 1;
         }
     }
-    let limited = looks_rate_limited(unreachables, started.elapsed());
-    finish_slow_lane(jobs, opts, slow, limited, stop, sink);
     sink.flush();
 }
 
@@ -296,150 +308,300 @@ fn sample_rtt(rto: &mut Rto, obs: &Observation) {
     }
 }
 
-/// Whether the port-unreachables counted in the parallel pass look like a
-/// rate limiter's: a few (Linux allows a burst of about 6, then about 1 per
-/// second), not one per closed port as from an unlimited stack.
-fn looks_rate_limited(unreachables: u32, elapsed: Duration) -> bool {
-    unreachables > 0 && f64::from(unreachables) <= 10.0 + 2.0 * elapsed.as_secs_f64()
-}
-
-/// Re-probes in a row that may stay silent before the rest of the silent
-/// ports are taken as genuinely silent (bounds the cost when few are closed).
-pub const MAX_SILENT_REPROBES: u32 = 8;
-
-fn note_icmp(obs: &Observation, job: &Job, unreachables: &mut u32) {
-    if let Evidence::Icmp(r) = &obs.evidence
-        && job.transport == Transport::Udp
-        && icmp_meaning(r) == IcmpMeaning::PortUnreachable
-        && r.offender == Some(job.addr.ip())
-    {
-        *unreachables += 1;
+/// Whether the target refused this probe itself: a TCP RST, or an ICMP error
+/// from the target's own address (what its rate limiter rations).
+fn is_refusal(obs: &Observation, job: &Job) -> bool {
+    match (&obs.evidence, job.transport) {
+        (Evidence::Reset, Transport::Tcp) => true,
+        (Evidence::Icmp(r), Transport::Udp) => r.offender == Some(job.addr.ip()),
+        (Evidence::Refused, Transport::Udp) => true,
+        _ => false,
     }
 }
 
-/// Silent UDP ports on a target that rate-limits ICMP: probe again one at a
-/// time (in port order, so output keeps flowing), or mark them unverified.
-fn finish_slow_lane(
-    jobs: &[Job],
-    opts: &Options,
-    slow: Vec<(usize, Observation)>,
-    limited: bool,
-    stop: &AtomicBool,
-    sink: &mut impl Sink,
-) {
-    let mut slow = slow;
-    slow.sort_by_key(|(i, _)| *i);
-    if !limited || opts.rate_limit == RateLimit::Fast {
-        let note = if limited { Some(NOTE_UNVERIFIED) } else { None };
-        for (idx, obs) in slow {
-            sink.done(idx, Ok(Outcome { observation: obs, stream: None, note }));
-        }
-        return;
+fn slot(t: Transport) -> usize {
+    match t {
+        Transport::Tcp => 0,
+        Transport::Udp => 1,
     }
-    let reprobe = |idx: usize, before: &Observation| {
-        let opts = UdpOptions { wait: opts.udp.wait.max(RATE_LIMITED_WAIT), tries: 1, ..opts.udp };
-        udp::exchange(jobs[idx].addr, &[], &opts).map(|p| {
-            let mut o = p.observation;
-            o.tries += before.tries;
-            o
-        })
-    };
-    let noted = |o: Observation, note| Ok(Outcome { observation: o, stream: None, note: Some(note) });
-    // One re-probe per refill of the target's bucket, on a fixed schedule.
-    let mut pacer = Pacer::new(REFILL_PERIOD, REFILL_MARGIN);
-    let mut silent_in_a_row = 0;
-    let mut answered = 0;
-    let mut missed = Vec::new();
-    for (idx, obs) in slow {
-        if silent_in_a_row >= MAX_SILENT_REPROBES {
-            sink.done(idx, noted(obs, NOTE_NOT_REPROBED));
-            continue;
+}
+
+/// Shortest time without an answer after which a probe of a target that
+/// refuses others in a fraction of it is taken as held back (the switch to
+/// pacing; the verdict still waits for proof).
+const EARLY_SILENCE: Duration = Duration::from_millis(50);
+
+/// What one transport's probes of the target have shown.
+struct Watch {
+    refusals: u32,
+    slowest: Duration,
+    /// Ports that refused, the newest last (canaries for the verifier).
+    refused: VecDeque<usize>,
+    verifier: Option<Verifier>,
+    /// Silent results given out while refusals were seen (`--udp-fast`).
+    unverified: bool,
+}
+
+impl Watch {
+    fn new() -> Watch {
+        Watch {
+            refusals: 0,
+            slowest: Duration::ZERO,
+            refused: VecDeque::new(),
+            verifier: None,
+            unverified: false,
         }
-        sink.flush();
-        if !pacer.wait(stop) {
-            return;
+    }
+
+    fn note_refusal(&mut self, idx: usize, rtt: Duration) {
+        self.refusals += 1;
+        self.slowest = self.slowest.max(rtt);
+        self.refused.push_back(idx);
+        if self.refused.len() > 32 {
+            self.refused.pop_front();
         }
-        match reprobe(idx, &obs) {
-            Ok(o) if o.evidence == Evidence::Silence => {
-                silent_in_a_row += 1;
-                missed.push((idx, o));
+    }
+
+    /// How long a probe may stay unanswered before pacing begins.
+    fn early(&self) -> Duration {
+        (self.slowest * 8).max(EARLY_SILENCE)
+    }
+
+    fn next_at(&mut self, now: Instant) -> Option<Instant> {
+        self.verifier.as_mut().and_then(|v| v.next_at(now))
+    }
+
+    fn is_done(&self) -> bool {
+        self.verifier.as_ref().is_none_or(Verifier::is_done)
+    }
+
+    fn rate(&self) -> Option<f64> {
+        self.verifier.as_ref().and_then(Verifier::rate)
+    }
+}
+
+/// The engine's bookkeeping between passes.
+struct Pass {
+    queue: VecDeque<(usize, u32)>,
+    spares: Spares,
+    rto: Rto,
+    watch: [Watch; 2],
+}
+
+impl Pass {
+    /// A probe was decided by an answer (not by its deadline).
+    fn decided(&mut self, jobs: &[Job], idx: usize, tag: Option<Tag>, mut o: Outcome, sink: &mut impl Sink) {
+        let job = &jobs[idx];
+        sample_rtt(&mut self.rto, &o.observation);
+        let refusal = is_refusal(&o.observation, job);
+        let w = &mut self.watch[slot(job.transport)];
+        let rtt = o.observation.rtt.unwrap_or_default();
+        if refusal {
+            w.note_refusal(idx, rtt);
+        }
+        let rate = w.rate();
+        match (tag, w.verifier.as_mut()) {
+            (Some(t), Some(v)) => {
+                if refusal {
+                    v.refused(t.group, t.pos, rtt);
+                } else {
+                    v.answered(t.group, t.pos);
+                }
+                if t.canary {
+                    return;
+                }
+                o.note = Some(Note::Paced(rate));
             }
-            Ok(o) => {
-                silent_in_a_row = 0;
-                answered += 1;
-                sink.done(idx, noted(o, NOTE_REPROBED));
-            }
-            Err(e) => sink.done(idx, Err(e)),
+            // A probe sent before pacing began still used a token.
+            (None, Some(v)) if refusal => v.straggler(rtt),
+            _ => {}
         }
-    }
-    // A re-probe can reach the target a hair before its bucket refills; when
-    // others were answered, the silent ones get a second chance, spaced safely.
-    let mut pacer = Pacer::new(RATE_LIMITED_WAIT, Duration::ZERO);
-    let mut silent_in_a_row = 0;
-    for (idx, obs) in missed {
-        if answered == 0 || silent_in_a_row >= MAX_SILENT_REPROBES {
-            sink.done(idx, noted(obs, NOTE_REPROBED));
-            continue;
-        }
-        sink.flush();
-        if !pacer.wait(stop) {
-            return;
-        }
-        match reprobe(idx, &obs) {
-            Ok(o) => {
-                silent_in_a_row = if o.evidence == Evidence::Silence { silent_in_a_row + 1 } else { 0 };
-                sink.done(idx, noted(o, NOTE_REPROBED));
-            }
-            Err(e) => sink.done(idx, Err(e)),
-        }
-    }
-}
-
-/// How often a Linux target refills one ICMP error token (`icmp_ratelimit`, 1000 ms).
-const REFILL_PERIOD: Duration = Duration::from_millis(1000);
-/// Slack added to every slot of the schedule (not accumulated): covers jitter
-/// and the target's clock granularity.
-const REFILL_MARGIN: Duration = Duration::from_millis(25);
-
-/// Paces re-probes: the first waits [`RATE_LIMITED_WAIT`] (the parallel pass
-/// just emptied the bucket), the next ones go at `anchor + n × period + margin`,
-/// so a fast answer never pulls the next probe early and a slow one never
-/// pushes the whole schedule late.
-struct Pacer {
-    first_at: Instant,
-    anchor: Option<Instant>,
-    sent: u32,
-    period: Duration,
-    margin: Duration,
-}
-
-impl Pacer {
-    fn new(period: Duration, margin: Duration) -> Pacer {
-        Pacer { first_at: Instant::now() + RATE_LIMITED_WAIT, anchor: None, sent: 0, period, margin }
+        sink.done(idx, Ok(o));
     }
 
-    /// Sleep until the next slot; false if the run was stopped meanwhile.
-    fn wait(&mut self, stop: &AtomicBool) -> bool {
-        let when = match self.anchor {
-            None => self.first_at,
-            Some(a) => a + self.period * self.sent + self.margin,
+    /// A probe's deadline passed without an answer.
+    fn silent(&mut self, jobs: &[Job], opts: &Options, f: &Flight, sink: &mut impl Sink) {
+        let job = &jobs[f.idx];
+        let tries = match job.transport {
+            Transport::Tcp => opts.tcp.tries,
+            Transport::Udp => opts.udp.tries,
         };
-        loop {
-            if stop.load(Ordering::Relaxed) {
-                return false;
+        let w = &mut self.watch[slot(job.transport)];
+        let rate = w.rate();
+        if let (Some(t), Some(v)) = (f.paced, w.verifier.as_mut()) {
+            if let Some(fin) = v.silent(t.group, t.pos, Instant::now()) {
+                let note = if fin.verified { Note::Verified(rate) } else { Note::Unverified(job.transport) };
+                let observation = observed(Evidence::Silence, fin.tries, None, f.wait);
+                sink.done(fin.idx, Ok(Outcome { observation, stream: None, note: Some(note) }));
             }
-            let now = Instant::now();
-            if now >= when {
-                break;
+            return;
+        }
+        if let Some(v) = w.verifier.as_mut() {
+            v.add_suspect(f.idx, f.attempt);
+            return;
+        }
+        if f.attempt < tries.max(1) {
+            self.queue.push_front((f.idx, f.attempt + 1));
+            return;
+        }
+        let mut note = None;
+        if w.refusals > 0 {
+            if !pace_allowed(job.transport, opts) {
+                w.unverified = true;
+                note = Some(Note::Unverified(job.transport));
+            } else {
+                // Silent while other ports were refused: prove it before saying so.
+                self.switch(jobs, opts, job.transport, &mut Vec::new());
+                if let Some(v) = self.watch[slot(job.transport)].verifier.as_mut() {
+                    v.add_suspect(f.idx, f.attempt);
+                }
+                return;
             }
-            std::thread::sleep((when - now).min(Duration::from_millis(50)));
         }
-        if self.anchor.is_none() {
-            self.anchor = Some(Instant::now());
-        }
-        self.sent += 1;
-        true
+        let observation = observed(Evidence::Silence, f.attempt, None, f.wait);
+        sink.done(f.idx, Ok(Outcome { observation, stream: None, note }));
     }
+
+    /// Start pacing a transport whose probes met refusals and were held back.
+    fn switch_if_limited(&mut self, jobs: &[Job], opts: &Options, flights: &mut Vec<Flight>, now: Instant) {
+        for t in [Transport::Tcp, Transport::Udp] {
+            let w = &self.watch[slot(t)];
+            if w.verifier.is_some() || w.refusals == 0 || !pace_allowed(t, opts) {
+                continue;
+            }
+            let early = w.early();
+            let held = flights.iter().any(|f| {
+                f.paced.is_none() && jobs[f.idx].transport == t && now.duration_since(f.sent) > early
+            });
+            if held {
+                self.switch(jobs, opts, t, flights);
+            }
+        }
+    }
+
+    /// Hand a transport's untried, queued and unanswered probes to a verifier.
+    fn switch(&mut self, jobs: &[Job], opts: &Options, t: Transport, flights: &mut Vec<Flight>) {
+        let w = &mut self.watch[slot(t)];
+        let mut v = Verifier::new(
+            match t {
+                Transport::Tcp => opts.tcp.tries,
+                Transport::Udp => opts.udp.tries,
+            },
+            w.refused.iter().rev().copied(),
+        );
+        let mut keep = VecDeque::with_capacity(self.queue.len());
+        for (idx, attempt) in self.queue.drain(..) {
+            if jobs[idx].transport == t {
+                v.add_suspect(idx, attempt - 1);
+            } else {
+                keep.push_back((idx, attempt));
+            }
+        }
+        self.queue = keep;
+        // Probes still unanswered: their try proves nothing now; the verifier
+        // sends them again (a late answer would be lost with the socket, but
+        // every paced try waits the full deadline again).
+        flights.retain(|f| {
+            if f.paced.is_none() && jobs[f.idx].transport == t {
+                v.add_suspect(f.idx, f.attempt);
+                false
+            } else {
+                true
+            }
+        });
+        w.verifier = Some(v);
+    }
+
+    /// Send every group that is due, within the concurrency limit.
+    fn launch_groups(
+        &mut self,
+        jobs: &[Job],
+        opts: &Options,
+        flights: &mut Vec<Flight>,
+        limit: usize,
+        sink: &mut impl Sink,
+    ) {
+        for t in [Transport::Tcp, Transport::Udp] {
+            loop {
+                let room = limit.saturating_sub(flights.len());
+                let now = Instant::now();
+                let Some(plan) = self.watch[slot(t)].verifier.as_mut().and_then(|v| v.plan(now, room)) else {
+                    break;
+                };
+                let sends: Vec<usize> = plan.members.iter().copied().chain(plan.canary).collect();
+                for (pos, &idx) in sends.iter().enumerate() {
+                    let tag = Tag { group: plan.id, pos, canary: pos == plan.members.len() };
+                    let v = self.watch[slot(t)].verifier.as_mut().expect("verifier");
+                    let attempt = if tag.canary { 1 } else { v.tries(idx) };
+                    let job = &jobs[idx];
+                    let sent = Instant::now();
+                    match launch(idx, attempt, job, opts, self.rto.timeout(opts), &mut self.spares) {
+                        Ok(Launch::Flight(mut f)) => {
+                            v.sent(plan.id, pos, f.sent);
+                            f.paced = Some(tag);
+                            flights.push(f);
+                        }
+                        Ok(Launch::Done(o)) => {
+                            v.sent(plan.id, pos, sent);
+                            self.decided(jobs, idx, Some(tag), o, sink);
+                        }
+                        Ok(Launch::Again | Launch::Exhausted) => v.unsent(plan.id, pos),
+                        Err(e) => {
+                            v.unsent(plan.id, pos);
+                            if !tag.canary {
+                                v.answered(plan.id, pos);
+                                sink.done(idx, Err(e));
+                            }
+                        }
+                    }
+                }
+            }
+            self.report_given_up(opts, t, sink);
+        }
+    }
+
+    fn report_given_up(&mut self, opts: &Options, t: Transport, sink: &mut impl Sink) {
+        let Some(v) = self.watch[slot(t)].verifier.as_mut() else { return };
+        let wait = match t {
+            Transport::Tcp => opts.tcp.timeout,
+            Transport::Udp => opts.udp.wait,
+        };
+        for fin in v.take_given_up() {
+            let observation = observed(Evidence::Silence, fin.tries, None, wait);
+            sink.done(fin.idx, Ok(Outcome { observation, stream: None, note: Some(Note::Unverified(t)) }));
+        }
+    }
+
+    /// Close the sockets of sweep probes the verifier gave back.
+    fn close_released(&mut self, jobs: &[Job], flights: &mut Vec<Flight>) {
+        for t in [Transport::Tcp, Transport::Udp] {
+            let Some(v) = self.watch[slot(t)].verifier.as_mut() else { continue };
+            let released = v.take_released();
+            if released.is_empty() {
+                continue;
+            }
+            flights.retain(|f| {
+                let tag = f.paced.filter(|_| jobs[f.idx].transport == t);
+                !tag.is_some_and(|g| released.contains(&(g.group, g.pos)))
+            });
+        }
+    }
+
+    /// Nothing can probe the suspects left (no canary answers any more):
+    /// report them unverified.
+    fn abandon(&mut self, opts: &Options, sink: &mut impl Sink) {
+        for t in [Transport::Tcp, Transport::Udp] {
+            if let Some(v) = self.watch[slot(t)].verifier.as_mut() {
+                v.give_up_all();
+            }
+            self.report_given_up(opts, t, sink);
+        }
+    }
+}
+
+/// Pacing is always on for TCP; for UDP unless `--udp-fast`.
+fn pace_allowed(t: Transport, opts: &Options) -> bool {
+    t == Transport::Tcp || opts.rate_limit == RateLimit::Wait
 }
 
 fn launch(
@@ -485,7 +647,7 @@ fn launch(
             Err(e) => return Err(e),
         }
     };
-    let flight = Flight { idx, attempt, sock, sent, wait, deadline: sent + wait };
+    let flight = Flight { idx, attempt, paced: None, sock, sent, wait, deadline: sent + wait };
     if job.transport == Transport::Udp {
         return Ok(Launch::Flight(flight));
     }
@@ -584,25 +746,17 @@ fn observed(evidence: Evidence, tries: u32, rtt: Option<Duration>, wait: Duratio
     Observation { evidence, tries, rtt, wait }
 }
 
-/// The engine's bookkeeping that one poll pass updates.
-struct Pass<'a> {
-    queue: &'a mut VecDeque<(usize, u32)>,
-    spares: &'a mut Spares,
-    slow: &'a mut Vec<(usize, Observation)>,
-    unreachables: &'a mut u32,
-    rto: &'a mut Rto,
-}
-
 fn wait_and_handle(
     jobs: &[Job],
     opts: &Options,
     flights: &mut Vec<Flight>,
     st: &mut Pass,
+    wake: Option<Instant>,
     buf: &mut [MaybeUninit<u8>],
     sink: &mut impl Sink,
 ) {
     let now = Instant::now();
-    let next = flights.iter().map(|f| f.deadline).min().unwrap_or(now);
+    let next = flights.iter().map(|f| f.deadline).chain(wake).min().unwrap_or(now);
     // Wake at least every 100 ms so a stop request is seen promptly.
     let timeout = next.saturating_duration_since(now).min(Duration::from_millis(100));
     let mut fds: Vec<libc::pollfd> = flights
@@ -631,39 +785,35 @@ fn wait_and_handle(
             };
             match settled {
                 Ok(Settled::Decided(outcome, reusable)) => {
-                    note_icmp(&outcome.observation, job, st.unreachables);
-                    sample_rtt(st.rto, &outcome.observation);
-                    let idx = f.idx;
+                    let (idx, tag) = (f.idx, f.paced);
                     st.spares.keep(f.sock, job, opts, reusable);
-                    sink.done(idx, Ok(outcome));
+                    st.decided(jobs, idx, tag, outcome, sink);
                     continue;
                 }
                 Ok(Settled::Again) => {
-                    st.queue.push_front((f.idx, f.attempt));
+                    match (f.paced, st.watch[slot(job.transport)].verifier.as_mut()) {
+                        (Some(t), Some(v)) => v.unsent(t.group, t.pos),
+                        _ => st.queue.push_front((f.idx, f.attempt)),
+                    }
                     continue;
                 }
                 Ok(Settled::Pending) => {}
                 Err(e) => {
-                    sink.done(f.idx, Err(e));
+                    match (f.paced, st.watch[slot(job.transport)].verifier.as_mut()) {
+                        (Some(t), Some(v)) => {
+                            v.answered(t.group, t.pos);
+                            if !t.canary {
+                                sink.done(f.idx, Err(e));
+                            }
+                        }
+                        _ => sink.done(f.idx, Err(e)),
+                    }
                     continue;
                 }
             }
         }
         if now >= f.deadline {
-            let tries = match job.transport {
-                Transport::Tcp => opts.tcp.tries,
-                Transport::Udp => opts.udp.tries,
-            };
-            if f.attempt < tries.max(1) {
-                st.queue.push_front((f.idx, f.attempt + 1));
-            } else {
-                let obs = observed(Evidence::Silence, f.attempt, None, f.wait);
-                if job.transport == Transport::Udp {
-                    st.slow.push((f.idx, obs));
-                } else {
-                    sink.done(f.idx, Ok(Outcome { observation: obs, stream: None, note: None }));
-                }
-            }
+            st.silent(jobs, opts, &f, sink);
             continue;
         }
         keep.push(f);
@@ -717,15 +867,6 @@ mod tests {
             rate_limit: RateLimit::Wait,
             adaptive,
         }
-    }
-
-    #[test]
-    fn rate_limit_heuristic() {
-        let s = Duration::from_secs;
-        assert!(!looks_rate_limited(0, s(1)), "no unreachables: nothing to wait out");
-        assert!(looks_rate_limited(6, s(1)), "Linux's burst");
-        assert!(looks_rate_limited(14, s(3)));
-        assert!(!looks_rate_limited(500, s(1)), "an unlimited stack answers every closed port");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 #[cfg(unix)]
 pub mod engine;
+pub mod pace;
 pub mod tcp;
 pub mod udp;
 
@@ -15,14 +16,68 @@ use std::fmt;
 use std::net::IpAddr;
 use std::time::Duration;
 
-/// Note on UDP results probed again, one at a time, because the target
-/// rate-limits its ICMP errors.
-pub const NOTE_REPROBED: &str = "probed again one at a time: the target rate-limits ICMP errors";
-/// Note on silent UDP results not probed again because the re-probes before
-/// them stayed silent too (their silence is not the rate limiter's).
-pub const NOTE_NOT_REPROBED: &str = "not probed again: the re-probes before it stayed silent too";
-/// Note on UDP results left unverified at the user's request (`--udp-fast`).
-pub const NOTE_UNVERIFIED: &str = "ICMP rate-limited, not verified";
+/// Why a result needed more than the first round of probes: the target
+/// rate-limits its refusals (TCP RSTs, ICMP port-unreachables), so silence in
+/// a fast round proved nothing ([`pace`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Note {
+    /// Decided by a probe paced at the target's measured refusal rate
+    /// (refusals a second, once measured).
+    Paced(Option<f64>),
+    /// Silent on every try, each proven: the target refused another port
+    /// microseconds later, so it had refusals to spare.
+    Verified(Option<f64>),
+    /// Silent, but not proven: `--udp-fast`, or the target stopped refusing.
+    Unverified(Transport),
+}
+
+impl Note {
+    /// The words after the verdict on the status line, if any: only an
+    /// unverified result changes what a script reads there.
+    pub fn status_flag(self) -> Option<&'static str> {
+        match self {
+            Note::Unverified(Transport::Udp) => Some("ICMP rate-limited, not verified"),
+            Note::Unverified(Transport::Tcp) => Some("RST rate-limited, not verified"),
+            _ => None,
+        }
+    }
+
+    /// The measured refusal rate, if known.
+    pub fn rate(self) -> Option<f64> {
+        match self {
+            Note::Paced(r) | Note::Verified(r) => r,
+            Note::Unverified(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let paced = |f: &mut fmt::Formatter<'_>, r: Option<f64>| match r {
+            Some(r) => {
+                write!(f, "refusals limited to about {}/s by the target; re-probed at that pace", round2(r))
+            }
+            None => f.write_str("other ports were refused meanwhile; re-probed in paced groups"),
+        };
+        match *self {
+            Note::Paced(r) => paced(f, r),
+            Note::Verified(r) => {
+                paced(f, r)?;
+                f.write_str(", silent while the target refused another port")
+            }
+            Note::Unverified(_) => f.write_str(self.status_flag().unwrap_or("not verified")),
+        }
+    }
+}
+
+/// Two significant digits: a measured rate is an estimate.
+fn round2(r: f64) -> f64 {
+    if r <= 0.0 || !r.is_finite() {
+        return 0.0;
+    }
+    let scale = 10f64.powi(1 - r.log10().floor() as i32);
+    (r * scale).round() / scale
+}
 
 /// Transport protocol of a probe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -356,6 +411,22 @@ mod tests {
     fn offender_missing_is_not_proof() {
         let ev = Evidence::Icmp(IcmpReport { v6: false, icmp_type: 3, code: 3, offender: None });
         assert_eq!(decide(Transport::Udp, &ev, T), State::Filtered);
+    }
+
+    #[test]
+    fn notes_say_what_was_measured() {
+        assert_eq!(
+            Note::Paced(Some(198.7)).to_string(),
+            "refusals limited to about 200/s by the target; re-probed at that pace"
+        );
+        assert_eq!(round2(0.97), 0.97);
+        assert_eq!(round2(10_432.0), 10_000.0);
+        assert_eq!(
+            Note::Verified(None).to_string(),
+            "other ports were refused meanwhile; re-probed in paced groups, silent while the target refused another port"
+        );
+        assert_eq!(Note::Unverified(Transport::Udp).status_flag(), Some("ICMP rate-limited, not verified"));
+        assert_eq!(Note::Paced(None).status_flag(), None);
     }
 
     #[test]

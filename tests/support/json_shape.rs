@@ -20,6 +20,7 @@ pub const RESULT_KEYS: &[&str] = &[
     "tries",
     "rtt_ms",
     "note",
+    "refusal_rate",
     "query",
 ];
 
