@@ -6,6 +6,7 @@
 //! and the state decision table, with OS specifics in [`platform`]) →
 //! [`protocols`] (DNS, NetBIOS, LDAP queries) → [`report`] (PortQry's text).
 
+pub mod cancel;
 pub mod cli;
 pub mod error;
 pub mod platform;

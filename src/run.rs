@@ -10,13 +10,13 @@ use crate::report::{self, Output};
 use crate::target::{self, Target, services::Services};
 use serde_json::{Value, json};
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
 /// Exit code after Ctrl-C: what was decided is printed, the rest is not.
 pub const EXIT_INTERRUPTED: i32 = 130;
 
-/// Set by the SIGINT handler; probes stop and the report is closed cleanly.
-pub static STOP: AtomicBool = AtomicBool::new(false);
+/// The run-wide stop flag ([`crate::cancel`]).
+pub use crate::cancel::STOP;
 
 /// Everything decided about one port on one transport.
 #[derive(Debug, Clone)]

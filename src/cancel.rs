@@ -1,0 +1,60 @@
+//! Stopping a run from anywhere: Ctrl-C (and, on Unix, SIGTERM / SIGHUP) set
+//! one flag, and every wait in the program is cut into slices no longer than
+//! [`SLICE`], checking it between them — so a stop takes effect within a
+//! second wherever the program is waiting (a probe, a protocol reply, a name
+//! look-up), and what was decided is still reported.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// Set by the signal handler; probes and queries stop and the report closes cleanly.
+pub static STOP: AtomicBool = AtomicBool::new(false);
+
+/// The longest a single blocking call may wait before the flag is looked at.
+pub const SLICE: Duration = Duration::from_millis(200);
+
+/// Whether the run was asked to stop.
+pub fn requested() -> bool {
+    STOP.load(Ordering::SeqCst)
+}
+
+/// Ask the run to stop (what the signal handler does).
+pub fn request() {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// How long the next blocking call may wait on the way to `deadline`: at most
+/// [`SLICE`], at least 1 ms (a zero timeout means "forever" to the OS), and
+/// `None` once the deadline has passed.
+pub fn slice_until(deadline: Instant) -> Option<Duration> {
+    let left = deadline.checked_duration_since(Instant::now())?;
+    if left.is_zero() {
+        return None;
+    }
+    Some(left.clamp(Duration::from_millis(1), SLICE))
+}
+
+/// Sleep until `deadline` or a stop request; false if stopped.
+pub fn sleep_until(deadline: Instant) -> bool {
+    while let Some(d) = slice_until(deadline) {
+        if requested() {
+            return false;
+        }
+        std::thread::sleep(d);
+    }
+    !requested()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slices_are_short_and_never_zero() {
+        let far = Instant::now() + Duration::from_secs(60);
+        assert_eq!(slice_until(far), Some(SLICE));
+        let near = Instant::now() + Duration::from_micros(10);
+        assert!(slice_until(near).is_none_or(|d| d == Duration::from_millis(1)));
+        assert_eq!(slice_until(Instant::now() - Duration::from_millis(1)), None);
+    }
+}
