@@ -46,7 +46,11 @@ pub const EXIT_STATUS: &[(&str, &str)] = &[
     ("68", "A target name does not resolve (nothing is probed on it; other targets still run)."),
     ("71", "Local failure: source port in use, socket error."),
     ("73", "The log file cannot be written, or exists and -y was not given."),
+    ("74", "Standard output cannot be written (a full disk): the run stops at the first failed write."),
+    ("129", "Interrupted by SIGHUP (a closed terminal): as 130."),
     ("130", "Interrupted (Ctrl-C): the results decided so far are printed and logged."),
+    ("141", "Standard output was closed by its reader (| head): the run stops quietly, as after SIGPIPE."),
+    ("143", "Interrupted by SIGTERM (timeout, systemd): as 130."),
 ];
 
 /// Examples in PortQry syntax (README.md, "Examples"; tests/gen_docs.rs parses

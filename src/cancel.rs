@@ -4,7 +4,7 @@
 //! second wherever the program is waiting (a probe, a protocol reply, a name
 //! look-up), and what was decided is still reported.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
 /// Set by the signal handler; probes and queries stop and the report closes cleanly.
@@ -18,9 +18,40 @@ pub fn requested() -> bool {
     STOP.load(Ordering::SeqCst)
 }
 
+/// The signal that asked for the stop (0: none, or not a signal).
+static SIGNAL: AtomicI32 = AtomicI32::new(0);
+
 /// Ask the run to stop (what the signal handler does).
 pub fn request() {
     STOP.store(true, Ordering::SeqCst);
+}
+
+/// The exit code of a stopped run: 128 + the signal's number, as shells
+/// report for a process a signal ended (130 for Ctrl-C).
+pub fn exit_code() -> i32 {
+    match SIGNAL.load(Ordering::SeqCst) {
+        0 => crate::error::EXIT_INTERRUPTED,
+        n => 128 + n,
+    }
+}
+
+#[cfg(unix)]
+extern "C" fn on_signal(signo: libc::c_int) {
+    // Only atomics here: async-signal-safe.
+    SIGNAL.store(signo, Ordering::SeqCst);
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// Catch Ctrl-C, SIGTERM and SIGHUP (what `timeout`, systemd and a closed
+/// terminal send) so the run ends with its report and log file complete.
+pub fn install_handlers() {
+    #[cfg(unix)]
+    for signo in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: the handler only stores to atomics, which is async-signal-safe.
+        unsafe {
+            libc::signal(signo, on_signal as *const () as libc::sighandler_t);
+        }
+    }
 }
 
 /// How long the next blocking call may wait on the way to `deadline`: at most

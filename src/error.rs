@@ -10,6 +10,13 @@ pub const EXIT_NO_HOST: i32 = 68;
 pub const EXIT_LOCAL: i32 = 71;
 /// Exit code when the log file cannot be created or may not be overwritten (EX_CANTCREAT).
 pub const EXIT_LOG: i32 = 73;
+/// Exit code when standard output cannot be written (a full disk; EX_IOERR).
+pub const EXIT_OUTPUT: i32 = 74;
+/// Exit code when standard output was closed by its reader (`| head`): what a
+/// shell reports for a process ended by SIGPIPE (128 + 13).
+pub const EXIT_BROKEN_PIPE: i32 = 141;
+/// Exit code after Ctrl-C (128 + SIGINT); SIGHUP and SIGTERM give 129 and 143.
+pub const EXIT_INTERRUPTED: i32 = 130;
 
 /// Everything that can stop portqry before it reaches a verdict.
 #[derive(Debug, ThisError)]
@@ -42,6 +49,18 @@ pub enum Error {
     /// A services file named with --services cannot be read.
     #[error("cannot read services file '{path}': {detail}")]
     Services { path: String, detail: String },
+    /// Standard output cannot be written (not a closed pipe).
+    #[error("cannot write to standard output: {0}")]
+    Output(String),
+    /// The reader of standard output went away: the run ends quietly.
+    #[error("standard output was closed")]
+    BrokenPipe,
+    /// A stop was requested (a signal) while this was being decided.
+    #[error("interrupted")]
+    Interrupted,
+    /// A helper thread could not be started.
+    #[error("cannot start a thread: {0} (raise the memory or process limits, or lower --concurrency)")]
+    Thread(String),
 }
 
 impl Error {
@@ -53,8 +72,12 @@ impl Error {
             Error::SourcePortInUse(_)
             | Error::IkeSourcePortInUse
             | Error::SourcePort(..)
-            | Error::Socket(_) => EXIT_LOCAL,
+            | Error::Socket(_)
+            | Error::Thread(_) => EXIT_LOCAL,
             Error::Log(_) => EXIT_LOG,
+            Error::Output(_) => EXIT_OUTPUT,
+            Error::BrokenPipe => EXIT_BROKEN_PIPE,
+            Error::Interrupted => crate::cancel::exit_code(),
         }
     }
 }

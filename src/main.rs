@@ -1,15 +1,13 @@
 //! The `portqry` binary: parse, run, map the outcome to an exit code.
 
 use portqry::cli::{self, Command};
+use portqry::{Error, report};
 
 fn main() {
     let code = match cli::parse(std::env::args_os().collect()) {
-        Ok(Command::Print(text)) => {
-            print!("{text}");
-            0
-        }
+        Ok(Command::Print(text)) => report::print_text(&text).map_or_else(|e| fail(&e), |_| 0),
         Ok(Command::Run(cfg)) => {
-            portqry::run::install_interrupt_handler();
+            portqry::cancel::install_handlers();
             portqry::run::run(&cfg).unwrap_or_else(|e| fail(&e))
         }
         Err(e) => fail(&e),
@@ -17,7 +15,10 @@ fn main() {
     std::process::exit(code);
 }
 
-fn fail(e: &portqry::Error) -> i32 {
-    eprintln!("portqry: {e}");
+fn fail(e: &Error) -> i32 {
+    // A reader that closed the pipe wants nothing more, not even an error.
+    if !matches!(e, Error::BrokenPipe) {
+        report::error_line(&format!("portqry: {e}"));
+    }
     e.exit_code()
 }

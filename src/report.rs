@@ -10,6 +10,8 @@ pub struct Output {
     screen: bool,
     log: Option<BufWriter<File>>,
     log_error: Option<String>,
+    /// The first failed write to stdout; nothing more is written after it.
+    stdout_error: Option<std::io::Error>,
     progress: Option<indicatif::ProgressBar>,
     /// While set, stdout lines are collected here and written by [`Output::release`]:
     /// one write per batch of results instead of one per line.
@@ -19,7 +21,7 @@ pub struct Output {
 impl Output {
     /// A report to the screen only (or nowhere, when `screen` is false).
     pub fn new(screen: bool, log: Option<BufWriter<File>>) -> Output {
-        Output { screen, log, log_error: None, progress: None, held: None }
+        Output { screen, log, log_error: None, stdout_error: None, progress: None, held: None }
     }
 
     /// Lines printed while a progress bar is shown go around it, not through it.
@@ -45,17 +47,30 @@ impl Output {
         }
     }
 
-    fn write_stdout(&self, bytes: &[u8]) {
+    /// Write to stdout. The first failure stops the run (a reader that went
+    /// away wants no more; a full disk loses every later line): it is kept
+    /// for [`Output::finish`] and nothing more is written.
+    fn write_stdout(&mut self, bytes: &[u8]) {
+        if self.stdout_error.is_some() {
+            return;
+        }
         let print = || {
             let mut out = std::io::stdout().lock();
-            // A closed pipe (`portqry ... | head`) is not worth a panic.
-            let _ = out.write_all(bytes);
-            let _ = out.flush();
+            out.write_all(bytes).and_then(|_| out.flush())
         };
-        match &self.progress {
+        let r = match &self.progress {
             Some(bar) => bar.suspend(print),
             None => print(),
+        };
+        if let Err(e) = r {
+            self.stdout_error = Some(e);
+            crate::cancel::request();
         }
+    }
+
+    /// Whether stdout failed: the run should stop.
+    pub fn failed(&self) -> bool {
+        self.stdout_error.is_some()
     }
 
     /// A line for stdout whatever the text report does (JSON lines).
@@ -90,7 +105,8 @@ impl Output {
         self.line("");
     }
 
-    /// Close the log with PortQry's end marker; report a write failure.
+    /// Close the log with PortQry's end marker; report a write failure
+    /// (stdout's first: a closed pipe ends the run quietly, exit 141).
     pub fn finish(mut self) -> Result<(), Error> {
         self.hold(false);
         if let Some(mut log) = self.log.take() {
@@ -99,11 +115,32 @@ impl Output {
                 self.log_error.get_or_insert_with(|| e.to_string());
             }
         }
+        if let Some(e) = self.stdout_error {
+            return Err(output_error(&e));
+        }
         match self.log_error {
             Some(e) => Err(Error::Log(format!("cannot write the log file: {e}"))),
             None => Ok(()),
         }
     }
+}
+
+/// The error for a failed write to stdout.
+pub fn output_error(e: &std::io::Error) -> Error {
+    if e.kind() == std::io::ErrorKind::BrokenPipe { Error::BrokenPipe } else { Error::Output(e.to_string()) }
+}
+
+/// Write text to stdout outside a report (help, version, completions).
+pub fn print_text(text: &str) -> Result<(), Error> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes()).and_then(|_| out.flush()).map_err(|e| output_error(&e))
+}
+
+/// One line on stderr. Never panics: if stderr itself is gone, the exit code
+/// is all that is left to say it.
+pub fn error_line(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{text}");
 }
 
 /// Open the `-l` log file and write PortQry's header.
@@ -125,8 +162,15 @@ pub fn open_log(
                 path.display()
             )));
         }
-        eprint!("Log file '{}' already exists. Do you want to overwrite it? (Y/N) ", path.display());
-        let _ = std::io::stderr().flush();
+        {
+            let mut err = std::io::stderr().lock();
+            let _ = write!(
+                err,
+                "Log file '{}' already exists. Do you want to overwrite it? (Y/N) ",
+                path.display()
+            );
+            let _ = err.flush();
+        }
         let mut answer = String::new();
         let _ = stdin.read_line(&mut answer);
         if !answer.trim().eq_ignore_ascii_case("y") && !answer.trim().eq_ignore_ascii_case("yes") {

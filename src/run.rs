@@ -12,9 +12,6 @@ use serde_json::{Value, json};
 use std::net::TcpStream;
 use std::sync::atomic::Ordering;
 
-/// Exit code after Ctrl-C: what was decided is printed, the rest is not.
-pub const EXIT_INTERRUPTED: i32 = 130;
-
 /// The run-wide stop flag ([`crate::cancel`]).
 pub use crate::cancel::STOP;
 
@@ -39,20 +36,6 @@ pub struct PortResult {
 /// every port answered, 1 that some were refused and none were filtered.
 pub fn aggregate_exit(results: &[PortResult]) -> i32 {
     results.iter().map(|r| r.state.exit_code()).max().unwrap_or(0)
-}
-
-#[cfg(unix)]
-extern "C" fn on_sigint(_: libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
-}
-
-/// Catch Ctrl-C so a run ends with its report and log file complete.
-pub fn install_interrupt_handler() {
-    #[cfg(unix)]
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
-    unsafe {
-        libc::signal(libc::SIGINT, on_sigint as *const () as libc::sighandler_t);
-    }
 }
 
 /// Run the query the command line describes; returns the exit code.
@@ -84,32 +67,38 @@ pub fn run(cfg: &Config) -> Result<i32, Error> {
         let target = match resolve(name, cfg, &mut out) {
             Ok(t) => t,
             Err(e) => {
-                eprintln!("portqry: {e}");
+                report::error_line(&format!("portqry: {e}"));
                 error_code = error_code.max(e.exit_code());
-                json.target(name, None, Some(&e.to_string()), &[]);
+                json.target(name, None, Some(&e.to_string()), &[], &mut out);
                 continue;
             }
         };
         out.para("querying...");
         let (results, complete) = match scan(cfg, &services, &target, &mut out, &mut json) {
             Ok(r) => r,
+            // A stop request cut a probe or a query short: what was decided is printed.
+            Err(Error::Interrupted) => {
+                interrupted = true;
+                break;
+            }
             Err(e) => {
                 let _ = out.finish();
                 return Err(e);
             }
         };
         verdict = verdict.max(aggregate_exit(&results));
-        json.target(name, Some(&target), None, &results);
+        json.target(name, Some(&target), None, &results, &mut out);
         if !complete {
             interrupted = true;
             break;
         }
     }
+    json.finish(&cfg.command_line, &mut out);
+    // A closed or full stdout stopped the run: that is the error to report.
     out.finish()?;
-    json.finish(&cfg.command_line);
     if interrupted {
-        eprintln!("portqry: interrupted: the results above were decided, the rest were not");
-        return Ok(EXIT_INTERRUPTED);
+        report::error_line("portqry: interrupted: the results above were decided, the rest were not");
+        return Ok(crate::cancel::exit_code());
     }
     Ok(if error_code != 0 { error_code } else { verdict })
 }
@@ -253,15 +242,27 @@ fn scan_parallel(
     } else {
         1
     };
-    let workers: Vec<_> = (0..engines)
-        .map(|k| {
-            let index: Vec<usize> = (k..jobs.len()).step_by(engines).collect();
-            let mine: Vec<Job> = index.iter().map(|&i| jobs[i]).collect();
-            let opts = engine::Options { concurrency: (opts.concurrency / engines).max(1), ..opts };
-            let mut sink = Sender { tx: tx.clone(), index, batch: Vec::new() };
-            std::thread::spawn(move || engine::run(&mine, &opts, &STOP, &mut sink))
-        })
-        .collect();
+    let mut workers = Vec::with_capacity(engines);
+    for k in 0..engines {
+        let index: Vec<usize> = (k..jobs.len()).step_by(engines).collect();
+        let mine: Vec<Job> = index.iter().map(|&i| jobs[i]).collect();
+        let opts = engine::Options { concurrency: (opts.concurrency / engines).max(1), ..opts };
+        let mut sink = Sender { tx: tx.clone(), index, batch: Vec::new() };
+        let started = std::thread::Builder::new()
+            .name(format!("engine-{k}"))
+            .spawn(move || engine::run(&mine, &opts, &STOP, &mut sink));
+        match started {
+            Ok(w) => workers.push(w),
+            Err(e) => {
+                // Stop the engines that did start, then say why.
+                STOP.store(true, Ordering::SeqCst);
+                for w in workers {
+                    let _ = w.join();
+                }
+                return Err(Error::Thread(e.to_string()));
+            }
+        }
+    }
     drop(tx);
     let mut pending: HashMap<usize, engine::Outcome> = HashMap::new();
     let mut next = 0;
@@ -439,10 +440,17 @@ impl JsonSink {
         }
     }
 
-    fn target(&mut self, input: &str, target: Option<&Target>, error: Option<&str>, results: &[PortResult]) {
+    fn target(
+        &mut self,
+        input: &str,
+        target: Option<&Target>,
+        error: Option<&str>,
+        results: &[PortResult],
+        out: &mut Output,
+    ) {
         if self.format != Some(Format::Json) {
             if let (Some(Format::JsonLines), Some(e)) = (self.format, error) {
-                println!("{}", json!({"target": input, "error": e}));
+                out.stdout_line(&json!({"target": input, "error": e}).to_string());
             }
             return;
         }
@@ -455,14 +463,14 @@ impl JsonSink {
         }));
     }
 
-    fn finish(self, command: &str) {
+    fn finish(self, command: &str, out: &mut Output) {
         if self.format == Some(Format::Json) {
             let doc = json!({
                 "portqry": env!("CARGO_PKG_VERSION"),
                 "command": command,
                 "targets": self.targets,
             });
-            println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+            out.stdout_line(&serde_json::to_string_pretty(&doc).unwrap_or_default());
         }
     }
 }

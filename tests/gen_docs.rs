@@ -129,7 +129,11 @@ fn man_page_has_title_options_exit_status_and_examples() {
         (portqry::error::EXIT_NO_HOST, "does not resolve"),
         (portqry::error::EXIT_LOCAL, "source port"),
         (portqry::error::EXIT_LOG, "log file"),
-        (portqry::run::EXIT_INTERRUPTED, "Interrupted"),
+        (portqry::error::EXIT_OUTPUT, "Standard output cannot be written"),
+        (portqry::error::EXIT_INTERRUPTED, "Interrupted"),
+        (portqry::error::EXIT_INTERRUPTED - 1, "SIGHUP"),
+        (portqry::error::EXIT_BROKEN_PIPE, "closed by its reader"),
+        (portqry::error::EXIT_INTERRUPTED + 13, "SIGTERM"),
     ];
     for (code, words) in codes {
         let item = format!(".TP\n\\fB{code}\\fR\n");

@@ -52,3 +52,21 @@ pub struct IcmpReport {
 pub fn is_refused(err: &std::io::Error) -> bool {
     matches!(err.kind(), std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset)
 }
+
+/// Wait up to `timeout` for a socket to become writable (a non-blocking
+/// connect finished, one way or the other); false when the time ran out.
+#[cfg(unix)]
+pub fn wait_writable(sock: &socket2::Socket, timeout: std::time::Duration) -> std::io::Result<bool> {
+    use std::os::fd::AsRawFd;
+    let mut pfd = libc::pollfd { fd: sock.as_raw_fd(), events: libc::POLLOUT, revents: 0 };
+    let ms = timeout.as_millis().clamp(1, i32::MAX as u128) as libc::c_int;
+    // SAFETY: one valid pollfd.
+    match unsafe { libc::poll(&mut pfd, 1, ms) } {
+        n if n < 0 => {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted { Ok(false) } else { Err(e) }
+        }
+        0 => Ok(false),
+        _ => Ok(true),
+    }
+}

@@ -34,7 +34,10 @@ pub fn probe(target: SocketAddr, opts: &TcpOptions) -> Result<TcpProbe, Error> {
     for attempt in 1..=tries {
         let sock = new_socket(target, opts.source_port)?;
         let started = Instant::now();
-        let result = sock.connect_timeout(&SockAddr::from(target), opts.timeout);
+        let result = connect(&sock, target, opts.timeout);
+        if matches!(&result, Err(e) if e.kind() == io::ErrorKind::Interrupted) {
+            return Err(Error::Interrupted);
+        }
         let rtt = Some(started.elapsed());
         let observed = |evidence| Observation { evidence, tries: attempt, rtt, wait: opts.timeout };
         match result {
@@ -60,6 +63,44 @@ pub fn probe(target: SocketAddr, opts: &TcpOptions) -> Result<TcpProbe, Error> {
         observation: Observation { evidence: Evidence::Silence, tries, rtt: None, wait: opts.timeout },
         stream: None,
     })
+}
+
+/// A connect with a deadline that a stop request cuts short (an
+/// `Interrupted` error): the wait is sliced ([`crate::cancel::SLICE`]).
+#[cfg(unix)]
+fn connect(sock: &Socket, target: SocketAddr, timeout: std::time::Duration) -> io::Result<()> {
+    let deadline = Instant::now() + timeout;
+    sock.set_nonblocking(true)?;
+    match sock.connect(&SockAddr::from(target)) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => loop {
+            if crate::cancel::requested() {
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            let Some(slice) = crate::cancel::slice_until(deadline) else {
+                return Err(io::ErrorKind::TimedOut.into());
+            };
+            if platform::wait_writable(sock, slice)? {
+                if let Some(e) = sock.take_error()? {
+                    return Err(e);
+                }
+                // Woken by an error-queue entry alone (an ICMP error with
+                // IP_RECVERR): not connected; the caller reads the queue.
+                if sock.peer_addr().is_err() {
+                    return Err(io::Error::other("the connect failed without an error code"));
+                }
+                break;
+            }
+        },
+        Err(e) => return Err(e),
+    }
+    sock.set_nonblocking(false)
+}
+
+/// Elsewhere the OS waits (Ctrl-C there ends the process).
+#[cfg(not(unix))]
+fn connect(sock: &Socket, target: SocketAddr, timeout: std::time::Duration) -> io::Result<()> {
+    sock.connect_timeout(&SockAddr::from(target), timeout)
 }
 
 fn is_timeout(e: &io::Error) -> bool {

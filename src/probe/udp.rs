@@ -59,14 +59,12 @@ pub fn exchange(target: SocketAddr, payload: &[u8], opts: &UdpOptions) -> Result
             });
         }
         let deadline = sent + opts.wait;
-        loop {
-            let now = Instant::now();
-            if now >= deadline {
-                break;
+        // Short slices, so a stop request is seen within one.
+        while let Some(slice) = crate::cancel::slice_until(deadline) {
+            if crate::cancel::requested() {
+                return Err(Error::Interrupted);
             }
-            // A zero timeout means "block forever" to the OS: keep at least 1 ms.
-            let left = (deadline - now).max(Duration::from_millis(1));
-            sock.set_read_timeout(Some(left))
+            sock.set_read_timeout(Some(slice))
                 .map_err(|e| Error::Socket(format!("cannot set a receive deadline: {e}")))?;
             match sock.recv(&mut buf) {
                 Ok(n) => {
@@ -77,10 +75,11 @@ pub fn exchange(target: SocketAddr, payload: &[u8], opts: &UdpOptions) -> Result
                         reply: Some(bytes),
                     });
                 }
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-                    break;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                    ) => {}
                 Err(e) => {
                     let evidence = error_evidence(&sock, &e)?;
                     return Ok(UdpProbe {

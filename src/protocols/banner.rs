@@ -434,13 +434,11 @@ impl<'a> Live<'a> {
             let more = if self.pending.is_empty() { "" } else { " more" };
             format!("nothing{more} within {} ms", self.wait.as_millis())
         };
-        let now = Instant::now();
-        if now >= deadline {
-            return Err(silent());
+        if crate::cancel::requested() {
+            return Err("interrupted".into());
         }
-        self.stream
-            .set_read_timeout(Some((deadline - now).max(Duration::from_millis(1))))
-            .map_err(|e| format!("connection failed: {e}"))?;
+        let Some(slice) = crate::cancel::slice_until(deadline) else { return Err(silent()) };
+        self.stream.set_read_timeout(Some(slice)).map_err(|e| format!("connection failed: {e}"))?;
         match self.stream.read(chunk) {
             Ok(0) => Err("the server closed the connection".into()),
             Ok(n) => {
@@ -449,9 +447,16 @@ impl<'a> Live<'a> {
                 self.pending.push(&chunk[..n]);
                 Ok(())
             }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => Ok(()),
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
-                Err(silent())
+            // A slice ended (or a signal): the caller reads again until the deadline.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::Interrupted
+                        | std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                Ok(())
             }
             Err(e) => Err(format!("connection failed: {e}")),
         }

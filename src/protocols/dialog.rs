@@ -19,12 +19,10 @@ use socket2::{SockAddr, Socket};
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// Largest datagram we accept.
 const MAX_DATAGRAM: usize = 65_535;
-/// Datagrams handled while waiting for one answer, whoever sent them.
-const MAX_DATAGRAMS_PER_WAIT: usize = 64;
 
 /// A datagram from the target: the port it came from and its bytes.
 type FromTarget = (SocketAddr, Vec<u8>);
@@ -67,14 +65,14 @@ impl HostSocket {
     /// `accept` takes; others (an answer to someone else) are skipped.
     fn recv_matching(&self, deadline: Instant, accept: &dyn Fn(&[u8]) -> bool) -> Result<Received, Error> {
         let mut buf = vec![MaybeUninit::<u8>::uninit(); MAX_DATAGRAM];
-        for _ in 0..MAX_DATAGRAMS_PER_WAIT {
-            let now = Instant::now();
-            if now >= deadline {
-                break;
+        // Only the deadline ends the wait: datagrams from other hosts (or
+        // answers to someone else), however many, are skipped.
+        while let Some(slice) = crate::cancel::slice_until(deadline) {
+            if crate::cancel::requested() {
+                return Err(Error::Interrupted);
             }
-            // A zero timeout means "block forever" to the OS: keep at least 1 ms.
             self.sock
-                .set_read_timeout(Some((deadline - now).max(Duration::from_millis(1))))
+                .set_read_timeout(Some(slice))
                 .map_err(|e| Error::Socket(format!("cannot set a receive deadline: {e}")))?;
             match self.sock.recv_from(&mut buf) {
                 Ok((n, from)) => match from.as_socket() {
@@ -87,8 +85,11 @@ impl HostSocket {
                     }
                     _ => {} // another host: not an answer
                 },
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                    ) => {}
                 Err(e) => return error_evidence(&self.sock, &e).map(Received::Error),
             }
         }

@@ -677,17 +677,17 @@ fn read_reply(
         if let Some(done) = complete(proto, &buf, ex) {
             return Ok((buf, done));
         }
-        let now = Instant::now();
-        if now >= deadline {
+        if crate::cancel::requested() {
+            return Err("interrupted".into());
+        }
+        let Some(slice) = crate::cancel::slice_until(deadline) else {
             if buf.is_empty() {
                 return Err("no reply before the deadline".into());
             }
             let parsed = (ex.parse)(&buf);
             return Ok((buf, parsed));
-        }
-        stream
-            .set_read_timeout(Some((deadline - now).max(Duration::from_millis(1))))
-            .map_err(|e| e.to_string())?;
+        };
+        stream.set_read_timeout(Some(slice)).map_err(|e| e.to_string())?;
         match stream.read(&mut chunk) {
             Ok(0) if buf.is_empty() => {
                 return Err("the server closed the connection without answering".into());
@@ -702,14 +702,14 @@ fn read_reply(
                     return Ok((buf, Err("reply larger than 1 MiB".into())));
                 }
             }
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
-                if buf.is_empty() {
-                    return Err("no reply before the deadline".into());
-                }
-                let parsed = (ex.parse)(&buf);
-                return Ok((buf, parsed));
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            // A slice ended: the deadline (checked above) decides.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::Interrupted
+                ) => {}
             Err(e) => return Err(format!("connection failed: {e}")),
         }
     }
