@@ -505,3 +505,23 @@ fn udp_rate_limit_reprobes_are_bounded() {
     assert_eq!(proven, 30, "every dropped port proven silent:\n{out}");
     assert!(took < std::time::Duration::from_secs(20), "took {took:?}");
 }
+
+/// An on-link address where no host answers ARP: every port, TCP and UDP,
+/// gets the same verdict and says plainly that the host is absent (the ICMP
+/// host-unreachable, where one comes, is this machine's own).
+#[test]
+#[ignore = "root: creates network namespaces; about 4 s"]
+fn absent_on_link_host_is_said_plainly() {
+    let lab = Lab::new();
+    let (code, out, err) =
+        lab.portqry(&["-n", "198.18.0.77", "-nr", "-r", "7000:7004", "-p", "both", "--jsonl"]);
+    assert_eq!(code, 2, "{out}{err}");
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 10, "{out}");
+    for v in &lines {
+        json_shape::check_result(v);
+        assert_eq!(v["state"], "filtered", "{v}");
+        assert_eq!(v["evidence"]["kind"], "no_neighbour", "{v}");
+        assert!(v["reason"].as_str().unwrap().contains("the host is absent or down"), "{v}");
+    }
+}

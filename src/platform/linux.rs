@@ -151,6 +151,19 @@ unsafe fn read_sockaddr(ptr: *const u8, len: usize) -> Option<IpAddr> {
     }
 }
 
+/// Whether the IPv4 neighbour (ARP) table holds `ip` unresolved: this machine
+/// asked who has it and nobody answered. (IPv6's table needs netlink: `false`.)
+pub fn neighbour_unresolved(ip: std::net::IpAddr) -> bool {
+    let std::net::IpAddr::V4(v4) = ip else { return false };
+    let Ok(table) = std::fs::read_to_string("/proc/net/arp") else { return false };
+    let want = v4.to_string();
+    // "IP address  HW type  Flags  HW address  Mask  Device"; flags 0x0: incomplete.
+    table.lines().skip(1).any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.len() >= 4 && f[0] == want && f[2] == "0x0"
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

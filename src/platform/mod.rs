@@ -12,12 +12,16 @@ use std::net::IpAddr;
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
-pub use linux::{REUSE_REFUSED_SOCKETS, connect_state, enable_icmp_errors, take_icmp_error};
+pub use linux::{
+    REUSE_REFUSED_SOCKETS, connect_state, enable_icmp_errors, neighbour_unresolved, take_icmp_error,
+};
 
 #[cfg(not(target_os = "linux"))]
 mod portable;
 #[cfg(not(target_os = "linux"))]
-pub use portable::{REUSE_REFUSED_SOCKETS, connect_state, enable_icmp_errors, take_icmp_error};
+pub use portable::{
+    REUSE_REFUSED_SOCKETS, connect_state, enable_icmp_errors, neighbour_unresolved, take_icmp_error,
+};
 
 /// What asking again says about a non-blocking TCP connect in progress.
 #[derive(Debug)]

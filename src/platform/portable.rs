@@ -24,3 +24,8 @@ pub const REUSE_REFUSED_SOCKETS: bool = false;
 pub fn connect_state(_sock: &Socket, _addr: &socket2::SockAddr) -> ConnectState {
     ConnectState::Unknown
 }
+
+/// The neighbour table is not read here.
+pub fn neighbour_unresolved(_ip: std::net::IpAddr) -> bool {
+    false
+}

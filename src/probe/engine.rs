@@ -217,6 +217,8 @@ pub fn run(jobs: &[Job], opts: &Options, stop: &AtomicBool, sink: &mut impl Sink
     let mut starved = 0u32;
     let mut buf = vec![MaybeUninit::<u8>::uninit(); 65_535];
     let mut st = Pass {
+        absent: None,
+        absent_checked: None,
         queue: (0..jobs.len()).map(|i| (i, 1)).collect(),
         spares: Spares::default(),
         rto: Rto::default(),
@@ -382,6 +384,10 @@ impl Watch {
 
 /// The engine's bookkeeping between passes.
 struct Pass {
+    /// The target never answered ARP / neighbour discovery: what every
+    /// silent port of it gets as evidence (checked at most every 500 ms).
+    absent: Option<Evidence>,
+    absent_checked: Option<Instant>,
     queue: VecDeque<(usize, u32)>,
     spares: Spares,
     rto: Rto,
@@ -393,6 +399,9 @@ impl Pass {
     fn decided(&mut self, jobs: &[Job], idx: usize, tag: Option<Tag>, mut o: Outcome, sink: &mut impl Sink) {
         let job = &jobs[idx];
         sample_rtt(&mut self.rto, &o.observation);
+        if matches!(o.observation.evidence, Evidence::NoNeighbour { .. }) {
+            self.absent = Some(o.observation.evidence.clone());
+        }
         let refusal = is_refusal(&o.observation, job);
         let w = &mut self.watch[slot(job.transport)];
         let rtt = o.observation.rtt.unwrap_or_default();
@@ -417,6 +426,20 @@ impl Pass {
             _ => {}
         }
         sink.done(idx, Ok(o));
+    }
+
+    /// What a port that stayed silent shows: silence, unless the target is
+    /// an on-link host that never answered ARP (then every port says so).
+    fn silence(&mut self, job: &Job) -> Evidence {
+        if self.absent.is_none()
+            && self.absent_checked.is_none_or(|t| t.elapsed() > Duration::from_millis(500))
+        {
+            self.absent_checked = Some(Instant::now());
+            if let e @ Evidence::NoNeighbour { .. } = super::silence_for(job.addr.ip()) {
+                self.absent = Some(e);
+            }
+        }
+        self.absent.clone().unwrap_or(Evidence::Silence)
     }
 
     /// A probe's deadline passed without an answer.
@@ -458,7 +481,7 @@ impl Pass {
                 return;
             }
         }
-        let observation = observed(Evidence::Silence, f.attempt, None, f.wait);
+        let observation = observed(self.silence(job), f.attempt, None, f.wait);
         sink.done(f.idx, Ok(Outcome { observation, stream: None, note }));
     }
 

@@ -148,6 +148,11 @@ pub enum Evidence {
     /// The OS reported an unreachable error without ICMP details
     /// (for example no route in the local routing table).
     Unreachable { error: String },
+    /// The target is on this machine's link and never answered ARP / neighbour
+    /// discovery: the probe never left. `reporter` is this machine's own
+    /// address (the ICMP host-unreachable came from the local stack), or
+    /// `None` when the neighbour table said so.
+    NoNeighbour { reporter: Option<IpAddr> },
     /// Nothing came back before the deadline of every try.
     Silence,
 }
@@ -281,7 +286,9 @@ pub fn decide(transport: Transport, evidence: &Evidence, target: IpAddr) -> Stat
         (Transport::Udp, Evidence::Refused) => State::NotListening,
         (Transport::Udp, Evidence::Silence) => State::ListeningOrFiltered,
         (Transport::Tcp, Evidence::Silence) => State::Filtered,
-        (_, Evidence::Icmp(_)) | (_, Evidence::Unreachable { .. }) => State::Filtered,
+        (_, Evidence::Icmp(_)) | (_, Evidence::Unreachable { .. }) | (_, Evidence::NoNeighbour { .. }) => {
+            State::Filtered
+        }
         // Combinations the probes never produce; the safe answer is "can't tell".
         (Transport::Tcp, Evidence::Reply { .. }) => State::Listening,
         (Transport::Tcp, Evidence::Refused) => State::NotListening,
@@ -331,7 +338,40 @@ pub fn explain(transport: Transport, obs: &Observation, target: IpAddr) -> Strin
             "port unreachable reported by the OS{rtt}, after {tries} (this OS does not say which host sent it)"
         ),
         Evidence::Unreachable { error } => format!("{error}{rtt}, after {tries}"),
+        Evidence::NoNeighbour { reporter } => {
+            let who = match reporter {
+                Some(a) => format!("this machine ({a}) reported host unreachable"),
+                None => "this machine's neighbour table has no address for it".to_string(),
+            };
+            format!(
+                "no ARP / neighbour-discovery answer from {target} on the local link: the host is absent or down \
+                 ({who}), after {tries}"
+            )
+        }
         Evidence::Silence => format!("no response to {tries} ({} ms wait each)", obs.wait.as_millis()),
+    }
+}
+
+/// An ICMP error as evidence: a host-unreachable that this machine's own
+/// stack generated (its sender is the probe's own source address) means the
+/// on-link target never answered ARP / neighbour discovery.
+pub(crate) fn icmp_evidence(report: IcmpReport, local: Option<IpAddr>) -> Evidence {
+    if icmp_meaning(&report) == IcmpMeaning::HostUnreachable
+        && report.offender.is_some()
+        && report.offender == local
+    {
+        return Evidence::NoNeighbour { reporter: report.offender };
+    }
+    Evidence::Icmp(report)
+}
+
+/// Silence, or — when the on-link target never answered ARP — the evidence
+/// that says so (the probe never left this machine).
+pub fn silence_for(target: IpAddr) -> Evidence {
+    if crate::platform::neighbour_unresolved(target) {
+        Evidence::NoNeighbour { reporter: None }
+    } else {
+        Evidence::Silence
     }
 }
 
@@ -389,6 +429,7 @@ mod tests {
             (icmp4(5, 0, R), Filtered), // unexpected type: never "not listening"
             (Evidence::Refused, NotListening),
             (Evidence::Unreachable { error: "no route".into() }, Filtered),
+            (Evidence::NoNeighbour { reporter: None }, Filtered),
         ];
         for (ev, want) in rows {
             assert_eq!(decide(Transport::Udp, &ev, T), want, "{ev:?}");

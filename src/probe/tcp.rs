@@ -60,7 +60,12 @@ pub fn probe(target: SocketAddr, opts: &TcpOptions) -> Result<TcpProbe, Error> {
         }
     }
     Ok(TcpProbe {
-        observation: Observation { evidence: Evidence::Silence, tries, rtt: None, wait: opts.timeout },
+        observation: Observation {
+            evidence: super::silence_for(target.ip()),
+            tries,
+            rtt: None,
+            wait: opts.timeout,
+        },
         stream: None,
     })
 }
@@ -110,7 +115,8 @@ fn is_timeout(e: &io::Error) -> bool {
 /// Turn a failed connect into evidence, or into a local error.
 pub(crate) fn classify_error(sock: &Socket, e: &io::Error) -> Result<Evidence, Error> {
     if let Some(report) = platform::take_icmp_error(sock) {
-        return Ok(Evidence::Icmp(report));
+        let local = sock.local_addr().ok().and_then(|a| a.as_socket()).map(|a| a.ip());
+        return Ok(super::icmp_evidence(report, local));
     }
     if e.kind() == io::ErrorKind::ConnectionRefused || e.kind() == io::ErrorKind::ConnectionReset {
         return Ok(Evidence::Reset);

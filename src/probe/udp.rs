@@ -90,13 +90,14 @@ pub fn exchange(target: SocketAddr, payload: &[u8], opts: &UdpOptions) -> Result
             }
         }
     }
-    Ok(UdpProbe { observation: observed(Evidence::Silence, tries, None), reply: None })
+    Ok(UdpProbe { observation: observed(super::silence_for(target.ip()), tries, None), reply: None })
 }
 
 /// Turn a socket error into evidence (ICMP details first), or a local error.
 pub(crate) fn error_evidence(sock: &Socket, e: &io::Error) -> Result<Evidence, Error> {
     if let Some(report) = platform::take_icmp_error(sock) {
-        return Ok(Evidence::Icmp(report));
+        let local = sock.local_addr().ok().and_then(|a| a.as_socket()).map(|a| a.ip());
+        return Ok(super::icmp_evidence(report, local));
     }
     if platform::is_refused(e) {
         return Ok(Evidence::Refused);

@@ -44,7 +44,8 @@ pub fn check_result(v: &Value) {
     );
     let kind = v["evidence"]["kind"].as_str().unwrap();
     assert!(
-        ["connected", "reset", "reply", "icmp", "refused", "unreachable", "silence"].contains(&kind),
+        ["connected", "reset", "reply", "icmp", "refused", "unreachable", "no_neighbour", "silence"]
+            .contains(&kind),
         "{v}"
     );
     assert_eq!(kind == "icmp", !v["icmp"].is_null(), "{v}");
