@@ -49,6 +49,18 @@ fn silent_udp(n: usize) -> (Vec<UdpSocket>, String) {
     (socks, list)
 }
 
+/// The write end of a pipe whose read end is already closed (no race with
+/// the child's first write).
+fn readerless_pipe() -> Stdio {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let mut fds = [0; 2];
+    // SAFETY: pipe() fills two valid descriptors, each owned exactly once below.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(read);
+    Stdio::from(write)
+}
+
 fn closed_tcp_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -62,8 +74,7 @@ fn closed_pipe_ends_quietly_with_141() {
         vec!["-n", "127.0.0.1", "-nr", "-e", &p],
         vec!["--help"],
     ] {
-        let mut c = spawn(&args, Stdio::piped());
-        drop(c.stdout.take()); // the reader is gone before anything is written
+        let mut c = spawn(&args, readerless_pipe());
         let (code, _, err) = wait_within(&mut c, Duration::from_secs(10));
         assert_eq!(code, 141, "{args:?}: {err}");
         assert_eq!(err, "", "{args:?}: a closed pipe is not an error to report");
