@@ -5,7 +5,7 @@
 //! rewrites every PortQry switch in option position to its long form. Values
 //! are never rewritten: `-l /tmp/log.txt` and `-r 1:1024` pass through as typed.
 
-use crate::error::Error;
+use crate::error::{Error, clip};
 use crate::probe::Transport;
 use crate::target::{Family, ports};
 use clap::Parser;
@@ -182,35 +182,35 @@ fn parse_proto(s: &str) -> Result<ProtoSel, String> {
         "tcp" => Ok(ProtoSel::Tcp),
         "udp" => Ok(ProtoSel::Udp),
         "both" => Ok(ProtoSel::Both),
-        _ => Err(format!("'{s}' is not a protocol: use tcp, udp or both")),
+        _ => Err(format!("'{}' is not a protocol: use tcp, udp or both", clip(s))),
     }
 }
 
 fn parse_ms(s: &str) -> Result<u64, String> {
     match s.trim().parse::<u64>() {
         Ok(n) if (1..=600_000).contains(&n) => Ok(n),
-        _ => Err(format!("'{s}' is not a timeout: give milliseconds from 1 to 600000")),
+        _ => Err(format!("'{}' is not a timeout: give milliseconds from 1 to 600000", clip(s))),
     }
 }
 
 fn parse_concurrency(s: &str) -> Result<usize, String> {
     match s.trim().parse::<usize>() {
         Ok(n) if (1..=65_535).contains(&n) => Ok(n),
-        _ => Err(format!("'{s}' is not a concurrency: give 1 to 65535")),
+        _ => Err(format!("'{}' is not a concurrency: give 1 to 65535", clip(s))),
     }
 }
 
 fn parse_max_hosts(s: &str) -> Result<usize, String> {
     match s.trim().parse::<usize>() {
         Ok(n) if (1..=1 << 20).contains(&n) => Ok(n),
-        _ => Err(format!("'{s}' is not a host count: give 1 to 1048576")),
+        _ => Err(format!("'{}' is not a host count: give 1 to 1048576", clip(s))),
     }
 }
 
 fn parse_tries(s: &str) -> Result<u32, String> {
     match s.trim().parse::<u32>() {
         Ok(n) if (1..=10).contains(&n) => Ok(n),
-        _ => Err(format!("'{s}' is not a number of tries: give 1 to 10")),
+        _ => Err(format!("'{}' is not a number of tries: give 1 to 10", clip(s))),
     }
 }
 
@@ -252,7 +252,8 @@ case-insensitive (portqry -n host -e 53 -p UDP, portqry /n host /o 25,445).
 
 Exit codes: 0 LISTENING, 1 NOT LISTENING, 2 FILTERED or LISTENING or FILTERED
 (several results: the highest of these), 64 bad command line, 68 name does
-not resolve, 71 local socket failure, 73 log file cannot be written.
+not resolve, 71 local socket failure, 73 log file cannot be written, 130
+interrupted (Ctrl-C).
 
 Examples:
   portqry -n myserver.com -e 25
@@ -456,11 +457,36 @@ pub fn parse(argv: Vec<OsString>) -> Result<Command, Error> {
     validate(args, command_line).map(|c| Command::Run(Box::new(c)))
 }
 
-/// clap's first line, without its "error: " prefix.
+/// clap's first line, without its "error: " prefix; clap echoes the value it
+/// rejects, so every long word is clipped as our own messages clip input.
 fn one_line(rendered: &str) -> String {
     let first = rendered.lines().find(|l| !l.trim().is_empty()).unwrap_or("invalid arguments");
     let first = first.trim().trim_start_matches("error: ");
-    format!("{first} (see portqry --help)")
+    // Quoted values are clipped inside their quotes; other long words whole.
+    let parts: Vec<String> =
+        first
+            .split('\'')
+            .enumerate()
+            .map(|(i, part)| {
+                if i % 2 == 1 { clip(part) } else { part.split(' ').map(clip).collect::<Vec<_>>().join(" ") }
+            })
+            .collect();
+    format!("{} (see portqry --help)", parts.join("'"))
+}
+
+/// Whether a `-l` value is really the next switch (`-l -y` would create a
+/// log file named `-y` and drop the `-y`): anything starting with `-`, or a
+/// PortQry switch in slash form (`/y`, `/q`, `/n:host`). `./-y` and `//y`
+/// still name such files.
+pub fn looks_like_option(value: &str) -> bool {
+    if value.starts_with('-') {
+        return true;
+    }
+    let Some(body) = value.strip_prefix('/') else {
+        return false;
+    };
+    let name = body.split_once(':').map_or(body, |(n, _)| n).to_ascii_lowercase();
+    SWITCHES.iter().any(|(k, _, _)| *k == name)
 }
 
 fn validate(a: Args, command_line: String) -> Result<Config, Error> {
@@ -480,12 +506,28 @@ fn validate(a: Args, command_line: String) -> Result<Config, Error> {
     for name in &a.name {
         if name.trim().is_empty() || name.contains(char::is_whitespace) {
             return Err(Error::Usage(format!(
-                "'{name}' is not a host name or address: -n takes one name with no spaces"
+                "'{}' is not a host name or address: -n takes one name with no spaces",
+                clip(name)
+            )));
+        }
+    }
+    if let Some(log) = &a.log {
+        let shown = clip(&log.to_string_lossy());
+        if looks_like_option(&shown) {
+            let escaped = if shown.starts_with('-') { format!("./{shown}") } else { format!("/{shown}") };
+            return Err(Error::Usage(format!(
+                "'{shown}' after -l is an option, not a log file name: write -l FILE (e.g. -l pqlog.txt {shown}), or -l {escaped} for a file of that name"
             )));
         }
     }
     if let Err(e) = crate::protocols::dns::emit_query(1, &a.dns_name, crate::protocols::dns::QueryKind::A) {
-        return Err(Error::Usage(format!("--dns-name: {e}")));
+        let detail = match e {
+            crate::protocols::dns::ParseError::InvalidName { reason, .. } => {
+                format!("'{}' is not a DNS name ({})", clip(&a.dns_name), clip(&reason))
+            }
+            e => clip(&e.to_string()),
+        };
+        return Err(Error::Usage(format!("--dns-name: {detail}: give a name such as localhost")));
     }
     if a.json && a.jsonl {
         return Err(Error::Usage("--json and --jsonl are alternatives: give one of them".into()));
@@ -510,7 +552,8 @@ fn validate(a: Args, command_line: String) -> Result<Config, Error> {
         .map(|s| {
             s.trim().parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| {
                 Error::Usage(format!(
-                    "'{s}' is not a source port: give a number from 1 to 65535 (omit -sp for an ephemeral port)"
+                    "'{}' is not a source port: give a number from 1 to 65535 (omit -sp for an ephemeral port)",
+                    clip(s)
                 ))
             })
         })
@@ -525,7 +568,7 @@ fn validate(a: Args, command_line: String) -> Result<Config, Error> {
                 .ok_or_else(|| {
                     Error::Usage(format!(
                         "the community name must be delimited with '!': write -cn !{}!",
-                        c.trim_matches('!')
+                        clip(c.trim_matches('!'))
                     ))
                 })?;
             inner.to_string()
@@ -662,9 +705,54 @@ mod tests {
     fn values_are_never_rewritten() {
         let c = cfg("-n h -l /tmp/e.txt -e 80");
         assert_eq!(c.log, Some(PathBuf::from("/tmp/e.txt")));
-        let c = cfg("--name h --log -q");
-        assert_eq!(c.log, Some(PathBuf::from("-q")));
+        // A log name that is the next switch is an error, not a file named `-q`;
+        // `./-q` still names such a file.
+        assert!(usage_err("--name h --log -q").contains("-l ./-q"));
+        let c = cfg("--name h --log ./-q");
+        assert_eq!(c.log, Some(PathBuf::from("./-q")));
         assert!(!c.quiet);
+    }
+
+    #[test]
+    fn log_names_that_are_switches() {
+        for opt in ["-y", "-", "--yes", "-Q", "/y", "/Q", "/n:host", "/sp", "/?"] {
+            assert!(looks_like_option(opt), "{opt}");
+        }
+        for file in ["pqlog.txt", "/tmp/log.txt", "./-y", "//y", "/var/log/pq", "y", "log-y"] {
+            assert!(!looks_like_option(file), "{file}");
+        }
+        assert_eq!(
+            usage_err("-n h -l -y"),
+            "'-y' after -l is an option, not a log file name: write -l FILE (e.g. -l pqlog.txt -y), or -l ./-y for a file of that name"
+        );
+        assert!(usage_err("/n h /l /y").contains("-l //y"));
+        assert_eq!(cfg("-n h -l //y").log, Some(PathBuf::from("//y")));
+    }
+
+    #[test]
+    fn echoed_input_is_clipped_to_one_short_line() {
+        let long = "x".repeat(70_000);
+        let flag = format!("--{long}");
+        for args in [
+            vec!["-n", "h", "-p", long.as_str()],
+            vec!["-n", "h", "-e", long.as_str()],
+            vec!["-n", "h", "-r", long.as_str()],
+            vec!["-n", "h", "-sp", long.as_str()],
+            vec!["-n", "h", "--timeout", long.as_str()],
+            vec!["-n", "h", "--dns-name", long.as_str()],
+            vec!["-n", "h", flag.as_str()],
+            vec!["-n", "h", long.as_str()],
+        ] {
+            let argv = std::iter::once("portqry").chain(args.iter().copied()).map(OsString::from).collect();
+            let e = parse(argv).unwrap_err();
+            assert_eq!(e.exit_code(), 64);
+            let m = e.to_string();
+            assert!(m.len() < 500 && !m.contains('\n') && m.contains("x…"), "{}: {m}", clip(args[2]));
+            assert_eq!(m.matches('\'').count() % 2, 0, "quotes stay paired: {m}");
+        }
+        let argv = ["portqry", "-n", "a\nb"].map(OsString::from).to_vec();
+        let m = parse(argv).unwrap_err().to_string();
+        assert_eq!(m, "'a\\nb' is not a host name or address: -n takes one name with no spaces");
     }
 
     #[test]

@@ -18,6 +18,29 @@ pub const EXIT_BROKEN_PIPE: i32 = 141;
 /// Exit code after Ctrl-C (128 + SIGINT); SIGHUP and SIGTERM give 129 and 143.
 pub const EXIT_INTERRUPTED: i32 = 130;
 
+/// How much of a user-supplied text (a name, a file line, a path) an error
+/// message echoes: enough to recognise it, never a screenful.
+pub const ECHO_MAX_CHARS: usize = 100;
+
+/// User input as an error message echoes it: control characters escaped (so
+/// the message stays one line and cannot drive the terminal) and cut after
+/// [`ECHO_MAX_CHARS`] characters, with "…" marking the cut.
+pub fn clip(input: &str) -> String {
+    let mut out = String::new();
+    for (shown, c) in input.chars().enumerate() {
+        if shown >= ECHO_MAX_CHARS {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Everything that can stop portqry before it reaches a verdict.
 #[derive(Debug, ThisError)]
 pub enum Error {
@@ -61,6 +84,10 @@ pub enum Error {
     /// A helper thread could not be started.
     #[error("cannot start a thread: {0} (raise the memory or process limits, or lower --concurrency)")]
     Thread(String),
+    /// Ctrl-C before anything was probed (reading targets, a name look-up);
+    /// the text says what was being waited for.
+    #[error("interrupted {0}")]
+    InterruptedWhile(String),
 }
 
 impl Error {
@@ -77,7 +104,35 @@ impl Error {
             Error::Log(_) => EXIT_LOG,
             Error::Output(_) => EXIT_OUTPUT,
             Error::BrokenPipe => EXIT_BROKEN_PIPE,
-            Error::Interrupted => crate::cancel::exit_code(),
+            Error::Interrupted | Error::InterruptedWhile(_) => crate::cancel::exit_code(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clip_keeps_short_text_and_cuts_long_text() {
+        assert_eq!(clip("myserver.example.com"), "myserver.example.com");
+        let long = "a".repeat(70_000);
+        let c = clip(&long);
+        assert_eq!(c.chars().count(), ECHO_MAX_CHARS + 1);
+        assert!(c.ends_with("a…"));
+        assert_eq!(clip(&"é".repeat(ECHO_MAX_CHARS)), "é".repeat(ECHO_MAX_CHARS), "chars, not bytes");
+        assert_eq!(clip(&"x".repeat(ECHO_MAX_CHARS + 1)), format!("{}…", "x".repeat(ECHO_MAX_CHARS)));
+    }
+
+    #[test]
+    fn clip_makes_one_line() {
+        assert_eq!(clip("a\nb"), "a\\nb");
+        assert_eq!(clip("a\nb\r\u{1b}[2J"), "a\\nb\\r\\u{1b}[2J");
+        assert!(!clip("x\n".repeat(500).as_str()).contains('\n'));
+    }
+
+    #[test]
+    fn interrupted_exits_130() {
+        assert_eq!(Error::InterruptedWhile("while reading".into()).exit_code(), 130);
     }
 }

@@ -147,41 +147,39 @@ pub fn error_line(text: &str) {
 ///
 /// An existing file is overwritten only with `-y` or `-q` (as PortQry), or when
 /// the user says yes at a terminal; otherwise this is an error, never a prompt
-/// that a script would hang on.
+/// that a script would hang on. A FIFO, pipe or device (`-l >(gzip >log.gz)`,
+/// `-l /dev/null`) is written to, not overwritten, so nothing is asked; a FIFO
+/// that no process reads is refused at once instead of blocking in open(2).
 pub fn open_log(
     path: &Path,
     overwrite: bool,
     quiet: bool,
     command_line: &str,
 ) -> Result<BufWriter<File>, Error> {
-    if path.exists() && !overwrite && !quiet {
+    let shown = crate::error::clip(&path.display().to_string());
+    let meta = std::fs::metadata(path).ok();
+    let special = meta.as_ref().is_some_and(|m| !m.is_file() && !m.is_dir());
+    if meta.is_some() && !special && !overwrite && !quiet {
         let stdin = std::io::stdin();
         if !stdin.is_terminal() {
             return Err(Error::Log(format!(
-                "log file '{}' already exists: add -y to overwrite it, or choose another name",
-                path.display()
+                "log file '{shown}' already exists: add -y to overwrite it, or choose another name"
             )));
         }
         {
             let mut err = std::io::stderr().lock();
-            let _ = write!(
-                err,
-                "Log file '{}' already exists. Do you want to overwrite it? (Y/N) ",
-                path.display()
-            );
+            let _ = write!(err, "Log file '{shown}' already exists. Do you want to overwrite it? (Y/N) ");
             let _ = err.flush();
         }
         let mut answer = String::new();
         let _ = stdin.read_line(&mut answer);
         if !answer.trim().eq_ignore_ascii_case("y") && !answer.trim().eq_ignore_ascii_case("yes") {
             return Err(Error::Log(format!(
-                "log file '{}' was not overwritten: add -y to overwrite it, or choose another name",
-                path.display()
+                "log file '{shown}' was not overwritten: add -y to overwrite it, or choose another name"
             )));
         }
     }
-    let file = File::create(path)
-        .map_err(|e| Error::Log(format!("cannot create log file '{}': {e}", path.display())))?;
+    let file = create_log(path, &shown)?;
     let mut w = BufWriter::new(file);
     let date = chrono::Local::now().format("%a %b %e %H:%M:%S %Y");
     let host = gethostname::gethostname().to_string_lossy().into_owned();
@@ -189,8 +187,48 @@ pub fn open_log(
         "PortQry Version 2.0 Log File\n\nSystem Date: {date}\n\nCommand run:\n {command_line}\n\nLocal computer name:\n\n {host}\n"
     );
     w.write_all(header.as_bytes())
-        .map_err(|e| Error::Log(format!("cannot write log file '{}': {e}", path.display())))?;
+        .map_err(|e| Error::Log(format!("cannot write log file '{shown}': {e}")))?;
     Ok(w)
+}
+
+/// Create (or truncate) the log file without ever blocking in open(2).
+fn create_log(path: &Path, shown: &str) -> Result<File, Error> {
+    let cannot = |e: std::io::Error| Error::Log(format!("cannot create log file '{shown}': {e}"));
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+            .map_err(|e| {
+                let fifo = std::fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo());
+                if e.raw_os_error() == Some(libc::ENXIO) && fifo {
+                    Error::Log(format!(
+                        "log file '{shown}' is a FIFO that no process is reading: start the reader first, or give a regular file"
+                    ))
+                } else {
+                    cannot(e)
+                }
+            })?;
+        // Writes block again as usual: a full pipe waits for its reader.
+        // SAFETY: fcntl on a descriptor we own.
+        unsafe {
+            let fd = file.as_raw_fd();
+            let flags = libc::fcntl(fd, libc::F_GETFL);
+            if flags >= 0 {
+                libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK);
+            }
+        }
+        Ok(file)
+    }
+    #[cfg(not(unix))]
+    {
+        File::create(path).map_err(cannot)
+    }
 }
 
 /// The command as PortQry echoes it: the program's base name, then the arguments.

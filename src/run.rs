@@ -49,7 +49,7 @@ pub fn run(cfg: &Config) -> Result<i32, Error> {
     // A malformed literal (unknown IPv6 zone) is a command-line error: say so
     // before anything is printed or probed.
     for name in &names {
-        target::parse_literal(name)?;
+        target::check_literal(name, cfg.family)?;
     }
     let log = match &cfg.log {
         Some(path) => Some(report::open_log(path, cfg.overwrite, cfg.quiet, &cfg.command_line)?),
@@ -66,6 +66,10 @@ pub fn run(cfg: &Config) -> Result<i32, Error> {
         }
         let target = match resolve(name, cfg, &mut out) {
             Ok(t) => t,
+            Err(Error::InterruptedWhile(_)) => {
+                interrupted = true;
+                break;
+            }
             Err(e) => {
                 report::error_line(&format!("portqry: {e}"));
                 error_code = error_code.max(e.exit_code());
@@ -110,7 +114,7 @@ fn resolve(name: &str, cfg: &Config, out: &mut Output) -> Result<Target, Error> 
         out.para(&format!(" {name}"));
         if !cfg.no_reverse {
             out.para("Attempting to resolve IP address to a name...");
-            match target::reverse_lookup(addr, target::LOOKUP_TIMEOUT) {
+            match target::reverse_lookup(addr, target::LOOKUP_TIMEOUT)? {
                 Some(n) => out.para(&format!("IP address resolved to {n}")),
                 None => out.para("Failed to resolve IP address to name"),
             }

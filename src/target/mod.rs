@@ -1,13 +1,14 @@
 //! Targets: a host name or an IP literal, resolved once, with PortQry's
 //! forward and reverse lookups. Every lookup runs under a deadline.
 
+pub mod input;
 pub mod ports;
 pub mod services;
 
-use crate::error::Error;
+use crate::error::{Error, clip};
 use std::net::{IpAddr, SocketAddr, SocketAddrV6, ToSocketAddrs};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long a name lookup may take before we give up (the system resolver
 /// itself may retry for longer; we never wait past this).
@@ -33,7 +34,9 @@ pub fn parse_literal(input: &str) -> Result<Option<(IpAddr, u32)>, Error> {
         };
         let scope = zone_index(zone).ok_or_else(|| {
             Error::Usage(format!(
-                "unknown interface '{zone}' in '{input}': use a zone such as %eth0 or a numeric index"
+                "unknown interface '{}' in '{}': use a zone such as %eth0 or the index of an existing interface (ip link)",
+                clip(zone),
+                clip(input)
             ))
         })?;
         return Ok(Some((IpAddr::V6(v6), scope)));
@@ -43,9 +46,19 @@ pub fn parse_literal(input: &str) -> Result<Option<(IpAddr, u32)>, Error> {
     Ok(s.parse::<IpAddr>().ok().map(|a| (a.to_canonical(), 0)))
 }
 
+/// The interface index a zone names; a number must be an existing
+/// interface's index, or the probes would go nowhere and read as FILTERED.
 fn zone_index(zone: &str) -> Option<u32> {
     if let Ok(n) = zone.parse::<u32>() {
-        return Some(n);
+        #[cfg(unix)]
+        {
+            let mut name = [0 as libc::c_char; libc::IF_NAMESIZE];
+            // SAFETY: the buffer holds IF_NAMESIZE bytes, as if_indextoname requires.
+            let found = n != 0 && !unsafe { libc::if_indextoname(n, name.as_mut_ptr()) }.is_null();
+            return found.then_some(n);
+        }
+        #[cfg(not(unix))]
+        return (n != 0).then_some(n);
     }
     #[cfg(unix)]
     {
@@ -60,14 +73,103 @@ fn zone_index(zone: &str) -> Option<u32> {
     }
 }
 
-/// Run `f` on a helper thread and wait at most `timeout` for its answer.
-/// A lookup still running after that is abandoned (its thread ends on its own).
-fn with_deadline<T: Send + 'static>(timeout: Duration, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+/// What portqry says when `addr` is no single host (a TCP or UDP probe of it
+/// cannot mean what the verdict says), `None` for a unicast address. A
+/// subnet-directed broadcast cannot be told without routing data: not caught.
+pub fn non_unicast(addr: IpAddr) -> Option<&'static str> {
+    match addr.to_canonical() {
+        IpAddr::V4(v4) if v4.is_broadcast() => Some("a broadcast address"),
+        a if a.is_multicast() => Some("a multicast address"),
+        _ => None,
+    }
+}
+
+/// [`parse_literal`], then what a literal cannot be on this command line: a
+/// broadcast or multicast address, or the other family than `-4`/`-6` asks for.
+pub fn check_literal(input: &str, family: Family) -> Result<Option<(IpAddr, u32)>, Error> {
+    let parsed = parse_literal(input)?;
+    let Some((addr, _)) = parsed else {
+        return Ok(None);
+    };
+    let shown = clip(input);
+    if let Some(what) = non_unicast(addr) {
+        return Err(Error::Usage(format!(
+            "{shown} is {what}; portqry probes one host: give one host's address"
+        )));
+    }
+    let mapped = if input.contains(':') { " (v4-mapped)" } else { "" };
+    match (family, addr) {
+        (Family::V6, IpAddr::V4(_)) => Err(Error::Usage(format!(
+            "{shown} is an IPv4 address{mapped} but -6 asks for IPv6: drop -6, or give an IPv6 address"
+        ))),
+        (Family::V4, IpAddr::V6(_)) => Err(Error::Usage(format!(
+            "{shown} is an IPv6 address but -4 asks for IPv4: drop -4, or give an IPv4 address"
+        ))),
+        _ => Ok(parsed),
+    }
+}
+
+/// How a wait for a helper thread ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Waited<T> {
+    Done(T),
+    /// The deadline passed, or the thread ended without an answer.
+    NoAnswer,
+    /// `stop` said so (Ctrl-C).
+    Stopped,
+}
+
+/// Start `f` on a helper thread made by `builder`. A thread that cannot be
+/// started (memory limit, thread limit) is a local failure, never a panic.
+fn start<T: Send + 'static>(
+    builder: std::thread::Builder,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<mpsc::Receiver<T>, Error> {
     let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(f());
-    });
-    rx.recv_timeout(timeout).ok()
+    builder
+        .spawn(move || {
+            let _ = tx.send(f());
+        })
+        .map_err(|e| {
+            Error::Socket(format!(
+                "cannot start a thread for the name look-up: {e}: free memory or raise the limits (ulimit -v, ulimit -u) and run again"
+            ))
+        })?;
+    Ok(rx)
+}
+
+/// Wait at most `timeout` for the helper's answer, looking at `stop` at least
+/// every [`crate::cancel::SLICE`]. A look-up still running when we stop
+/// waiting is abandoned: the system resolver cannot be cancelled, and its
+/// thread ends on its own (or with the process).
+fn wait<T>(rx: &mpsc::Receiver<T>, timeout: Duration, stop: &dyn Fn() -> bool) -> Waited<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if stop() {
+            return Waited::Stopped;
+        }
+        let Some(slice) = crate::cancel::slice_until(deadline) else {
+            return Waited::NoAnswer;
+        };
+        match rx.recv_timeout(slice) {
+            Ok(v) => return Waited::Done(v),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => return Waited::NoAnswer,
+        }
+    }
+}
+
+/// Run `f` on a helper thread; its answer, unless `timeout` passed or Ctrl-C came first.
+fn with_deadline<T: Send + 'static>(
+    timeout: Duration,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<Waited<T>, Error> {
+    let rx = start(std::thread::Builder::new().name("portqry-lookup".into()), f)?;
+    Ok(wait(&rx, timeout, &crate::cancel::requested))
+}
+
+fn interrupted_lookup(what: &str) -> Error {
+    Error::InterruptedWhile(format!("during the look-up of {what}: nothing was probed"))
 }
 
 /// Forward lookup through the system resolver, filtered by family.
@@ -77,14 +179,15 @@ pub fn resolve_name(name: &str, family: Family, timeout: Duration) -> Result<IpA
         (owned.as_str(), 0u16)
             .to_socket_addrs()
             .map(|it| it.map(|sa| sa.ip().to_canonical()).collect::<Vec<_>>())
-    });
-    let fail = |detail: String| Error::Resolve { name: name.to_string(), detail };
+    })?;
+    let fail = |detail: String| Error::Resolve { name: clip(name), detail };
     let addrs = match result {
-        None => return Err(fail(format!("no answer within {} s", timeout.as_secs()))),
-        Some(Err(e)) => return Err(fail(e.to_string())),
-        Some(Ok(a)) => a,
+        Waited::Stopped => return Err(interrupted_lookup(&format!("'{}'", clip(name)))),
+        Waited::NoAnswer => return Err(fail(format!("no answer within {} s", timeout.as_secs()))),
+        Waited::Done(Err(e)) => return Err(fail(e.to_string())),
+        Waited::Done(Ok(a)) => a,
     };
-    addrs
+    let addr = addrs
         .into_iter()
         .find(|a| match family {
             Family::Any => true,
@@ -97,12 +200,25 @@ pub fn resolve_name(name: &str, family: Family, timeout: Duration) -> Result<IpA
                 Family::V6 => "the name has no IPv6 address (try without -6)".into(),
                 Family::Any => "the resolver returned no address".into(),
             })
-        })
+        })?;
+    if let Some(what) = non_unicast(addr) {
+        return Err(Error::Usage(format!(
+            "'{}' resolves to {addr}, {what}; portqry probes one host: give one host's name or address",
+            clip(name)
+        )));
+    }
+    Ok(addr)
 }
 
-/// Reverse lookup (PTR through the system resolver); `None` when there is no name.
-pub fn reverse_lookup(addr: IpAddr, timeout: Duration) -> Option<String> {
-    with_deadline(timeout, move || name_of(addr)).flatten()
+/// Reverse lookup (PTR through the system resolver); `Ok(None)` when there is
+/// no name (or no answer in time), an error after Ctrl-C or when no thread
+/// can be started for it.
+pub fn reverse_lookup(addr: IpAddr, timeout: Duration) -> Result<Option<String>, Error> {
+    match with_deadline(timeout, move || name_of(addr))? {
+        Waited::Done(name) => Ok(name),
+        Waited::NoAnswer => Ok(None),
+        Waited::Stopped => Err(interrupted_lookup(&addr.to_string())),
+    }
 }
 
 #[cfg(unix)]
@@ -136,22 +252,45 @@ fn name_of(_addr: IpAddr) -> Option<String> {
     None
 }
 
+/// Most targets one run takes, after expanding lists, files and CIDR blocks
+/// (the largest `--max-hosts` block fits).
+pub const MAX_TARGETS: usize = 1 << 20;
+
+/// Read a target list (`-` for stdin, else a path) within [`input`]'s limits.
+fn read_targets(item: &str) -> Result<String, Error> {
+    let (shown, result) = if item == "-" {
+        ("stdin".to_string(), input::read_stdin(&crate::cancel::requested))
+    } else {
+        let path = &item[1..];
+        (format!("'{}'", clip(path)), input::read_path(std::path::Path::new(path), &crate::cancel::requested))
+    };
+    result.map_err(|e| {
+        let advice = match e {
+            input::ReadError::Interrupted => {
+                return Error::InterruptedWhile(format!(
+                    "while reading targets from {shown}: nothing was probed"
+                ));
+            }
+            input::ReadError::Io(_) => return Error::Usage(format!("cannot read targets from {shown}: {e}")),
+            input::ReadError::TooBig => "split the list over several runs",
+            input::ReadError::LineTooLong { .. } | input::ReadError::NotText { .. } => {
+                "give a text file with one name, address or CIDR block a line"
+            }
+            input::ReadError::TimedOut => "write the targets to a file and give -n @FILE",
+        };
+        Error::Usage(format!("cannot read targets from {shown}: {e}: {advice}"))
+    })
+}
+
 /// Expand `-n` values into one target string each: comma lists, `@FILE` and
 /// `-` (stdin; one target a line, `#` comments), and CIDR blocks (every
-/// address of the block; at most `max_hosts` per block).
+/// address of the block; at most `max_hosts` per block, [`MAX_TARGETS`] in all).
 pub fn expand(inputs: &[String], max_hosts: usize) -> Result<Vec<String>, Error> {
     let mut out = Vec::new();
     for input in inputs {
         for item in input.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             if item == "-" || item.starts_with('@') {
-                let text = if item == "-" {
-                    std::io::read_to_string(std::io::stdin())
-                        .map_err(|e| Error::Usage(format!("cannot read targets from stdin: {e}")))?
-                } else {
-                    let path = &item[1..];
-                    std::fs::read_to_string(path)
-                        .map_err(|e| Error::Usage(format!("cannot read targets from '{path}': {e}")))?
-                };
+                let text = read_targets(item)?;
                 for line in text.lines() {
                     let line = line.split('#').next().unwrap_or("").trim();
                     if line.is_empty() {
@@ -159,7 +298,9 @@ pub fn expand(inputs: &[String], max_hosts: usize) -> Result<Vec<String>, Error>
                     }
                     if line.contains(char::is_whitespace) || line.starts_with('@') || line == "-" {
                         return Err(Error::Usage(format!(
-                            "'{line}' in {item} is not a target: one name, address or CIDR block a line"
+                            "'{}' in {} is not a target: one name, address or CIDR block a line",
+                            clip(line),
+                            clip(item)
                         )));
                     }
                     expand_one(line, max_hosts, &mut out)?;
@@ -175,13 +316,24 @@ pub fn expand(inputs: &[String], max_hosts: usize) -> Result<Vec<String>, Error>
     Ok(out)
 }
 
+fn too_many_targets() -> Error {
+    Error::Usage(format!("more than {MAX_TARGETS} targets in all: split them over several runs"))
+}
+
 fn expand_one(item: &str, max_hosts: usize, out: &mut Vec<String>) -> Result<(), Error> {
     let Some((base, bits)) = item.split_once('/') else {
+        if out.len() >= MAX_TARGETS {
+            return Err(too_many_targets());
+        }
         out.push(item.to_string());
         return Ok(());
     };
-    let bad =
-        || Error::Usage(format!("'{item}' is not a CIDR block: write it as 198.18.0.0/24 or 2001:db8::/120"));
+    let bad = || {
+        Error::Usage(format!(
+            "'{}' is not a CIDR block: write it as 198.18.0.0/24 or 2001:db8::/120",
+            clip(item)
+        ))
+    };
     let addr: IpAddr = base.parse().map_err(|_| bad())?;
     let bits: u32 = bits.parse().map_err(|_| bad())?;
     let width = if addr.is_ipv4() { 32 } else { 128 };
@@ -192,9 +344,13 @@ fn expand_one(item: &str, max_hosts: usize, out: &mut Vec<String>) -> Result<(),
     let count: u128 = if host_bits >= 127 { u128::MAX } else { 1u128 << host_bits };
     if count > max_hosts as u128 {
         return Err(Error::Usage(format!(
-            "'{item}' has {} addresses, more than --max-hosts {max_hosts}: narrow the block or raise --max-hosts",
+            "'{}' has {} addresses, more than --max-hosts {max_hosts}: narrow the block or raise --max-hosts",
+            clip(item),
             if host_bits >= 64 { format!("2^{host_bits}") } else { count.to_string() }
         )));
+    }
+    if out.len() as u128 + count > MAX_TARGETS as u128 {
+        return Err(too_many_targets());
     }
     match addr {
         IpAddr::V4(v4) => {
@@ -246,10 +402,125 @@ mod tests {
     fn literals() {
         assert_eq!(parse_literal("198.18.0.2").unwrap(), Some(("198.18.0.2".parse().unwrap(), 0)));
         assert_eq!(parse_literal("[::1]").unwrap(), Some(("::1".parse().unwrap(), 0)));
-        assert_eq!(parse_literal("fe80::1%7").unwrap(), Some(("fe80::1".parse().unwrap(), 7)));
         assert_eq!(parse_literal("myserver.com").unwrap(), None);
         assert_eq!(parse_literal("::ffff:198.18.0.2").unwrap(), Some(("198.18.0.2".parse().unwrap(), 0)));
         assert!(parse_literal("fe80::1%nosuchif0").is_err());
+    }
+
+    #[test]
+    fn zones_must_name_an_interface() {
+        #[cfg(unix)]
+        {
+            let lo = std::ffi::CString::new(if cfg!(target_os = "linux") { "lo" } else { "lo0" }).unwrap();
+            // SAFETY: a valid NUL-terminated string.
+            let idx = unsafe { libc::if_nametoindex(lo.as_ptr()) };
+            assert_ne!(idx, 0);
+            assert_eq!(
+                parse_literal(&format!("fe80::1%{idx}")).unwrap(),
+                Some(("fe80::1".parse().unwrap(), idx))
+            );
+        }
+        for bad in ["fe80::1%99999", "fe80::1%0", "fe80::1%", "fe80::1%4294967295"] {
+            let e = parse_literal(bad).unwrap_err();
+            assert_eq!(e.exit_code(), crate::error::EXIT_USAGE, "{bad}");
+            assert!(e.to_string().starts_with("unknown interface"), "{bad}: {e}");
+        }
+        let long = format!("fe80::1%{}", "x".repeat(70_000));
+        assert!(parse_literal(&long).unwrap_err().to_string().len() < 400);
+    }
+
+    #[test]
+    fn broadcast_and_multicast_are_not_one_host() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(non_unicast(ip("255.255.255.255")), Some("a broadcast address"));
+        assert_eq!(non_unicast(ip("::ffff:255.255.255.255")), Some("a broadcast address"));
+        for m in ["224.0.0.1", "239.255.255.250", "ff02::1", "ff05::1:3", "::ffff:224.0.0.251"] {
+            assert_eq!(non_unicast(ip(m)), Some("a multicast address"), "{m}");
+        }
+        // Unicast, and subnet-directed broadcasts (unknowable without routes) pass.
+        for u in ["198.18.0.2", "10.0.0.255", "192.168.1.255", "0.0.0.0", "::1", "fe80::1", "223.255.255.255"]
+        {
+            assert_eq!(non_unicast(ip(u)), None, "{u}");
+        }
+        let e = check_literal("255.255.255.255", Family::Any).unwrap_err();
+        assert_eq!(e.exit_code(), crate::error::EXIT_USAGE);
+        assert_eq!(
+            e.to_string(),
+            "255.255.255.255 is a broadcast address; portqry probes one host: give one host's address"
+        );
+        assert!(check_literal("[ff02::1]", Family::Any).unwrap_err().to_string().contains("multicast"));
+        assert!(check_literal("10.0.0.255", Family::Any).unwrap().is_some());
+        assert_eq!(check_literal("myserver", Family::V6).unwrap(), None, "names are the resolver's");
+    }
+
+    #[test]
+    fn family_switch_must_match_a_literal() {
+        let e = check_literal("127.0.0.1", Family::V6).unwrap_err();
+        assert_eq!(e.exit_code(), crate::error::EXIT_USAGE);
+        assert_eq!(
+            e.to_string(),
+            "127.0.0.1 is an IPv4 address but -6 asks for IPv6: drop -6, or give an IPv6 address"
+        );
+        let e = check_literal("::1", Family::V4).unwrap_err().to_string();
+        assert_eq!(e, "::1 is an IPv6 address but -4 asks for IPv4: drop -4, or give an IPv4 address");
+        assert!(check_literal("::ffff:127.0.0.1", Family::V6).unwrap_err().to_string().contains("v4-mapped"));
+        assert!(check_literal("::ffff:127.0.0.1", Family::V4).is_ok());
+        assert!(check_literal("127.0.0.1", Family::V4).is_ok());
+        assert!(check_literal("[::1]", Family::V6).is_ok());
+    }
+
+    #[test]
+    fn waiting_for_a_lookup_stops_within_a_slice() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicBool, Ordering};
+        // A stub look-up that takes far longer than anyone waits; its thread is
+        // left behind, as a real resolver's is. The stop flag is this test's own
+        // (cancel::STOP is process-wide and other tests read it).
+        let slow =
+            || start(std::thread::Builder::new(), || std::thread::sleep(Duration::from_secs(30))).unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let setter = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            setter.store(true, Ordering::SeqCst);
+        });
+        let t = Instant::now();
+        let rx = slow();
+        assert_eq!(wait(&rx, LOOKUP_TIMEOUT, &|| stop.load(Ordering::SeqCst)), Waited::Stopped);
+        let took = t.elapsed();
+        assert!(
+            took >= Duration::from_millis(300)
+                && took < Duration::from_millis(300) + 2 * crate::cancel::SLICE,
+            "{took:?}"
+        );
+        // The deadline still holds, and an answer is an answer.
+        let t = Instant::now();
+        assert_eq!(wait(&slow(), Duration::from_millis(250), &|| false), Waited::NoAnswer);
+        assert!(t.elapsed() < Duration::from_secs(1));
+        let rx = start(std::thread::Builder::new(), || 7).unwrap();
+        assert_eq!(wait(&rx, LOOKUP_TIMEOUT, &|| false), Waited::Done(7));
+    }
+
+    #[test]
+    fn a_thread_that_cannot_start_is_a_local_error() {
+        // No system maps a 2^62-byte stack: spawn fails, as under a small ulimit -v.
+        let e = start(std::thread::Builder::new().stack_size(1 << 62), || ()).unwrap_err();
+        assert_eq!(e.exit_code(), crate::error::EXIT_LOCAL);
+        let m = e.to_string();
+        assert!(m.starts_with("cannot start a thread for the name look-up") && !m.contains('\n'), "{m}");
+    }
+
+    #[test]
+    fn target_count_is_bounded() {
+        let v = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let all = expand(&v(&["10.0.0.0/12"]), 1 << 20).unwrap();
+        assert_eq!(all.len(), MAX_TARGETS);
+        drop(all);
+        for list in [["10.0.0.0/12", "one-more"], ["one-more", "10.0.0.0/12"]] {
+            let e = expand(&v(&list), 1 << 20).unwrap_err();
+            assert_eq!(e.exit_code(), crate::error::EXIT_USAGE);
+            assert_eq!(e.to_string(), "more than 1048576 targets in all: split them over several runs");
+        }
     }
 
     #[test]
@@ -287,6 +558,16 @@ mod tests {
         assert_eq!(expand(&[arg], 256).unwrap(), vec!["host1", "198.18.0.0", "198.18.0.1"]);
         std::fs::write(&f, "two words\n").unwrap();
         assert!(expand(&[format!("@{}", f.display())], 256).is_err());
+        // A bad line is echoed clipped; a line too long for the reader is refused whole.
+        std::fs::write(&f, format!("{} x\n", "h".repeat(4000))).unwrap();
+        let e = expand(&[format!("@{}", f.display())], 256).unwrap_err().to_string();
+        assert!(
+            e.len() < 400 && e.contains("…' in @") && e.ends_with("one name, address or CIDR block a line"),
+            "{e}"
+        );
+        std::fs::write(&f, format!("host1\n{}\n", "h".repeat(5000))).unwrap();
+        let e = expand(&[format!("@{}", f.display())], 256).unwrap_err().to_string();
+        assert!(e.contains("line 2 is longer than 4096 bytes"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -1,6 +1,6 @@
 //! Port numbers and PortQry's three ways to list them (`-e`, `-r`, `-o`).
 
-use crate::error::Error;
+use crate::error::{Error, clip};
 
 /// Parse one port number, 1–65535.
 pub fn parse_port(s: &str) -> Result<u16, Error> {
@@ -8,7 +8,9 @@ pub fn parse_port(s: &str) -> Result<u16, Error> {
     match t.parse::<u32>() {
         Ok(n) if (1..=65535).contains(&n) => Ok(n as u16),
         Ok(_) => Err(Error::Usage(format!("port {t} is out of range: ports are 1 to 65535"))),
-        Err(_) => Err(Error::Usage(format!("'{t}' is not a port number: give a number from 1 to 65535"))),
+        Err(_) => {
+            Err(Error::Usage(format!("'{}' is not a port number: give a number from 1 to 65535", clip(t))))
+        }
     }
 }
 
@@ -16,7 +18,7 @@ pub fn parse_port(s: &str) -> Result<u16, Error> {
 /// Microsoft's own documentation shows `;`). Start may equal end, not exceed it.
 pub fn parse_range(s: &str) -> Result<(u16, u16), Error> {
     let sep = s.find([':', ';', '-']).ok_or_else(|| {
-        Error::Usage(format!("'{s}' is not a port range: write it as start:end, e.g. -r 1:1024"))
+        Error::Usage(format!("'{}' is not a port range: write it as start:end, e.g. -r 1:1024", clip(s)))
     })?;
     let (a, b) = (&s[..sep], &s[sep + 1..]);
     let (start, end) = (parse_port(a)?, parse_port(b)?);
@@ -37,7 +39,8 @@ pub fn parse_list(s: &str) -> Result<Vec<u16>, Error> {
         .map(|p| {
             if p.trim().is_empty() {
                 Err(Error::Usage(format!(
-                    "port list '{s}' has an empty entry: write it as p1,p2,... with no spaces"
+                    "port list '{}' has an empty entry: write it as p1,p2,... with no spaces",
+                    clip(s)
                 )))
             } else {
                 parse_port(p)
@@ -58,6 +61,9 @@ mod tests {
             let e = parse_port(bad).unwrap_err().to_string();
             assert!(e.contains("1 to 65535"), "{bad}: {e}");
         }
+        // A long value is echoed clipped; u32 overflow makes a long number a parse error.
+        let e = parse_port(&"9".repeat(70_000)).unwrap_err().to_string();
+        assert!(e.len() < 300 && e.contains('…'), "{e}");
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! Format: services(5): `name port/protocol [aliases...] [# comment]`.
 //! A malformed line is skipped, never fatal.
 
-use crate::error::Error;
+use super::input::{self, ReadError};
+use crate::error::{Error, clip};
 use crate::probe::Transport;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -54,17 +55,39 @@ impl Services {
 
     /// Load `--services FILE` if given (an unreadable file is an error), else the
     /// system's file, else the built-in table.
+    ///
+    /// Both files are read within [`super::input`]'s limits (size, line
+    /// length, a deadline for a FIFO); a system file that breaks them is
+    /// passed over for the built-in table, as an unreadable one is.
     pub fn load(explicit: Option<&Path>) -> Result<Services, Error> {
         if let Some(path) = explicit {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| Error::Services { path: path.display().to_string(), detail: e.to_string() })?;
+            let text = input::read_path(path, &crate::cancel::requested).map_err(|e| {
+                let shown = clip(&path.display().to_string());
+                let advice = match e {
+                    ReadError::Interrupted => {
+                        return Error::InterruptedWhile(format!(
+                            "while reading services file '{shown}': nothing was probed"
+                        ));
+                    }
+                    ReadError::Io(_) => "",
+                    ReadError::TimedOut => ": give a regular file",
+                    _ => ": give a services(5) file such as /etc/services",
+                };
+                Error::Services { path: shown, detail: format!("{e}{advice}") }
+            })?;
             return Ok(Services::parse(&text, Source::File(path.to_path_buf())));
         }
-        if let Some(path) = system_path()
-            && let Ok(bytes) = std::fs::read(&path)
-        {
-            let text = String::from_utf8_lossy(&bytes);
-            return Ok(Services::parse(&text, Source::File(path)));
+        if let Some(path) = system_path() {
+            match input::read_path_lossy(&path, &crate::cancel::requested) {
+                Ok(text) => return Ok(Services::parse(&text, Source::File(path))),
+                // The system file is not the user's doing; only Ctrl-C stops here.
+                Err(ReadError::Interrupted) => {
+                    return Err(Error::InterruptedWhile(
+                        "while reading the services file: nothing was probed".into(),
+                    ));
+                }
+                Err(_) => {}
+            }
         }
         Ok(Services::parse(BUILTIN, Source::Builtin))
     }
@@ -152,5 +175,16 @@ dup 53/tcp
     fn missing_explicit_file_is_an_error() {
         let e = Services::load(Some(Path::new("/nonexistent/services"))).unwrap_err();
         assert!(e.to_string().contains("/nonexistent/services"));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn endless_explicit_file_is_a_bounded_usage_error() {
+        let e = Services::load(Some(Path::new("/dev/zero"))).unwrap_err();
+        assert_eq!(e.exit_code(), crate::error::EXIT_USAGE);
+        assert_eq!(
+            e.to_string(),
+            "cannot read services file '/dev/zero': line 1 is longer than 4096 bytes: give a services(5) file such as /etc/services"
+        );
     }
 }
