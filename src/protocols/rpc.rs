@@ -638,3 +638,59 @@ pub fn render_tail(dump: &Dump) -> Vec<String> {
     lines.push(String::new());
     lines
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dump_deadline_is_five_calls_within_the_ceiling() {
+        let s = Duration::from_secs;
+        assert_eq!(Limits::for_call(s(2)).dump, s(10));
+        assert_eq!(Limits::for_call(Duration::from_millis(400)).dump, s(2));
+        assert_eq!(Limits::for_call(s(20)).dump, s(60));
+        // A single call longer than the ceiling still gets its own deadline.
+        assert_eq!(Limits::for_call(s(100)).dump, s(100));
+    }
+
+    /// A page of `n` minimal entries with a non-NULL handle (more to come).
+    fn page(n: usize) -> Vec<u8> {
+        let mut s = vec![0, 0, 0, 0];
+        s.extend_from_slice(&[7; 16]);
+        for v in [n as u32, n as u32, 0, n as u32] {
+            s.extend_from_slice(&v.to_le_bytes());
+        }
+        for _ in 0..n {
+            s.extend_from_slice(&[0; 28]);
+        }
+        s.extend_from_slice(&0u32.to_le_bytes());
+        s
+    }
+
+    #[test]
+    fn collector_keeps_at_most_the_bound_and_streams() {
+        let mut seen = 0;
+        let mut sink = |e: &[Entry]| seen += e.len();
+        let mut col = Collector::new(&mut sink);
+        assert!(matches!(col.page(&page(6000)), Ok(Next::More(_))));
+        assert!(matches!(col.page(&page(6000)), Ok(Next::Cut(_))));
+        assert_eq!(col.dump.entries.len(), MAX_DUMP_ENTRIES);
+        assert_eq!(col.dump.incomplete.as_deref(), Some("more than 10000 entries (the dump's bound)"));
+        let dump = col.fail(DumpError::Interrupted).unwrap();
+        assert_eq!(dump.incomplete.as_deref(), Some("interrupted"));
+        assert_eq!(seen, MAX_DUMP_ENTRIES);
+    }
+
+    #[test]
+    fn a_failure_before_the_first_page_fails_the_dump() {
+        let mut sink = |_: &[Entry]| {};
+        let col = Collector::new(&mut sink);
+        assert_eq!(
+            col.fail(DumpError::CallDeadline(400)).unwrap_err().to_string(),
+            "no complete answer from the endpoint mapper within 400 ms of the call"
+        );
+        let mut col = Collector::new(&mut sink);
+        assert!(matches!(col.page(&page(0)), Ok(Next::End)));
+        assert!(matches!(col.page(b"short"), Err(DumpError::Rpc(_))));
+    }
+}
