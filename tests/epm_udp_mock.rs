@@ -240,9 +240,11 @@ fn fragments_after_callback() {
 
 #[test]
 fn working_outlasts_the_timeout() {
-    // The mock "executes" for 1.5 s, sending working every 300 ms; without
-    // extending its deadline on working the client (500 ms x 2 tries) gives up.
-    let log = dump_ok("working", &["--working", "--working-ms", "1500"], 3);
+    // The mock "executes" for 0.7 s, sending working every 300 ms: longer than
+    // one 500 ms wait, so the client must not take the first wait's end for
+    // silence; within the call's deadline (500 ms x 2 tries from the first
+    // request), which `working` never extends (tests/hostile_epm.rs).
+    let log = dump_ok("working", &["--working", "--working-ms", "700"], 3);
     assert!(log.contains("-> ") && log.contains(" working "), "{log}");
 }
 

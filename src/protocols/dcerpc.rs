@@ -677,12 +677,21 @@ pub struct CoReassembler {
     max_len: usize,
     stub: Vec<u8>,
     fragments: usize,
+    max_frags: usize,
 }
 
 impl CoReassembler {
-    /// Reassemble the reply to `call_id`, refusing more than `max_len` stub bytes.
+    /// Reassemble the reply to `call_id`, refusing more than `max_len` stub bytes
+    /// (and more than [`CO_MAX_FRAGMENTS`] fragments).
     pub fn new(call_id: u32, max_len: usize) -> Self {
-        CoReassembler { call_id, max_len, stub: Vec::new(), fragments: 0 }
+        CoReassembler { call_id, max_len, stub: Vec::new(), fragments: 0, max_frags: CO_MAX_FRAGMENTS }
+    }
+
+    /// Refuse replies of more than `max_frags` fragments: empty fragments cost the
+    /// server 24 bytes each and add nothing, so a caller bounds their number too.
+    pub fn with_max_fragments(mut self, max_frags: usize) -> Self {
+        self.max_frags = max_frags;
+        self
     }
 
     /// Add one frame. `Ok(Some(stub))` when the reply is complete, `Ok(None)` when more
@@ -701,8 +710,8 @@ impl CoReassembler {
             }));
         }
         self.fragments += 1;
-        if self.fragments > CO_MAX_FRAGMENTS {
-            return Err(RpcError::TooManyFragments(CO_MAX_FRAGMENTS));
+        if self.fragments > self.max_frags {
+            return Err(RpcError::TooManyFragments(self.max_frags));
         }
         if self.stub.len() + resp.stub.len() > self.max_len {
             return Err(RpcError::TooLarge(self.max_len));
@@ -1470,6 +1479,12 @@ mod tests {
         let mut r = CoReassembler::new(1, 10);
         r.push(&response_frame(1, 1, &[0; 8])).unwrap();
         assert_eq!(r.push(&response_frame(0, 1, &[0; 8])), Err(RpcError::TooLarge(10)));
+        // An endless run of empty middle fragments ends at the fragment cap.
+        let mut r = CoReassembler::new(1, 100).with_max_fragments(3);
+        r.push(&response_frame(1, 1, b"")).unwrap();
+        r.push(&response_frame(0, 1, b"")).unwrap();
+        r.push(&response_frame(0, 1, b"")).unwrap();
+        assert_eq!(r.push(&response_frame(0, 1, b"")), Err(RpcError::TooManyFragments(3)));
     }
 
     #[test]

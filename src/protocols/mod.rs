@@ -823,11 +823,29 @@ pub(crate) fn mutate_each(seeds: &[Vec<u8>], rounds: usize, mut check: impl FnMu
     }
 }
 
-/// Print a dump, or why it failed, after "Querying Endpoint Mapper Database...".
-fn print_dump(result: &Result<rpc::Dump, String>, cfg: &Config, out: &mut Output) {
+/// Print a page of entries as it arrives, after the block's head the first time.
+fn print_entries(entries: &[epm::Entry], names: bool, head: &mut bool, out: &mut Output) {
+    if !*head {
+        *head = true;
+        for l in rpc::render_head() {
+            out.line(&l);
+        }
+    }
+    for l in epm::render_entries(entries, names) {
+        out.line(&l);
+    }
+}
+
+/// End a dump's block after its entries (printed as they came), or say why it failed.
+fn print_dump(result: &Result<rpc::Dump, String>, head: bool, out: &mut Output) {
     match result {
         Ok(dump) => {
-            for l in rpc::render(dump, cfg.rpc_names) {
+            if !head {
+                for l in rpc::render_head() {
+                    out.line(&l);
+                }
+            }
+            for l in rpc::render_tail(dump) {
                 out.line(&l);
             }
         }
@@ -851,13 +869,19 @@ fn epm_outcome(
     QueryOutcome { protocol: Protocol::Epm, state, observation, answer, error }
 }
 
-/// TCP 135: bind to the endpoint mapper and dump it over the open connection.
+/// TCP 135: bind to the endpoint mapper and dump it over the open connection. Each
+/// call may take the TCP query wait, the dump [`rpc::Limits`] allow.
 fn tcp_epm(ctx: &QueryContext, mut stream: TcpStream, out: &mut Output) -> QueryOutcome {
     out.line("Querying Endpoint Mapper Database...");
     let started = Instant::now();
     let wait = tcp_query_wait(ctx.cfg);
-    let result = rpc::dump_tcp(&mut stream, wait);
-    print_dump(&result, ctx.cfg, out);
+    let names = ctx.cfg.rpc_names;
+    let mut head = false;
+    let result = rpc::dump_tcp(&mut stream, rpc::Limits::for_call(wait), &mut |entries| {
+        print_entries(entries, names, &mut head, out)
+    })
+    .map_err(|e| e.to_string());
+    print_dump(&result, head, out);
     let observation = result.as_ref().ok().map(|_| Observation {
         evidence: Evidence::Reply { bytes: 0 },
         tries: 1,
@@ -869,16 +893,25 @@ fn tcp_epm(ctx: &QueryContext, mut stream: TcpStream, out: &mut Output) -> Query
 
 /// UDP 135: connectionless ept_lookup; the first call's evidence decides.
 fn udp_epm(ctx: &QueryContext, out: &mut Output) -> Result<QueryOutcome, Error> {
-    let d = rpc::dump_udp(ctx.target.socket_addr(ctx.port), ctx.cfg.udp_wait, ctx.cfg.udp_tries)?;
-    let state = if d.result.is_some() {
+    let names = ctx.cfg.rpc_names;
+    let mut head = false;
+    let d = rpc::dump_udp(ctx.target.socket_addr(ctx.port), ctx.cfg.udp_wait, ctx.cfg.udp_tries, &mut |e| {
+        print_entries(e, names, &mut head, out)
+    })?;
+    let result = d.result.map(|r| r.map_err(|e| e.to_string()));
+    let state = if result.is_some() {
+        // Any DCE/RPC answer (even `working` until the deadline) proves a server.
         State::Listening
+    } else if d.interrupted {
+        // Stopped before an answer: the probe's verdict stands.
+        State::ListeningOrFiltered
     } else {
         udp_query_state(&d.observation.evidence, ctx.target.addr)
     };
-    match &d.result {
-        Some(r) => print_dump(r, ctx.cfg, out),
+    match &result {
+        Some(r) => print_dump(r, head, out),
         None => out.line(""),
     }
     print_udp_verdict(ctx, state, &d.observation, None, out);
-    Ok(epm_outcome(state, Some(d.observation), d.result))
+    Ok(epm_outcome(state, Some(d.observation), result))
 }

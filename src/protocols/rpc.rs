@@ -2,12 +2,24 @@
 //! over TCP (ncacn_ip_tcp) and UDP (ncadg_ip_udp), on top of the wire formats
 //! in [`dcerpc`] and [`epm`].
 //!
-//! Every read has a deadline, the number of calls is capped
-//! ([`epm::MAX_LOOKUP_CALLS`]), and reassembly is size-capped, so a hostile or
-//! broken server ends in a clear message, never a hang.
+//! A hostile or broken server cannot keep a dump alive or make it grow without end:
+//!
+//! * every call has a deadline fixed when its request is sent ([`Limits::call`]);
+//!   bytes, fragments, `working` or `nocall` that arrive meanwhile never move it;
+//! * the whole dump has one too ([`Limits::dump`]: [`DUMP_CALL_DEADLINES`] call
+//!   deadlines, at most [`DUMP_CEILING`] unless one call's deadline is longer);
+//! * one reply is at most [`MAX_REPLY_BYTES`] in [`MAX_REPLY_FRAGMENTS`] fragments,
+//!   and the dump keeps at most [`MAX_DUMP_ENTRIES`] entries from at most
+//!   [`MAX_DUMP_BYTES`] of replies in at most [`epm::MAX_LOOKUP_CALLS`] calls;
+//! * every wait is cut into [`cancel::slice_until`] slices, so Ctrl-C ends it
+//!   within a second, keeping what was found.
+//!
+//! Entries are handed to the caller page by page as they arrive (to print them),
+//! and a bound that cuts the list short says so in [`Dump::incomplete`].
 
 use super::dcerpc::{self, ClBody, RpcError};
 use super::epm::{self, Entry};
+use crate::cancel;
 use crate::platform;
 use crate::probe::{Evidence, Observation};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
@@ -17,62 +29,236 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
-/// What a dump found: every entry, and why it stopped if not at the list's end.
+/// Most entries one dump keeps (a busy Windows domain controller lists a few hundred).
+pub const MAX_DUMP_ENTRIES: usize = 10_000;
+/// Most reply bytes (stubs, summed over the calls) one dump reads before it stops.
+pub const MAX_DUMP_BYTES: usize = 8 << 20;
+/// Largest single reassembled reply (a 500-entry page is about 100 KiB).
+pub const MAX_REPLY_BYTES: usize = 1 << 20;
+/// Most fragments in a single reply (1 MiB in 4280-byte fragments is 245).
+pub const MAX_REPLY_FRAGMENTS: usize = 1024;
+/// The dump's deadline in call deadlines: 10 s with the default 2 s calls.
+pub const DUMP_CALL_DEADLINES: u32 = 5;
+/// The dump's deadline never exceeds this, unless a single call's deadline does.
+pub const DUMP_CEILING: Duration = Duration::from_secs(60);
+
+/// The deadlines of a dump.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Each call (bind, ept_lookup), counted from when its request was sent.
+    pub call: Duration,
+    /// The whole dump, counted from its first request.
+    pub dump: Duration,
+}
+
+impl Limits {
+    /// The deadlines for calls of `call` each.
+    pub fn for_call(call: Duration) -> Limits {
+        let dump = call.saturating_mul(DUMP_CALL_DEADLINES).min(DUMP_CEILING.max(call));
+        Limits { call, dump }
+    }
+}
+
+/// What a dump found: every entry kept, and why it stopped if not at the list's end.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct Dump {
     pub entries: Vec<Entry>,
-    /// Calls made to ept_lookup.
+    /// Calls made to ept_lookup that were answered.
     pub calls: usize,
-    /// Set when the list may be incomplete (call cap reached, server stopped answering).
+    /// Set when the list may be incomplete (a bound was reached, the server stopped
+    /// answering, the run was interrupted).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub incomplete: Option<String>,
+}
+
+/// Why a dump (or the rest of it) could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DumpError {
+    /// The server's bytes did not decode, or it answered with a fault or reject.
+    #[error(transparent)]
+    Rpc(#[from] RpcError),
+    /// The call's own deadline passed before its reply was complete.
+    #[error("no complete answer from the endpoint mapper within {0} ms of the call")]
+    CallDeadline(u128),
+    /// The server kept saying `working` until the call's deadline.
+    #[error("the endpoint mapper was still working on the call when its {0} ms deadline passed")]
+    StillWorking(u128),
+    /// The whole dump's deadline passed.
+    #[error("the dump's deadline of {0} ms passed")]
+    DumpDeadline(u128),
+    /// Ctrl-C (or SIGTERM / SIGHUP).
+    #[error("interrupted")]
+    Interrupted,
+    #[error("the endpoint mapper closed the connection")]
+    Closed,
+    #[error("cannot send to the endpoint mapper: {0}")]
+    Send(String),
+    #[error("endpoint mapper connection failed: {0}")]
+    Io(String),
+}
+
+/// When the current call must end, and which deadline that is.
+#[derive(Debug, Clone, Copy)]
+struct Due {
+    at: Instant,
+    /// The dump's deadline comes before the call's.
+    by_dump: bool,
+    limits: Limits,
+}
+
+impl Due {
+    fn new(sent: Instant, limits: Limits, dump_end: Instant) -> Due {
+        let call_end = sent + limits.call;
+        Due { at: call_end.min(dump_end), by_dump: dump_end <= call_end, limits }
+    }
+
+    /// The error once `at` has passed.
+    fn passed(&self) -> DumpError {
+        if self.by_dump {
+            DumpError::DumpDeadline(self.limits.dump.as_millis())
+        } else {
+            DumpError::CallDeadline(self.limits.call.as_millis())
+        }
+    }
 }
 
 /// Entries asked for per UDP call: small, so replies fit Windows' initial
 /// 1024-byte fragment size and rarely need reassembly.
 const MAX_ENTS_UDP: u32 = 4;
 
-/// Dump over an open TCP connection; `wait` bounds each read.
-pub fn dump_tcp(stream: &mut TcpStream, wait: Duration) -> Result<Dump, String> {
-    let mut conn = CoConn { stream, pending: Vec::new(), wait };
-    conn.send(&dcerpc::emit_bind(1, dcerpc::CO_DEFAULT_MAX_FRAG, dcerpc::EPM_SYNTAX, dcerpc::NDR_SYNTAX))?;
-    let ack_frame = conn.frame()?;
-    let ack = dcerpc::parse_bind_ack(&ack_frame).map_err(|e| e.to_string())?;
-    ack.check_accepted().map_err(|e| e.to_string())?;
+/// What to do after a page.
+enum Next {
+    /// Ask again with this handle.
+    More([u8; epm::HANDLE_LEN]),
+    /// The server said the list is complete (or ended it with a status).
+    End,
+    /// A bound stopped the dump; release this handle.
+    Cut([u8; epm::HANDLE_LEN]),
+}
+
+/// Collects pages within the dump's bounds and hands their entries on as they come.
+struct Collector<'a> {
+    dump: Dump,
+    bytes: usize,
+    on_entries: &'a mut dyn FnMut(&[Entry]),
+}
+
+impl<'a> Collector<'a> {
+    fn new(on_entries: &'a mut dyn FnMut(&[Entry])) -> Self {
+        Collector { dump: Dump::default(), bytes: 0, on_entries }
+    }
+
+    /// Decode one reply stub and keep its entries, up to the bounds.
+    fn page(&mut self, stub: &[u8]) -> Result<Next, DumpError> {
+        let page = epm::parse_ept_lookup_reply(stub)?;
+        self.dump.calls += 1;
+        self.bytes = self.bytes.saturating_add(stub.len());
+        let last = page.is_last();
+        note_status(&mut self.dump, page.status);
+        let mut entries = page.entries;
+        let room = MAX_DUMP_ENTRIES.saturating_sub(self.dump.entries.len());
+        let over = entries.len() > room;
+        entries.truncate(room);
+        if !entries.is_empty() {
+            (self.on_entries)(&entries);
+        }
+        self.dump.entries.extend(entries);
+        if over || (!last && self.dump.entries.len() >= MAX_DUMP_ENTRIES) {
+            self.dump.incomplete = Some(format!("more than {MAX_DUMP_ENTRIES} entries (the dump's bound)"));
+            return Ok(Next::Cut(page.entry_handle));
+        }
+        if last {
+            return Ok(Next::End);
+        }
+        if self.bytes >= MAX_DUMP_BYTES {
+            self.dump.incomplete =
+                Some(format!("the replies reached {} MiB (the dump's bound)", MAX_DUMP_BYTES >> 20));
+            return Ok(Next::Cut(page.entry_handle));
+        }
+        Ok(Next::More(page.entry_handle))
+    }
+
+    /// A failure before the first page fails the dump; after it, the list is cut short.
+    fn fail(mut self, e: DumpError) -> Result<Dump, DumpError> {
+        if self.dump.calls == 0 {
+            return Err(e);
+        }
+        self.dump.incomplete = Some(e.to_string());
+        Ok(self.dump)
+    }
+
+    fn call_cap(&mut self) {
+        self.dump.incomplete = Some(format!("stopped after {} ept_lookup calls", epm::MAX_LOOKUP_CALLS));
+    }
+}
+
+/// Dump over an open TCP connection. `on_entries` gets each page's entries as they
+/// arrive; the result holds them all too (for JSON), within the bounds.
+pub fn dump_tcp(
+    stream: &mut TcpStream,
+    limits: Limits,
+    on_entries: &mut dyn FnMut(&[Entry]),
+) -> Result<Dump, DumpError> {
+    let dump_end = Instant::now() + limits.dump;
+    let mut conn = CoConn { stream, pending: Vec::new() };
+    let due = Due::new(Instant::now(), limits, dump_end);
+    conn.send(
+        &dcerpc::emit_bind(1, dcerpc::CO_DEFAULT_MAX_FRAG, dcerpc::EPM_SYNTAX, dcerpc::NDR_SYNTAX),
+        due,
+    )?;
+    let ack = dcerpc::parse_bind_ack(&conn.frame(due)?)?;
+    ack.check_accepted()?;
     // The server's receive limit bounds our request fragments.
     let max_frag = ack.max_recv_frag.clamp(dcerpc::CO_HEADER_LEN as u16 + 64, dcerpc::CO_DEFAULT_MAX_FRAG);
-    let mut dump = Dump::default();
+    let mut col = Collector::new(on_entries);
     let mut handle = epm::NULL_HANDLE;
     for call in 0..epm::MAX_LOOKUP_CALLS {
         let call_id = 2 + call as u32;
-        let stub = epm::emit_ept_lookup_stub(&handle, epm::MAX_ENTS_TCP);
-        for frag in dcerpc::emit_request(call_id, 0, epm::EPT_LOOKUP_OPNUM, &stub, max_frag) {
-            conn.send(&frag)?;
-        }
-        let mut reasm = dcerpc::CoReassembler::new(call_id, dcerpc::DEFAULT_MAX_STUB);
-        let reply = loop {
-            let frame = conn.frame()?;
-            if let Some(stub) = reasm.push(&frame).map_err(|e| e.to_string())? {
-                break stub;
-            }
+        let stub = match lookup_tcp(&mut conn, call_id, &handle, max_frag, limits, dump_end) {
+            Ok(stub) => stub,
+            Err(e) => return col.fail(e),
         };
-        dump.calls += 1;
-        let page = epm::parse_ept_lookup_reply(&reply).map_err(|e| e.to_string())?;
-        let last = page.is_last();
-        note_status(&mut dump, page.status);
-        dump.entries.extend(page.entries);
-        if last {
-            return Ok(dump);
+        match col.page(&stub) {
+            Ok(Next::More(h)) => handle = h,
+            Ok(Next::End) => return Ok(col.dump),
+            Ok(Next::Cut(h)) => {
+                conn.free(&h, max_frag);
+                return Ok(col.dump);
+            }
+            Err(e) => return col.fail(e),
         }
-        handle = page.entry_handle;
     }
-    dump.incomplete = Some(format!("stopped after {} ept_lookup calls", epm::MAX_LOOKUP_CALLS));
-    // Release the server's context handle; the connection closes right after anyway.
-    let stub = epm::emit_ept_lookup_handle_free_stub(&handle);
-    for frag in dcerpc::emit_request(999, 0, epm::EPT_LOOKUP_HANDLE_FREE_OPNUM, &stub, max_frag) {
-        let _ = conn.send(&frag);
+    col.call_cap();
+    conn.free(&handle, max_frag);
+    Ok(col.dump)
+}
+
+/// One ept_lookup call over TCP: its reassembled reply stub.
+fn lookup_tcp(
+    conn: &mut CoConn<'_>,
+    call_id: u32,
+    handle: &[u8; epm::HANDLE_LEN],
+    max_frag: u16,
+    limits: Limits,
+    dump_end: Instant,
+) -> Result<Vec<u8>, DumpError> {
+    let due = Due::new(Instant::now(), limits, dump_end);
+    if due.at <= Instant::now() {
+        return Err(due.passed());
     }
-    Ok(dump)
+    let stub = epm::emit_ept_lookup_stub(handle, epm::MAX_ENTS_TCP);
+    for frag in dcerpc::emit_request(call_id, 0, epm::EPT_LOOKUP_OPNUM, &stub, max_frag) {
+        conn.send(&frag, due)?;
+    }
+    let mut reasm =
+        dcerpc::CoReassembler::new(call_id, MAX_REPLY_BYTES).with_max_fragments(MAX_REPLY_FRAGMENTS);
+    // Bounded by `due`: every frame() returns by then.
+    loop {
+        let frame = conn.frame(due)?;
+        if let Some(stub) = reasm.push(&frame)? {
+            return Ok(stub);
+        }
+    }
 }
 
 /// A status other than "ok" or "no more entries" ends the list: say so.
@@ -88,18 +274,32 @@ fn note_status(dump: &mut Dump, status: u32) {
 /// A CO connection that yields whole PDUs.
 struct CoConn<'a> {
     stream: &'a mut TcpStream,
+    /// Bytes read but not yet framed: at most one 65,535-byte frame plus one read.
     pending: Vec<u8>,
-    wait: Duration,
 }
 
 impl CoConn<'_> {
-    fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
-        self.stream.set_write_timeout(Some(self.wait)).map_err(|e| e.to_string())?;
-        self.stream.write_all(bytes).map_err(|e| format!("cannot send to the endpoint mapper: {e}"))
+    /// Write all of `bytes` by `due`, in slices so that Ctrl-C is seen.
+    fn send(&mut self, bytes: &[u8], due: Due) -> Result<(), DumpError> {
+        let mut off = 0;
+        while off < bytes.len() {
+            if cancel::requested() {
+                return Err(DumpError::Interrupted);
+            }
+            let slice = cancel::slice_until(due.at).ok_or_else(|| due.passed())?;
+            self.stream.set_write_timeout(Some(slice)).map_err(|e| DumpError::Io(e.to_string()))?;
+            match self.stream.write(&bytes[off..]) {
+                Ok(0) => return Err(DumpError::Closed),
+                Ok(n) => off += n,
+                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(DumpError::Send(e.to_string())),
+            }
+        }
+        Ok(())
     }
 
-    /// The next complete PDU, waiting at most `wait` for each read.
-    fn frame(&mut self) -> Result<Vec<u8>, String> {
+    /// The next complete PDU, by `due` whatever the server sends meanwhile.
+    fn frame(&mut self, due: Due) -> Result<Vec<u8>, DumpError> {
         let mut chunk = [0u8; 8192];
         loop {
             if let Some(n) = dcerpc::co_frame_len(&self.pending)
@@ -107,21 +307,39 @@ impl CoConn<'_> {
             {
                 return Ok(self.pending.drain(..n).collect());
             }
-            self.stream.set_read_timeout(Some(self.wait)).map_err(|e| e.to_string())?;
+            if cancel::requested() {
+                return Err(DumpError::Interrupted);
+            }
+            let slice = cancel::slice_until(due.at).ok_or_else(|| due.passed())?;
+            self.stream.set_read_timeout(Some(slice)).map_err(|e| DumpError::Io(e.to_string()))?;
             match self.stream.read(&mut chunk) {
-                Ok(0) => return Err("the endpoint mapper closed the connection".into()),
+                Ok(0) => return Err(DumpError::Closed),
                 Ok(n) => self.pending.extend_from_slice(&chunk[..n]),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-                    return Err(format!(
-                        "no answer from the endpoint mapper within {} ms",
-                        self.wait.as_millis()
-                    ));
-                }
-                Err(e) => return Err(format!("endpoint mapper connection failed: {e}")),
+                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(DumpError::Io(e.to_string())),
             }
         }
     }
+
+    /// Release the server's context handle when stopping early; the connection
+    /// closes right after anyway, so this waits for nothing.
+    fn free(&mut self, handle: &[u8; epm::HANDLE_LEN], max_frag: u16) {
+        if *handle == epm::NULL_HANDLE || cancel::requested() {
+            return;
+        }
+        let stub = epm::emit_ept_lookup_handle_free_stub(handle);
+        let short = Limits::for_call(cancel::SLICE);
+        let due = Due::new(Instant::now(), short, Instant::now() + short.call);
+        for frag in dcerpc::emit_request(999, 0, epm::EPT_LOOKUP_HANDLE_FREE_OPNUM, &stub, max_frag) {
+            if self.send(&frag, due).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+fn is_timeout(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut)
 }
 
 /// The outcome of a UDP dump: the evidence for the verdict, and what was found.
@@ -129,75 +347,109 @@ pub struct UdpDump {
     /// Evidence of the first call: a reply, an ICMP error, or silence.
     pub observation: Observation,
     /// Present once the server answered at all.
-    pub result: Option<Result<Dump, String>>,
+    pub result: Option<Result<Dump, DumpError>>,
+    /// The run was stopped before the server answered: silence proves nothing.
+    pub interrupted: bool,
 }
 
-/// Dump over connectionless RPC (UDP 135).
+/// How one connectionless call ended.
+enum CallEnd {
+    /// The reassembled reply stub.
+    Reply(Vec<u8>),
+    /// The server answered (in DCE/RPC or not), but the call failed.
+    Failed(DumpError),
+    /// Nothing from the server: silence, an ICMP error, or a stop before any answer.
+    Unanswered,
+}
+
+/// Dump over connectionless RPC (UDP 135). A call's deadline is `wait × tries` from
+/// its first request, with a retransmission every `wait` while unanswered.
 ///
 /// The socket is unconnected, because a server may answer or call back
 /// (`conv_who_are_you2`) from another port; datagrams from other hosts are
 /// ignored. ICMP errors still arrive through the platform error queue.
-pub fn dump_udp(target: SocketAddr, wait: Duration, tries: u32) -> Result<UdpDump, crate::Error> {
+pub fn dump_udp(
+    target: SocketAddr,
+    wait: Duration,
+    tries: u32,
+    on_entries: &mut dyn FnMut(&[Entry]),
+) -> Result<UdpDump, crate::Error> {
     let sock = Socket::new(Domain::for_address(target), Type::DGRAM, Some(Protocol::UDP))
         .map_err(|e| crate::Error::Socket(format!("cannot create a UDP socket: {e}")))?;
     let _ = platform::enable_icmp_errors(&sock, target.is_ipv6());
+    let tries = tries.max(1);
+    let limits = Limits::for_call(wait.saturating_mul(tries));
     let mut cl = ClClient {
         sock,
         target,
         wait,
-        tries: tries.max(1),
+        tries,
         activity: Uuid::new_v4(),
         cas: Uuid::new_v4(),
         seq: 0,
         boot: 0,
     };
-    let mut dump = Dump::default();
+    let dump_end = Instant::now() + limits.dump;
+    let mut col = Collector::new(on_entries);
     let mut handle = epm::NULL_HANDLE;
     let mut first: Option<Observation> = None;
+    let done = |first: Option<Observation>, result| UdpDump {
+        observation: first.unwrap_or_else(silence),
+        result: Some(result),
+        interrupted: false,
+    };
     for _ in 0..epm::MAX_LOOKUP_CALLS {
+        let due = Due::new(Instant::now(), limits, dump_end);
+        if first.is_none() && cancel::requested() {
+            // Stopped before asking: nothing was learnt about the port.
+            return Ok(UdpDump { observation: silence(), result: None, interrupted: true });
+        }
+        let ended = if cancel::requested() {
+            Some(DumpError::Interrupted)
+        } else if due.at <= Instant::now() {
+            Some(due.passed())
+        } else {
+            None
+        };
+        if let Some(e) = ended {
+            return Ok(done(first, col.fail(e)));
+        }
         let stub = epm::emit_ept_lookup_stub(&handle, MAX_ENTS_UDP);
-        let (obs, reply) = cl.call(&stub);
-        let is_first = first.is_none();
-        if is_first {
-            first = Some(obs.clone());
-        }
-        let stub = match reply {
-            Some(Ok(stub)) => stub,
-            Some(Err(e)) => {
-                let msg = e.to_string();
-                return Ok(UdpDump { observation: first.unwrap_or(obs), result: Some(Err(msg)) });
+        let (obs, end) = cl.call(&stub, due);
+        let first_call = first.is_none();
+        let first_obs = first.get_or_insert(obs).clone();
+        let reply = match end {
+            CallEnd::Reply(stub) => stub,
+            CallEnd::Failed(e) => return Ok(done(Some(first_obs), col.fail(e))),
+            CallEnd::Unanswered if first_call => {
+                return Ok(UdpDump {
+                    observation: first_obs,
+                    result: None,
+                    interrupted: cancel::requested(),
+                });
             }
-            None if is_first => {
-                return Ok(UdpDump { observation: obs, result: None });
-            }
-            None => {
-                dump.incomplete = Some(format!(
-                    "the endpoint mapper stopped answering after {} entries",
-                    dump.entries.len()
-                ));
-                break;
+            CallEnd::Unanswered => {
+                let why = if cancel::requested() {
+                    DumpError::Interrupted.to_string()
+                } else if due.by_dump {
+                    due.passed().to_string()
+                } else {
+                    format!("the endpoint mapper stopped answering after {} entries", col.dump.entries.len())
+                };
+                col.dump.incomplete = Some(why);
+                return Ok(done(Some(first_obs), Ok(col.dump)));
             }
         };
-        dump.calls += 1;
         cl.seq += 1;
-        let page = match epm::parse_ept_lookup_reply(&stub) {
-            Ok(p) => p,
-            Err(e) => {
-                return Ok(UdpDump { observation: first.unwrap_or(obs), result: Some(Err(e.to_string())) });
-            }
-        };
-        let last = page.is_last();
-        note_status(&mut dump, page.status);
-        dump.entries.extend(page.entries);
-        if last {
-            return Ok(UdpDump { observation: first.unwrap_or(obs), result: Some(Ok(dump)) });
+        match col.page(&reply) {
+            Ok(Next::More(h)) => handle = h,
+            // A CL context handle dies with the activity; nothing to release.
+            Ok(Next::End | Next::Cut(_)) => return Ok(done(Some(first_obs), Ok(col.dump))),
+            Err(e) => return Ok(done(Some(first_obs), col.fail(e))),
         }
-        handle = page.entry_handle;
     }
-    if dump.incomplete.is_none() {
-        dump.incomplete = Some(format!("stopped after {} ept_lookup calls", epm::MAX_LOOKUP_CALLS));
-    }
-    Ok(UdpDump { observation: first.unwrap_or_else(silence), result: Some(Ok(dump)) })
+    col.call_cap();
+    Ok(done(first, Ok(col.dump)))
 }
 
 fn silence() -> Observation {
@@ -216,57 +468,61 @@ struct ClClient {
 }
 
 impl ClClient {
-    /// One ept_lookup call: the evidence, and the reassembled reply stub
-    /// (`None` for silence or an ICMP error).
-    fn call(&mut self, stub: &[u8]) -> (Observation, Option<Result<Vec<u8>, RpcError>>) {
-        let mut reasm =
-            dcerpc::ClReassembler::new(dcerpc::CL_DEFAULT_MAX_FRAGMENTS, dcerpc::DEFAULT_MAX_STUB);
+    /// One ept_lookup call, ended by `due` whatever arrives: the evidence (the first
+    /// DCE/RPC answer about this call, or silence / an ICMP error) and how it ended.
+    fn call(&mut self, stub: &[u8], due: Due) -> (Observation, CallEnd) {
+        let mut reasm = dcerpc::ClReassembler::new(MAX_REPLY_FRAGMENTS, MAX_REPLY_BYTES);
         let mut buf = vec![MaybeUninit::<u8>::uninit(); 65_535];
         let mut attempt = 0;
-        let mut send_now = true;
-        let mut deadline = Instant::now();
-        let mut sent_at = Instant::now();
-        // Bounded: each pass either waits until a deadline or handles a datagram,
-        // and the number of sends and of deadline extensions is capped.
-        let mut extensions = 0;
+        let mut next_send = Instant::now();
+        let mut sent_at = next_send;
+        // Set once the server spoke DCE/RPC about this call: that already proves it.
+        let mut answered: Option<Observation> = None;
+        // The server's latest word was `working`.
+        let mut working = false;
+        // Bounded by `due`: every pass waits at most one slice, and sends are capped.
         loop {
-            if send_now {
-                if attempt >= self.tries {
-                    let obs = Observation {
-                        evidence: Evidence::Silence,
-                        tries: attempt,
-                        rtt: None,
-                        wait: self.wait,
-                    };
-                    return (obs, None);
-                }
+            if cancel::requested() {
+                return match answered {
+                    Some(o) => (o, CallEnd::Failed(DumpError::Interrupted)),
+                    None => (self.silence(attempt), CallEnd::Unanswered),
+                };
+            }
+            let now = Instant::now();
+            if now >= due.at {
+                return match answered {
+                    Some(o) if working && !due.by_dump => {
+                        (o, CallEnd::Failed(DumpError::StillWorking(due.limits.call.as_millis())))
+                    }
+                    Some(o) => (o, CallEnd::Failed(due.passed())),
+                    None => (self.silence(attempt), CallEnd::Unanswered),
+                };
+            }
+            if attempt < self.tries && now >= next_send {
                 attempt += 1;
                 let call = dcerpc::ClCall::epm(self.activity, self.seq, self.boot, epm::EPT_LOOKUP_OPNUM);
                 let req = match dcerpc::emit_cl_request(&call, stub, 0) {
                     Ok(r) => r,
-                    Err(e) => return (silence(), Some(Err(e))),
+                    Err(e) => return (silence(), CallEnd::Failed(e.into())),
                 };
-                sent_at = Instant::now();
-                deadline = sent_at + self.wait;
+                sent_at = now;
+                next_send = now + self.wait;
                 if let Err(e) = self.sock.send_to(&req, &SockAddr::from(self.target)) {
-                    return (self.error_obs(&e, attempt, sent_at), None);
+                    return (self.error_obs(&e, attempt, sent_at), CallEnd::Unanswered);
                 }
-                send_now = false;
             }
-            let now = Instant::now();
-            if now >= deadline {
-                send_now = true;
-                continue;
-            }
-            let _ = self.sock.set_read_timeout(Some((deadline - now).max(Duration::from_millis(1))));
+            let until = if attempt < self.tries { next_send.min(due.at) } else { due.at };
+            let Some(slice) = cancel::slice_until(until) else { continue };
+            let _ = self.sock.set_read_timeout(Some(slice));
             let (n, from) = match self.sock.recv_from(&mut buf) {
                 Ok((n, from)) => (n, from.as_socket()),
-                Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
-                    send_now = true;
-                    continue;
+                Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return match answered {
+                        Some(o) => (o, CallEnd::Failed(DumpError::Io(e.to_string()))),
+                        None => (self.error_obs(&e, attempt, sent_at), CallEnd::Unanswered),
+                    };
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return (self.error_obs(&e, attempt, sent_at), None),
             };
             if from.map(|a| a.ip()) != Some(self.target.ip()) {
                 continue;
@@ -281,10 +537,12 @@ impl ClClient {
             };
             let Ok(pdu) = dcerpc::parse_cl_pdu(&bytes) else {
                 // Something answered on the port, but not in DCE/RPC.
-                return (obs, Some(Err(RpcError::Truncated("connectionless RPC reply"))));
+                let e = RpcError::Truncated("connectionless RPC reply");
+                return (answered.unwrap_or(obs), CallEnd::Failed(e.into()));
             };
             if let Some(who) = dcerpc::parse_conv_who_are_you2(&pdu) {
                 // The server asks who we are before running a non-idempotent call.
+                answered.get_or_insert(obs);
                 self.boot = who.boot_time;
                 let resp = dcerpc::emit_conv_who_are_you2_response(&pdu.header, self.seq, self.cas);
                 if let Some(from) = from {
@@ -295,6 +553,8 @@ impl ClClient {
             if pdu.header.activity != self.activity || pdu.header.seq != self.seq {
                 continue;
             }
+            let first = answered.get_or_insert(obs).clone();
+            working = false;
             match pdu.body {
                 ClBody::Response(r) => {
                     self.boot = pdu.header.server_boot;
@@ -307,10 +567,10 @@ impl ClClient {
                                 let _ =
                                     self.sock.send_to(&dcerpc::emit_ack(&pdu.header), &SockAddr::from(from));
                             }
-                            return (obs, Some(Ok(stub)));
+                            return (first, CallEnd::Reply(stub));
                         }
-                        Ok(None) => deadline = Instant::now() + self.wait,
-                        Err(e) => return (obs, Some(Err(e))),
+                        Ok(None) => {}
+                        Err(e) => return (first, CallEnd::Failed(e.into())),
                     }
                     if r.frag && !r.nofack {
                         let body = dcerpc::FackBody {
@@ -328,16 +588,20 @@ impl ClClient {
                         }
                     }
                 }
-                ClBody::Fault(status) => return (obs, Some(Err(RpcError::Fault(status)))),
-                ClBody::Reject(status) => return (obs, Some(Err(RpcError::Reject(status)))),
-                ClBody::Working if extensions < 10 => {
-                    extensions += 1;
-                    deadline = Instant::now() + self.wait;
-                }
-                ClBody::Nocall(_) => send_now = true,
+                ClBody::Fault(status) => return (first, CallEnd::Failed(RpcError::Fault(status).into())),
+                ClBody::Reject(status) => return (first, CallEnd::Failed(RpcError::Reject(status).into())),
+                // Still executing: keep waiting, but only until `due`.
+                ClBody::Working => working = true,
+                // The server lost the call: send it again now, if tries are left.
+                ClBody::Nocall(_) => next_send = Instant::now(),
                 _ => {}
             }
         }
+    }
+
+    /// Silence after `attempt` requests.
+    fn silence(&self, attempt: u32) -> Observation {
+        Observation { evidence: Evidence::Silence, tries: attempt, rtt: None, wait: self.wait }
     }
 
     fn error_obs(&self, e: &io::Error, attempt: u32, sent_at: Instant) -> Observation {
@@ -352,13 +616,20 @@ impl ClClient {
 
 /// PortQry's block for a dump, after its "Querying Endpoint Mapper Database..." line.
 pub fn render(dump: &Dump, names: bool) -> Vec<String> {
-    let mut lines = vec!["Server's response:".to_string(), String::new()];
+    let mut lines = render_head();
     lines.extend(epm::render_entries(&dump.entries, names));
-    if lines.last().is_some_and(|l| !l.is_empty()) {
-        lines.push(String::new());
-    }
-    lines.push(format!("Total endpoints found: {}", dump.entries.len()));
-    lines.push(String::new());
+    lines.extend(render_tail(dump));
+    lines
+}
+
+/// The lines before the entries (printed with the first page, or at the end).
+pub fn render_head() -> Vec<String> {
+    vec!["Server's response:".to_string(), String::new()]
+}
+
+/// The lines after the entries: the count, why the list may be incomplete, the end marker.
+pub fn render_tail(dump: &Dump) -> Vec<String> {
+    let mut lines = vec![format!("Total endpoints found: {}", dump.entries.len()), String::new()];
     if let Some(why) = &dump.incomplete {
         lines.push(format!("The list may be incomplete: {why}"));
         lines.push(String::new());
@@ -366,4 +637,60 @@ pub fn render(dump: &Dump, names: bool) -> Vec<String> {
     lines.push("==== End of RPC Endpoint Mapper query response ====".to_string());
     lines.push(String::new());
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dump_deadline_is_five_calls_within_the_ceiling() {
+        let s = Duration::from_secs;
+        assert_eq!(Limits::for_call(s(2)).dump, s(10));
+        assert_eq!(Limits::for_call(Duration::from_millis(400)).dump, s(2));
+        assert_eq!(Limits::for_call(s(20)).dump, s(60));
+        // A single call longer than the ceiling still gets its own deadline.
+        assert_eq!(Limits::for_call(s(100)).dump, s(100));
+    }
+
+    /// A page of `n` minimal entries with a non-NULL handle (more to come).
+    fn page(n: usize) -> Vec<u8> {
+        let mut s = vec![0, 0, 0, 0];
+        s.extend_from_slice(&[7; 16]);
+        for v in [n as u32, n as u32, 0, n as u32] {
+            s.extend_from_slice(&v.to_le_bytes());
+        }
+        for _ in 0..n {
+            s.extend_from_slice(&[0; 28]);
+        }
+        s.extend_from_slice(&0u32.to_le_bytes());
+        s
+    }
+
+    #[test]
+    fn collector_keeps_at_most_the_bound_and_streams() {
+        let mut seen = 0;
+        let mut sink = |e: &[Entry]| seen += e.len();
+        let mut col = Collector::new(&mut sink);
+        assert!(matches!(col.page(&page(6000)), Ok(Next::More(_))));
+        assert!(matches!(col.page(&page(6000)), Ok(Next::Cut(_))));
+        assert_eq!(col.dump.entries.len(), MAX_DUMP_ENTRIES);
+        assert_eq!(col.dump.incomplete.as_deref(), Some("more than 10000 entries (the dump's bound)"));
+        let dump = col.fail(DumpError::Interrupted).unwrap();
+        assert_eq!(dump.incomplete.as_deref(), Some("interrupted"));
+        assert_eq!(seen, MAX_DUMP_ENTRIES);
+    }
+
+    #[test]
+    fn a_failure_before_the_first_page_fails_the_dump() {
+        let mut sink = |_: &[Entry]| {};
+        let col = Collector::new(&mut sink);
+        assert_eq!(
+            col.fail(DumpError::CallDeadline(400)).unwrap_err().to_string(),
+            "no complete answer from the endpoint mapper within 400 ms of the call"
+        );
+        let mut col = Collector::new(&mut sink);
+        assert!(matches!(col.page(&page(0)), Ok(Next::End)));
+        assert!(matches!(col.page(b"short"), Err(DumpError::Rpc(_))));
+    }
 }
