@@ -73,10 +73,21 @@ PY
         sleep 2
         local flag=-sT; [[ $proto == udp ]] && flag=-sU
         s=$(date +%s.%N)
-        ip netns exec "$C" nmap -n -Pn $flag -p 1000-1999 --max-retries 10 198.19.250.2 -oG "$OUT/$id.nmap" >/dev/null
+        ip netns exec "$C" nmap -n -Pn $flag -p 1000-1999 --max-retries 10 198.19.250.2 -oX "$OUT/$id.xml" >/dev/null
         e=$(date +%s.%N); nm_t=$(secs "$s" "$e")
         ratio_nm=$(python3 -c "print('%.3f' % ($pq_t / $nm_t))")
-        echo "$id nmap: $(grep -o 'Ports: .*' "$OUT/$id.nmap" | tr ',' '\n' | awk -F/ '{print $2}' | sort | uniq -c | tr '\n' ' ')" >>"$OUT/nmap.txt"
+        # nmap's verdicts: listed ports plus the "extraports" it summarises.
+        echo "$id nmap: $(python3 - "$OUT/$id.xml" <<'PY'
+import sys, collections, xml.etree.ElementTree as ET
+c = collections.Counter()
+for e in ET.parse(sys.argv[1]).iter():
+    if e.tag == "extraports":
+        c[e.get("state")] += int(e.get("count"))
+    elif e.tag == "port":
+        c[e.find("state").get("state")] += 1
+print(", ".join("%s=%d" % kv for kv in sorted(c.items())))
+PY
+)" >>"$OUT/nmap.txt"
     fi
     local ratio_fl=-
     [[ $floor != - ]] && ratio_fl=$(python3 -c "print('%.2f' % ($pq_t / $floor))")

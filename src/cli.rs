@@ -252,8 +252,9 @@ case-insensitive (portqry -n host -e 53 -p UDP, portqry /n host /o 25,445).
 
 Exit codes: 0 LISTENING, 1 NOT LISTENING, 2 FILTERED or LISTENING or FILTERED
 (several results: the highest of these), 64 bad command line, 68 name does
-not resolve, 71 local socket failure, 73 log file cannot be written, 130
-interrupted (Ctrl-C).
+not resolve, 71 local socket failure, 73 log file cannot be written, 74
+stdout cannot be written, 130 interrupted (Ctrl-C; 129 SIGHUP, 143 SIGTERM),
+141 stdout closed by its reader.
 
 Examples:
   portqry -n myserver.com -e 25

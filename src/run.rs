@@ -128,6 +128,8 @@ fn resolve(name: &str, cfg: &Config, out: &mut Output) -> Result<Target, Error> 
             out.para(&format!("Name resolved to {addr}"));
             Ok(Target { input: name.to_string(), addr, scope_id: 0 })
         }
+        // Interrupted: nothing failed to resolve.
+        Err(e @ Error::InterruptedWhile(_)) => Err(e),
         Err(e) => {
             out.para("Failed to resolve name to IP address");
             Err(e)
