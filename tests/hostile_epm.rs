@@ -16,6 +16,7 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::unix::process::CommandExt;
+use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -99,6 +100,8 @@ fn portqry(port: u16, proto: &str, extra: &[&str], sigint: Option<&str>) -> Run 
         });
     }
     let started = Instant::now();
+    // Reaped by wait4 below (clippy cannot see it), or killed and waited for.
+    #[allow(clippy::zombie_processes)]
     let mut child = cmd.spawn().expect("run portqry");
     let pid = child.id();
     let collect = |mut r: Box<dyn Read + Send>| {
@@ -119,12 +122,19 @@ fn portqry(port: u16, proto: &str, extra: &[&str], sigint: Option<&str>) -> Run 
     let (err, err_h) = collect(Box::new(child.stderr.take().unwrap()));
     let mut peak_kb = 0;
     let mut sigint_at: Option<Instant> = None;
-    let status = loop {
+    let status: std::process::ExitStatus = loop {
         if let Some(kb) = vm_hwm_kb(pid) {
             peak_kb = peak_kb.max(kb);
         }
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
+        // wait4 reaps the child with its own peak RSS (ru_maxrss, kB), so a
+        // child that exits between two samples is still measured.
+        let mut raw = 0;
+        // SAFETY: an all-zero rusage is valid; wait4 on our own child.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        let reaped = unsafe { libc::wait4(pid as libc::pid_t, &mut raw, libc::WNOHANG, &mut usage) };
+        if reaped == pid as libc::pid_t {
+            peak_kb = peak_kb.max(u64::try_from(usage.ru_maxrss).unwrap_or(0));
+            break ExitStatusExt::from_raw(raw);
         }
         if let Some(marker) = sigint
             && sigint_at.is_none()
