@@ -12,6 +12,7 @@
 //!
 //! The bytes are written here from C706 ch.12 / MS-RPCE, not with the crate's
 //! own emitters.
+#![cfg(target_os = "linux")] // /proc VmHWM, wait4 rusage
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
