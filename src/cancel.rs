@@ -36,7 +36,7 @@ pub fn exit_code() -> i32 {
 }
 
 #[cfg(unix)]
-extern "C" fn on_signal(signo: libc::c_int) {
+extern "C" fn on_signal(signo: i32) {
     // Only atomics here: async-signal-safe.
     SIGNAL.store(signo, Ordering::SeqCst);
     STOP.store(true, Ordering::SeqCst);
@@ -46,12 +46,7 @@ extern "C" fn on_signal(signo: libc::c_int) {
 /// terminal send) so the run ends with its report and log file complete.
 pub fn install_handlers() {
     #[cfg(unix)]
-    for signo in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-        // SAFETY: the handler only stores to atomics, which is async-signal-safe.
-        unsafe {
-            libc::signal(signo, on_signal as *const () as libc::sighandler_t);
-        }
-    }
+    crate::platform::on_stop_signals(on_signal);
 }
 
 /// How long the next blocking call may wait on the way to `deadline`: at most

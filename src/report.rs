@@ -196,17 +196,15 @@ fn create_log(path: &Path, shown: &str) -> Result<File, Error> {
     let cannot = |e: std::io::Error| Error::Log(format!("cannot create log file '{shown}': {e}"));
     #[cfg(unix)]
     {
-        use std::os::fd::AsRawFd;
-        use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-        let file = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .custom_flags(libc::O_NONBLOCK)
+        use std::os::unix::fs::FileTypeExt;
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        crate::platform::open_nonblocking(&mut opts);
+        let file = opts
             .open(path)
             .map_err(|e| {
                 let fifo = std::fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo());
-                if e.raw_os_error() == Some(libc::ENXIO) && fifo {
+                if crate::platform::is_no_reader(&e) && fifo {
                     Error::Log(format!(
                         "log file '{shown}' is a FIFO that no process is reading: start the reader first, or give a regular file"
                     ))
@@ -215,14 +213,7 @@ fn create_log(path: &Path, shown: &str) -> Result<File, Error> {
                 }
             })?;
         // Writes block again as usual: a full pipe waits for its reader.
-        // SAFETY: fcntl on a descriptor we own.
-        unsafe {
-            let fd = file.as_raw_fd();
-            let flags = libc::fcntl(fd, libc::F_GETFL);
-            if flags >= 0 {
-                libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK);
-            }
-        }
+        crate::platform::set_blocking(&file);
         Ok(file)
     }
     #[cfg(not(unix))]

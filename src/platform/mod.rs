@@ -18,9 +18,18 @@ pub use linux::{
 
 #[cfg(not(target_os = "linux"))]
 mod portable;
+
+#[cfg(unix)]
+mod unix;
 #[cfg(not(target_os = "linux"))]
 pub use portable::{
     REUSE_REFUSED_SOCKETS, connect_state, enable_icmp_errors, neighbour_unresolved, take_icmp_error,
+};
+#[cfg(unix)]
+pub use unix::{
+    Interest, interface_exists, interface_index, is_exhaustion, is_in_progress, is_no_reader, is_regular_fd,
+    on_stop_signals, open_nonblocking, poll_ready, raise_fd_limit, reverse_name, set_blocking,
+    unreachable_text, wait_readable, wait_writable,
 };
 
 /// What asking again says about a non-blocking TCP connect in progress.
@@ -57,20 +66,32 @@ pub fn is_refused(err: &std::io::Error) -> bool {
     matches!(err.kind(), std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset)
 }
 
-/// Wait up to `timeout` for a socket to become writable (a non-blocking
-/// connect finished, one way or the other); false when the time ran out.
-#[cfg(unix)]
-pub fn wait_writable(sock: &socket2::Socket, timeout: std::time::Duration) -> std::io::Result<bool> {
-    use std::os::fd::AsRawFd;
-    let mut pfd = libc::pollfd { fd: sock.as_raw_fd(), events: libc::POLLOUT, revents: 0 };
-    let ms = timeout.as_millis().clamp(1, i32::MAX as u128) as libc::c_int;
-    // SAFETY: one valid pollfd.
-    match unsafe { libc::poll(&mut pfd, 1, ms) } {
-        n if n < 0 => {
-            let e = std::io::Error::last_os_error();
-            if e.kind() == std::io::ErrorKind::Interrupted { Ok(false) } else { Err(e) }
+/// Errors that describe the path to the target rather than this machine.
+#[cfg(not(unix))]
+pub fn unreachable_text(e: &std::io::Error) -> Option<String> {
+    let code = e.raw_os_error()?;
+    match e.kind() {
+        std::io::ErrorKind::HostUnreachable | std::io::ErrorKind::NetworkUnreachable => {
+            Some(format!("{e} (OS error {code})"))
         }
-        0 => Ok(false),
-        _ => Ok(true),
+        _ => None,
     }
+}
+
+/// Without `if_indextoname`: any non-zero index is taken.
+#[cfg(not(unix))]
+pub fn interface_exists(index: u32) -> bool {
+    index != 0
+}
+
+/// Interface names are not looked up here.
+#[cfg(not(unix))]
+pub fn interface_index(_name: &str) -> Option<u32> {
+    None
+}
+
+/// No reverse look-up here.
+#[cfg(not(unix))]
+pub fn reverse_name(_addr: IpAddr) -> Option<String> {
+    None
 }

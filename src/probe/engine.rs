@@ -33,7 +33,6 @@ use std::collections::VecDeque;
 use std::io;
 use std::mem::MaybeUninit;
 use std::net::{SocketAddr, TcpStream};
-use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -183,28 +182,7 @@ fn reusable_for(job: &Job, opts: &Options) -> bool {
 
 /// Raise the soft open-file limit toward the hard one; returns the soft limit.
 pub fn raise_fd_limit() -> usize {
-    // SAFETY: getrlimit/setrlimit with a valid struct.
-    unsafe {
-        let mut rl: libc::rlimit = std::mem::zeroed();
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) != 0 {
-            return 1024;
-        }
-        let want = rl.rlim_max.min(1 << 20);
-        if rl.rlim_cur < want {
-            let new = libc::rlimit { rlim_cur: want, rlim_max: rl.rlim_max };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &new) == 0 {
-                rl.rlim_cur = want;
-            }
-        }
-        usize::try_from(rl.rlim_cur).unwrap_or(1024)
-    }
-}
-
-fn is_exhaustion(e: &io::Error) -> bool {
-    matches!(
-        e.raw_os_error(),
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM | libc::EADDRNOTAVAIL | libc::EAGAIN)
-    )
+    platform::raise_fd_limit()
 }
 
 /// Run every job; `sink.done(index, outcome)` is called once per job, in
@@ -642,7 +620,7 @@ fn launch(
     let reuse = reusable_for(job, opts);
     let fresh = || match tcp::raw_socket(job.addr, job.transport == Transport::Tcp, true) {
         Ok(s) => Ok(Some(s)),
-        Err(e) if is_exhaustion(&e) => Ok(None),
+        Err(e) if platform::is_exhaustion(&e) => Ok(None),
         Err(e) => Err(Error::Socket(format!("cannot create a socket: {e}"))),
     };
     let wait = match job.transport {
@@ -748,13 +726,13 @@ fn start(sock: &Socket, job: &Job, attempt: u32, opts: &Options) -> Result<Optio
     let connected = sock.connect(&SockAddr::from(job.addr));
     let started = match job.transport {
         Transport::Tcp => match connected {
-            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => Ok(()),
+            Err(e) if platform::is_in_progress(&e) => Ok(()),
             r => r, // Ok: poll reports it writable at once
         },
         Transport::Udp => connected.and_then(|_| sock.send(&[]).map(|_| ())),
     };
     let Err(e) = started else { return Ok(None) };
-    if is_exhaustion(&e) {
+    if platform::is_exhaustion(&e) {
         return Ok(Some(Launch::Exhausted));
     }
     let (evidence, wait) = match job.transport {
@@ -782,26 +760,19 @@ fn wait_and_handle(
     let next = flights.iter().map(|f| f.deadline).chain(wake).min().unwrap_or(now);
     // Wake at least every 100 ms so a stop request is seen promptly.
     let timeout = next.saturating_duration_since(now).min(Duration::from_millis(100));
-    let mut fds: Vec<libc::pollfd> = flights
-        .iter()
-        .map(|f| libc::pollfd {
-            fd: f.sock.as_raw_fd(),
-            events: if jobs[f.idx].transport == Transport::Tcp { libc::POLLOUT } else { libc::POLLIN },
-            revents: 0,
-        })
-        .collect();
-    let ms = timeout.as_millis().clamp(0, 100) as libc::c_int;
-    let ms = if timeout > Duration::ZERO { ms.max(1) } else { 0 };
-    // SAFETY: fds is a valid array of pollfd of the given length.
-    let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
-    if n < 0 {
+    let interest = |f: &Flight| match jobs[f.idx].transport {
+        Transport::Tcp => platform::Interest::Write,
+        Transport::Udp => platform::Interest::Read,
+    };
+    let socks: Vec<(&Socket, platform::Interest)> = flights.iter().map(|f| (&f.sock, interest(f))).collect();
+    let Some(ready) = platform::poll_ready(&socks, timeout) else {
         return; // EINTR: loop again
-    }
+    };
     let now = Instant::now();
     let mut keep = Vec::with_capacity(flights.len());
-    for (f, pfd) in std::mem::take(flights).into_iter().zip(fds) {
+    for (f, ready) in std::mem::take(flights).into_iter().zip(ready) {
         let job = &jobs[f.idx];
-        if pfd.revents != 0 {
+        if ready {
             let settled = match job.transport {
                 Transport::Tcp => settle_tcp(&f, job, true),
                 Transport::Udp => settle_udp(&f, opts, buf),

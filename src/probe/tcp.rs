@@ -78,7 +78,7 @@ fn connect(sock: &Socket, target: SocketAddr, timeout: std::time::Duration) -> i
     sock.set_nonblocking(true)?;
     match sock.connect(&SockAddr::from(target)) {
         Ok(()) => {}
-        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => loop {
+        Err(e) if platform::is_in_progress(&e) => loop {
             if crate::cancel::requested() {
                 return Err(io::ErrorKind::Interrupted.into());
             }
@@ -129,31 +129,7 @@ pub(crate) fn classify_error(sock: &Socket, e: &io::Error) -> Result<Evidence, E
 
 /// Errors that describe the path to the target rather than this machine.
 pub(crate) fn unreachable_text(e: &io::Error) -> Option<String> {
-    let code = e.raw_os_error()?;
-    #[cfg(unix)]
-    {
-        let what = match code {
-            libc::ENETUNREACH => "network unreachable (no route from this machine)",
-            libc::EHOSTUNREACH => "host unreachable",
-            libc::EHOSTDOWN => "host is down",
-            libc::EACCES => "access denied (administratively prohibited)",
-            libc::EPERM => "operation not permitted (this machine's own firewall blocked the probe)",
-            libc::ENOPROTOOPT | libc::EPROTO => "protocol unreachable",
-            #[cfg(target_os = "linux")]
-            libc::ENONET => "machine is not on the network",
-            _ => return None,
-        };
-        Some(format!("{what} (OS error {code})"))
-    }
-    #[cfg(not(unix))]
-    {
-        match e.kind() {
-            io::ErrorKind::HostUnreachable | io::ErrorKind::NetworkUnreachable => {
-                Some(format!("{e} (OS error {code})"))
-            }
-            _ => None,
-        }
-    }
+    platform::unreachable_text(e)
 }
 
 /// A fresh socket for one attempt, with ICMP details enabled and `-sp` bound.

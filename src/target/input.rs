@@ -138,12 +138,7 @@ fn read_all(
             let wait = deadline
                 .map_or(Some(crate::cancel::SLICE), crate::cancel::slice_until)
                 .unwrap_or(Duration::from_millis(1));
-            let mut p = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
-            // SAFETY: one valid pollfd. A FIFO that never had a writer does not
-            // report POLLHUP (Linux), so this waits for one instead of reading
-            // an empty input.
-            let n = unsafe { libc::poll(&mut p, 1, wait.as_millis() as libc::c_int) };
-            if n <= 0 {
+            if !crate::platform::wait_readable(fd, wait) {
                 continue; // timeout, or EINTR from Ctrl-C: look at the flags again
             }
         }
@@ -172,13 +167,10 @@ fn read_file(path: &Path, stop: &dyn Fn() -> bool, strict: bool) -> Result<Strin
     let io = |e: std::io::Error| ReadError::Io(e.to_string());
     let mut opts = std::fs::OpenOptions::new();
     opts.read(true);
+    // Opening a FIFO for reading blocks until a writer comes; without
+    // blocking it returns at once and poll(2) waits, with a deadline.
     #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        // Opening a FIFO for reading blocks until a writer comes; without
-        // blocking it returns at once and poll(2) waits, with a deadline.
-        opts.custom_flags(libc::O_NONBLOCK);
-    }
+    crate::platform::open_nonblocking(&mut opts);
     let mut file = opts.open(path).map_err(io)?;
     let meta = file.metadata().map_err(io)?;
     if meta.is_dir() {
@@ -203,11 +195,7 @@ pub fn read_stdin(stop: &dyn Fn() -> bool) -> Result<String, ReadError> {
     {
         use std::os::fd::AsRawFd;
         let fd = stdin.as_raw_fd();
-        // SAFETY: fstat on our own descriptor into a zeroed struct.
-        let regular = unsafe {
-            let mut st: libc::stat = std::mem::zeroed();
-            libc::fstat(fd, &mut st) == 0 && (st.st_mode & libc::S_IFMT) == libc::S_IFREG
-        };
+        let regular = crate::platform::is_regular_fd(fd);
         let deadline = (!regular && !stdin.is_terminal()).then(|| Instant::now() + PIPE_DEADLINE);
         // Never set O_NONBLOCK here: the descriptor is shared with the shell.
         // poll(2) says when a read will not block.

@@ -49,27 +49,9 @@ pub fn parse_literal(input: &str) -> Result<Option<(IpAddr, u32)>, Error> {
 /// The interface index a zone names; a number must be an existing
 /// interface's index, or the probes would go nowhere and read as FILTERED.
 fn zone_index(zone: &str) -> Option<u32> {
-    if let Ok(n) = zone.parse::<u32>() {
-        #[cfg(unix)]
-        {
-            let mut name = [0 as libc::c_char; libc::IF_NAMESIZE];
-            // SAFETY: the buffer holds IF_NAMESIZE bytes, as if_indextoname requires.
-            let found = n != 0 && !unsafe { libc::if_indextoname(n, name.as_mut_ptr()) }.is_null();
-            return found.then_some(n);
-        }
-        #[cfg(not(unix))]
-        return (n != 0).then_some(n);
-    }
-    #[cfg(unix)]
-    {
-        let c = std::ffi::CString::new(zone).ok()?;
-        // SAFETY: a valid NUL-terminated string.
-        let idx = unsafe { libc::if_nametoindex(c.as_ptr()) };
-        (idx != 0).then_some(idx)
-    }
-    #[cfg(not(unix))]
-    {
-        None
+    match zone.parse::<u32>() {
+        Ok(n) => crate::platform::interface_exists(n).then_some(n),
+        Err(_) => crate::platform::interface_index(zone),
     }
 }
 
@@ -221,35 +203,8 @@ pub fn reverse_lookup(addr: IpAddr, timeout: Duration) -> Result<Option<String>,
     }
 }
 
-#[cfg(unix)]
 fn name_of(addr: IpAddr) -> Option<String> {
-    use std::mem::size_of;
-    let sa = socket2::SockAddr::from(SocketAddr::new(addr, 0));
-    let mut host = [0 as libc::c_char; 1025];
-    // SAFETY: sa is a valid sockaddr of the given length; host is a writable buffer.
-    let rc = unsafe {
-        libc::getnameinfo(
-            sa.as_ptr().cast(),
-            sa.len(),
-            host.as_mut_ptr(),
-            host.len() as _, // socklen_t on Linux, size_t on BSD
-            std::ptr::null_mut(),
-            0,
-            libc::NI_NAMEREQD,
-        )
-    };
-    let _ = size_of::<libc::sockaddr>();
-    if rc != 0 {
-        return None;
-    }
-    // SAFETY: getnameinfo NUL-terminates on success.
-    let name = unsafe { std::ffi::CStr::from_ptr(host.as_ptr()) };
-    Some(name.to_string_lossy().into_owned())
-}
-
-#[cfg(not(unix))]
-fn name_of(_addr: IpAddr) -> Option<String> {
-    None
+    crate::platform::reverse_name(addr)
 }
 
 /// Most targets one run takes, after expanding lists, files and CIDR blocks
@@ -411,10 +366,8 @@ mod tests {
     fn zones_must_name_an_interface() {
         #[cfg(unix)]
         {
-            let lo = std::ffi::CString::new(if cfg!(target_os = "linux") { "lo" } else { "lo0" }).unwrap();
-            // SAFETY: a valid NUL-terminated string.
-            let idx = unsafe { libc::if_nametoindex(lo.as_ptr()) };
-            assert_ne!(idx, 0);
+            let lo = if cfg!(target_os = "linux") { "lo" } else { "lo0" };
+            let idx = crate::platform::interface_index(lo).expect("a loopback interface");
             assert_eq!(
                 parse_literal(&format!("fe80::1%{idx}")).unwrap(),
                 Some(("fe80::1".parse().unwrap(), idx))
