@@ -521,9 +521,9 @@ fn validate(a: Args, command_line: String) -> Result<Config, Error> {
             )));
         }
     }
-    if let Err(e) = crate::protocols::dns::emit_query(1, &a.dns_name, crate::protocols::dns::QueryKind::A) {
+    if let Err(e) = crate::wire::dns::emit_query(1, &a.dns_name, crate::wire::dns::QueryKind::A) {
         let detail = match e {
-            crate::protocols::dns::ParseError::InvalidName { reason, .. } => {
+            crate::wire::dns::ParseError::InvalidName { reason, .. } => {
                 format!("'{}' is not a DNS name ({})", clip(&a.dns_name), clip(&reason))
             }
             e => clip(&e.to_string()),

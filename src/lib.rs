@@ -3,8 +3,10 @@
 //! A re-creation of Microsoft PortQry 2.0. The pipeline, one module each:
 //! [`cli`] (PortQry's `-x` / `/x` syntax and long options) → [`target`]
 //! (names, addresses, ports, services file) → [`probe`] (TCP and UDP probes
-//! and the state decision table, with OS specifics in [`platform`]) →
-//! [`protocols`] (DNS, NetBIOS, LDAP queries) → [`report`] (PortQry's text).
+//! and the state decision table; every OS call in [`platform`]) →
+//! [`protocols`] (the protocol conversations: DNS, NetBIOS, LDAP, SNMP, RPC…)
+//! over [`wire`] (pure bytes) → [`report`] (PortQry's text). [`cancel`] is the
+//! one stop flag every wait checks.
 
 pub mod cancel;
 pub mod cli;
@@ -15,5 +17,6 @@ pub mod protocols;
 pub mod report;
 pub mod run;
 pub mod target;
+pub mod wire;
 
 pub use error::Error;

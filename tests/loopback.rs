@@ -538,7 +538,7 @@ fn udp_tftp_silence_is_filtered() {
 /// to the peer's tunnel ID, which the mock acknowledges with a ZLB.
 #[test]
 fn udp_l2tp_sccrp_is_closed_with_stopccn() {
-    use portqry::protocols::l2tp;
+    use portqry::wire::l2tp;
     let seed = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/l2tp_response/real-xl2tpd-sccrp.bin");
     let mut sccrp = std::fs::read(seed).unwrap();
     let peer_tunnel = l2tp::parse_control(&sccrp).unwrap().assigned_tunnel_id.unwrap();

@@ -4,7 +4,7 @@
 // stream of CO frames / a run of CL datagrams through the reassemblers. Everything
 // must end in Ok or a clean Err: no panic, no unbounded loop or allocation.
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    use portqry::protocols::dcerpc::{self, ClBody, ClReassembler, CoReassembler};
+    use portqry::wire::dcerpc::{self, ClBody, ClReassembler, CoReassembler};
 
     // One PDU of each family.
     let _ = dcerpc::parse_co_pdu(data);

@@ -5,7 +5,7 @@
 // the ID check and reach hickory-proto's decoder; a fixed ID covers the mismatch path.
 // Whatever parses must also render. No panic, no allocation from a claimed count.
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    use portqry::protocols::dns;
+    use portqry::wire::dns;
     let _ = dns::tcp_frame_len(data);
     let _ = dns::parse_response(data, 0x1234);
     if let [a, b, ..] = *data

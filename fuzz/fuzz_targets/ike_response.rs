@@ -1,6 +1,6 @@
 #![no_main]
 
-use portqry::protocols::ike;
+use portqry::wire::ike;
 
 // Feeds arbitrary bytes to the IKE reply parser (IKE_SA_INIT responses, Notify-only
 // refusals, IKEv1 Informational): it must return Err on hostile input, never panic,

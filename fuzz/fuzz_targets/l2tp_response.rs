@@ -1,6 +1,6 @@
 #![no_main]
 
-use portqry::protocols::l2tp;
+use portqry::wire::l2tp;
 
 // Feeds arbitrary bytes to the L2TP control-message parser (SCCRP, StopCCN, ZLB
 // answers to an SCCRQ): it must return Err on hostile input, never panic, hang or

@@ -1,6 +1,6 @@
 #![no_main]
 
-use portqry::protocols::ber::{self, Tlv};
+use portqry::wire::ber::{self, Tlv};
 
 /// Walk every constructed element: the BER reader must bound depth and lengths itself.
 fn walk(t: Tlv<'_>, budget: &mut u32) {
@@ -24,7 +24,7 @@ fn walk(t: Tlv<'_>, budget: &mut u32) {
 // seeds is 1), the TCP framer and a generic BER walk: all must return Err on hostile
 // input, never panic, hang or allocate from a claimed length. Whatever parses renders.
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    if let Ok(dse) = portqry::protocols::ldap::parse_messages(data, 1) {
+    if let Ok(dse) = portqry::wire::ldap::parse_messages(data, 1) {
         let _ = dse.render_lines();
     }
     let _ = ber::message_len(data);

@@ -4,7 +4,7 @@
 // from the input, so captured replies reach the name table; a fixed one covers the
 // mismatch path. Whatever parses must also render (names, MAC).
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    use portqry::protocols::netbios;
+    use portqry::wire::netbios;
     let _ = netbios::parse_node_status_response(data, 0x1337);
     if let [a, b, ..] = *data
         && let Ok(status) = netbios::parse_node_status_response(data, u16::from_be_bytes([a, b]))

@@ -1,6 +1,6 @@
 #![no_main]
 
-use portqry::protocols::snmp;
+use portqry::wire::snmp;
 
 /// request-id (v2c) and msgID (v3) of the captured seeds (fuzz/seeds/capture.py SNMP_ID).
 const SEED_ID: i32 = 0x5101;

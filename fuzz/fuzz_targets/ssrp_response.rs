@@ -1,6 +1,6 @@
 #![no_main]
 
-use portqry::protocols::ssrp;
+use portqry::wire::ssrp;
 
 // Feeds arbitrary bytes to the SQL Server Browser reply parser (SVR_RESP): it must
 // return Err on hostile input, never panic or hang. Whatever parses renders, as the

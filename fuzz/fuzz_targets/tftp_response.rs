@@ -1,6 +1,6 @@
 #![no_main]
 
-use portqry::protocols::tftp;
+use portqry::wire::tftp;
 
 // Feeds arbitrary bytes to the TFTP reply parser (ERROR, DATA, OACK answers to a
 // read request): it must return Err on hostile input, never panic or hang. Whatever

@@ -244,7 +244,7 @@ pub fn scan(kind: Kind, buf: &[u8]) -> Scan {
 
 /// Display form of one line: trailing blanks trimmed, control characters escaped.
 fn clean(line: &[u8]) -> String {
-    super::ldap::escape_controls(String::from_utf8_lossy(line).trim_end())
+    crate::wire::ldap::escape_controls(String::from_utf8_lossy(line).trim_end())
 }
 
 /// Build the reply of shape `kind` from its bytes; `cut` says why it is incomplete.
@@ -694,7 +694,7 @@ mod tests {
             }
         }
         let imap = b"* OK ready\r\n* BYE x\r\na1 OK done\r\n".to_vec();
-        crate::protocols::mutate_each(&[data, imap], 20_000, |buf| {
+        crate::wire::mutate_each(&[data, imap], 20_000, |buf| {
             for s in [Service::Ftp, Service::Smtp, Service::Pop3, Service::Imap] {
                 if let Ok(a) = converse(s, &mut Replay::new(buf)) {
                     let _ = a.render_lines();

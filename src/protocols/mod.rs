@@ -8,25 +8,15 @@
 //! deadlines, and prints PortQry's blocks.
 
 pub mod banner;
-pub mod ber;
-pub mod dcerpc;
 pub mod dialog;
-pub mod dns;
-pub mod epm;
-pub mod ike;
-pub mod l2tp;
-pub mod ldap;
-pub mod netbios;
 pub mod rpc;
-pub mod snmp;
-pub mod ssrp;
-pub mod tftp;
 
 use crate::cli::{Config, PortMode};
 use crate::error::Error;
 use crate::probe::{self, Evidence, Observation, State, Transport, udp};
 use crate::report::Output;
 use crate::target::Target;
+use crate::wire::{ber, dns, epm, ike, l2tp, ldap, netbios, snmp, ssrp, tftp};
 use serde::Serialize;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -787,39 +777,6 @@ fn udp_query_state(evidence: &Evidence, target: std::net::IpAddr) -> State {
         // Silence after a formatted query: PortQry calls the port FILTERED.
         State::ListeningOrFiltered => State::Filtered,
         s => s,
-    }
-}
-
-/// A deterministic pseudo-random generator (xorshift64) for the parsers' unit tests.
-#[cfg(test)]
-pub(crate) fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
-    move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    }
-}
-
-/// Cheap deterministic fuzzing for the parsers' unit tests: `rounds` copies of the
-/// seeds (in turn), each with one to four bytes flipped, dropped or inserted by a
-/// xorshift generator, handed to `check`, which must not panic.
-#[cfg(test)]
-pub(crate) fn mutate_each(seeds: &[Vec<u8>], rounds: usize, mut check: impl FnMut(&[u8])) {
-    let mut next = xorshift(0x9e37_79b9_7f4a_7c15);
-    for round in 0..rounds {
-        let mut buf = seeds[round % seeds.len()].clone();
-        for _ in 0..1 + next() % 4 {
-            let pos = (next() as usize) % buf.len().max(1);
-            match next() % 3 {
-                0 if !buf.is_empty() => buf[pos] = next() as u8,
-                1 if !buf.is_empty() => {
-                    buf.remove(pos);
-                }
-                _ => buf.insert(pos.min(buf.len()), next() as u8),
-            }
-        }
-        check(&buf);
     }
 }
 

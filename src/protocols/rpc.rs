@@ -17,11 +17,11 @@
 //! Entries are handed to the caller page by page as they arrive (to print them),
 //! and a bound that cuts the list short says so in [`Dump::incomplete`].
 
-use super::dcerpc::{self, ClBody, RpcError};
-use super::epm::{self, Entry};
 use crate::cancel;
 use crate::platform;
 use crate::probe::{Evidence, Observation};
+use crate::wire::dcerpc::{self, ClBody, RpcError};
+use crate::wire::epm::{self, Entry};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io::{self, Read, Write};
 use std::mem::MaybeUninit;

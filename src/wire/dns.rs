@@ -464,7 +464,7 @@ mod tests {
     /// never panic (the real fuzz target lives in fuzz/fuzz_targets/dns_response.rs).
     #[test]
     fn mutated_responses_never_panic() {
-        let mut next = crate::protocols::xorshift(0x2545_f491_4f6c_dd1d);
+        let mut next = crate::wire::xorshift(0x2545_f491_4f6c_dd1d);
         for seed in [&REPLY_A[..], &REPLY_REFUSED[..], &POINTER_PAIR[..]] {
             for _ in 0..20_000 {
                 let mut buf = seed.to_vec();

@@ -741,7 +741,7 @@ mod tests {
     #[test]
     fn mutated_replies_never_panic() {
         let seeds = vec![NO_PROPOSAL.to_vec(), emit_sa_init(SPI, &[1; KE_LEN], &[2; NONCE_LEN])];
-        crate::protocols::mutate_each(&seeds, 20_000, |b| {
+        crate::wire::mutate_each(&seeds, 20_000, |b| {
             let _ = parse_reply(b, SPI).map(|a| a.render_lines());
         });
     }

@@ -431,8 +431,8 @@ pub fn render_entries(entries: &[Entry], names: bool) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::dcerpc::NDR_SYNTAX;
     use super::*;
+    use crate::wire::dcerpc::NDR_SYNTAX;
 
     /// protocols.md §3.3: one SAMR entry on ncacn_ip_tcp 10.0.0.1:49668.
     #[rustfmt::skip]

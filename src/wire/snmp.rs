@@ -651,7 +651,7 @@ mod tests {
     #[test]
     fn random_mutations_never_panic() {
         // Errors are fine, panics are not.
-        crate::protocols::mutate_each(&[V3_REPORT.to_vec(), V2C_NOSUCH.to_vec()], 20_000, |buf| {
+        crate::wire::mutate_each(&[V3_REPORT.to_vec(), V2C_NOSUCH.to_vec()], 20_000, |buf| {
             if let Ok(a) = parse_reply(buf, 0x5101) {
                 let _ = a.render_lines();
             }

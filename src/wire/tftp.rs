@@ -355,7 +355,7 @@ mod tests {
 
     #[test]
     fn random_mutations_never_panic() {
-        crate::protocols::mutate_each(&[ERROR_NOT_FOUND.to_vec(), OACK.to_vec()], 20_000, |buf| {
+        crate::wire::mutate_each(&[ERROR_NOT_FOUND.to_vec(), OACK.to_vec()], 20_000, |buf| {
             if let Ok(reply) = parse_reply(buf) {
                 let a = TftpAnswer { file: String::new(), server_port: 1, reply, stopped_with: None };
                 let _ = a.render_lines();

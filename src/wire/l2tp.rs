@@ -658,7 +658,7 @@ mod tests {
 
     #[test]
     fn random_mutations_never_panic() {
-        crate::protocols::mutate_each(&[sccrp(), STOPCCN.to_vec()], 20_000, |buf| {
+        crate::wire::mutate_each(&[sccrp(), STOPCCN.to_vec()], 20_000, |buf| {
             if let Ok(m) = parse_control(buf) {
                 let _ = m.render_lines();
             }

@@ -415,7 +415,7 @@ pub(super) fn sanitize_text(bytes: &[u8]) -> String {
 }
 
 /// `text` with control characters escaped (`\u{1b}`, `\t`), so that it cannot drive a terminal.
-pub(super) fn escape_controls(text: &str) -> String {
+pub(crate) fn escape_controls(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if c.is_control() {
@@ -733,7 +733,7 @@ mod tests {
         // Cheap in-test fuzzing (xorshift, deterministic): flip, drop and insert bytes
         // in valid replies; the parser may fail but must not panic.
         let seeds = [openldap_reply(false), openldap_reply(true), done(true, 1, 2, b"x")];
-        crate::protocols::mutate_each(&seeds, 20_000, |buf| {
+        crate::wire::mutate_each(&seeds, 20_000, |buf| {
             let _ = parse_messages(buf, 1);
             let _ = ber::message_len(buf);
         });
