@@ -18,7 +18,7 @@
 //! leaves many closed ports silent. Once one transport of the target has both
 //! refused some probes and left another silent (or unanswered for much longer
 //! than its refusals take), its silent and untried ports go to a
-//! [`pace::Verifier`], which probes them at the refusal rate it measures and
+//! [`Verifier`], which probes them at the refusal rate it measures and
 //! reports a port silent only when its silence is proven ([`RateLimit::Wait`]),
 //! or they are reported at once as unverified ([`RateLimit::Fast`], UDP only).
 
