@@ -171,6 +171,18 @@ pub fn open_log(
             let _ = write!(err, "Log file '{shown}' already exists. Do you want to overwrite it? (Y/N) ");
             let _ = err.flush();
         }
+        // Wait for the answer in slices, so Ctrl-C (caught, not fatal) still ends the run.
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd;
+            while !crate::platform::wait_readable(stdin.as_raw_fd(), crate::cancel::SLICE) {
+                if crate::cancel::requested() {
+                    return Err(Error::InterruptedWhile(
+                        "at the overwrite question: nothing was probed".into(),
+                    ));
+                }
+            }
+        }
         let mut answer = String::new();
         let _ = stdin.read_line(&mut answer);
         if !answer.trim().eq_ignore_ascii_case("y") && !answer.trim().eq_ignore_ascii_case("yes") {

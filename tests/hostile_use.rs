@@ -238,3 +238,56 @@ fn foreign_flood_does_not_end_a_query() {
     assert!(out.contains(&format!("UDP port {p} is LISTENING")), "{out}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The overwrite question at a terminal: Ctrl-C (caught, so not fatal by
+/// itself) still ends the run within a second, nothing probed.
+#[test]
+fn ctrl_c_at_the_overwrite_question() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let dir = std::env::temp_dir().join(format!("portqry-ask-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("exists.log");
+    std::fs::write(&log, "keep me\n").unwrap();
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty fills two descriptors, each owned exactly once below.
+    let rc = unsafe {
+        libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null())
+    };
+    assert_eq!(rc, 0);
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let p = closed_tcp_port().to_string();
+    let mut c = Command::new(BIN)
+        .args(["-n", "127.0.0.1", "-nr", "-e", &p, "-l", log.to_str().unwrap()])
+        .stdin(Stdio::from(slave.try_clone().unwrap()))
+        .stdout(Stdio::from(slave.try_clone().unwrap()))
+        .stderr(Stdio::from(slave))
+        .spawn()
+        .unwrap();
+    let mut tty = std::fs::File::from(master);
+    let mut seen = Vec::new();
+    let started = Instant::now();
+    while !String::from_utf8_lossy(&seen).contains("(Y/N)") {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no question: {}",
+            String::from_utf8_lossy(&seen)
+        );
+        let mut b = [0u8; 256];
+        let n = tty.read(&mut b).unwrap();
+        seen.extend_from_slice(&b[..n]);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let sent = Instant::now();
+    signal(&c, libc::SIGINT);
+    let status = loop {
+        if let Some(s) = c.try_wait().unwrap() {
+            break s;
+        }
+        assert!(sent.elapsed() < Duration::from_secs(5), "still asking");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(sent.elapsed() < Duration::from_secs(1), "took {:?}", sent.elapsed());
+    assert_eq!(status.code(), Some(130));
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "keep me\n", "the log was not overwritten");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
