@@ -133,3 +133,44 @@ fn unlimited_target_with_a_dropped_range() {
     assert_states(&lines, 100, |p| if p >= 10050 { "filtered" } else { "not_listening" });
     assert!(took < Duration::from_secs(5), "took {took:?}");
 }
+
+/// IPv6 and Linux's default per-peer ICMPv6 limit (about 6, then 1 a second):
+/// the same pacing, the same exact verdicts.
+#[test]
+#[ignore = "root: creates network namespaces; about 12 s"]
+fn udp_ipv6_per_peer_limit() {
+    let lab = Lab::new();
+    lab.exec_ok(&lab.target, &["sysctl", "-qw", "net.ipv6.icmp.ratelimit=1000"]);
+    // A fresh lab resolves its IPv6 neighbours on the first packets, which
+    // swallows them: wait until one closed port answers, then let the
+    // target's bucket refill.
+    let warm = (0..20).any(|_| {
+        lab.portqry(&["-n", TARGET6, "-nr", "-e", "9999", "-p", "udp", "--timeout", "300", "-q"]).0 == 1
+    });
+    assert!(warm, "the target never answered over IPv6");
+    std::thread::sleep(Duration::from_secs(7));
+    let started = Instant::now();
+    let (code, out, err) =
+        lab.portqry(&["-n", TARGET6, "-nr", "-r", "10000:10011", "-p", "udp", "--timeout", "300", "--jsonl"]);
+    let took = started.elapsed();
+    assert_eq!(code, 1, "{out}{err}");
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_states(&lines, 12, |_| "not_listening");
+    assert!(lines.iter().any(|v| v["refusal_rate"].as_f64().is_some()), "{out}");
+    assert!(took < Duration::from_secs(40), "took {took:?}");
+}
+
+/// `-p both` on a target whose ICMP errors are limited host-wide (its RSTs are
+/// not): the UDP side is paced on its own, the TCP side is not slowed.
+#[test]
+#[ignore = "root: creates network namespaces; about 3 s"]
+fn both_transports_each_with_its_own_limit() {
+    let lab = Lab::new();
+    host_wide(&lab, 200, 50);
+    let (code, lines, took) = run(&lab, "both", "10000:10299");
+    assert_eq!(code, 1);
+    assert_states(&lines, 600, |_| "not_listening");
+    let tcp_paced = lines.iter().filter(|v| v["protocol"] == "tcp" && !v["note"].is_null()).count();
+    assert_eq!(tcp_paced, 0, "RSTs were not limited: no TCP port needed pacing");
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+}
