@@ -318,8 +318,6 @@ struct Watch {
     /// Ports that refused, the newest last (canaries for the verifier).
     refused: VecDeque<usize>,
     verifier: Option<Verifier>,
-    /// Silent results given out while refusals were seen (`--udp-fast`).
-    unverified: bool,
 }
 
 impl Watch {
@@ -329,7 +327,6 @@ impl Watch {
             slowest: Duration::ZERO,
             refused: VecDeque::new(),
             verifier: None,
-            unverified: false,
         }
     }
 
@@ -448,7 +445,6 @@ impl Pass {
         let mut note = None;
         if w.refusals > 0 {
             if !pace_allowed(job.transport, opts) {
-                w.unverified = true;
                 note = Some(Note::Unverified(job.transport));
             } else {
                 // Silent while other ports were refused: prove it before saying so.

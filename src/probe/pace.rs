@@ -194,7 +194,7 @@ impl Verifier {
     }
 
     /// A port that refused: a canary for later groups (the newest first).
-    pub fn add_canary(&mut self, idx: usize) {
+    fn add_canary(&mut self, idx: usize) {
         if !self.canaries.contains(&idx) {
             self.canaries.push_front(idx);
             self.canaries.truncate(32);
@@ -215,11 +215,6 @@ impl Verifier {
     /// The measured refill rate (refusals per second), once known.
     pub fn rate(&self) -> Option<f64> {
         self.rate
-    }
-
-    /// Whether `idx` is a suspect still to decide.
-    pub fn is_suspect(&self, idx: usize) -> bool {
-        self.suspects.contains_key(&idx)
     }
 
     /// Tries sent to a suspect so far.
