@@ -322,12 +322,7 @@ struct Watch {
 
 impl Watch {
     fn new() -> Watch {
-        Watch {
-            refusals: 0,
-            slowest: Duration::ZERO,
-            refused: VecDeque::new(),
-            verifier: None,
-        }
+        Watch { refusals: 0, slowest: Duration::ZERO, refused: VecDeque::new(), verifier: None }
     }
 
     fn note_refusal(&mut self, idx: usize, rtt: Duration) {

@@ -50,8 +50,9 @@ pub const EXTRA_SENDS: u32 = 8;
 /// A canary proves a member's silence only if it reached the target within
 /// this fraction of one refill period after the member.
 const PROOF_FRACTION: f64 = 0.05;
-/// What one probe of a group costs to send, at most (members whose proof gap
-/// would not fit are left for the next group).
+/// The least one probe of a group costs to send; the real cost is measured
+/// from the groups' send times (members whose proof gap would not fit are
+/// left for the next group).
 const SEND_COST: Duration = Duration::from_micros(3);
 /// Tokens aimed at per group once the rate is known.
 const TOKENS_PER_GROUP: f64 = 4.0;
@@ -153,6 +154,8 @@ pub struct Verifier {
     given_up: Vec<Final>,
     /// Sweep probes whose sockets the engine can close: (group, position).
     released: Vec<(u64, usize)>,
+    /// Time between two sends of one group (smoothed; at least [`SEND_COST`]).
+    send_cost: Duration,
 }
 
 impl Verifier {
@@ -182,6 +185,7 @@ impl Verifier {
             last_refusal: None,
             given_up: Vec::new(),
             released: Vec::new(),
+            send_cost: SEND_COST,
         }
     }
 
@@ -412,7 +416,7 @@ impl Verifier {
         let (kind, want) = if verify {
             // Under the expected tokens: the bucket must not empty before the canary.
             let p = ratio(self.verify_closed);
-            let fits = (self.proof_gap(now).as_secs_f64() / SEND_COST.as_secs_f64()).floor();
+            let fits = (self.proof_gap(now).as_secs_f64() / self.send_cost.as_secs_f64()).floor();
             (Kind::Verify, ((tokens * 0.5) / p).floor().min(fits).max(1.0))
         } else {
             // Over the expected tokens: the group empties the bucket.
@@ -454,8 +458,17 @@ impl Verifier {
 
     /// The probe at `pos` of group `id` left at `at`.
     pub fn sent(&mut self, id: u64, pos: usize, at: Instant) {
-        if let Some(s) = self.groups.get_mut(&id).and_then(|g| g.sends.get_mut(pos)) {
+        let Some(g) = self.groups.get_mut(&id) else { return };
+        let before = pos.checked_sub(1).and_then(|p| g.sends.get(p)).and_then(|s| s.at);
+        if let Some(s) = g.sends.get_mut(pos) {
             s.at = Some(at);
+        }
+        // How fast this machine sends a group: verify groups hold as many
+        // members as fit in the proof gap at that pace.
+        if let Some(prev) = before {
+            let gap = at.saturating_duration_since(prev).as_secs_f64();
+            let cost = 0.875 * self.send_cost.as_secs_f64() + 0.125 * gap;
+            self.send_cost = Duration::from_secs_f64(cost).max(SEND_COST);
         }
     }
 
