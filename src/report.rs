@@ -73,18 +73,22 @@ impl Output {
         self.stdout_error.is_some()
     }
 
-    /// A line for stdout whatever the text report does (JSON lines).
-    pub fn stdout_line(&mut self, text: &str) {
+    /// Text for stdout as it is (a streamed JSON document), whatever the text report does.
+    pub fn stdout_text(&mut self, text: &str) {
         match &mut self.held {
             Some(buf) => {
                 buf.extend_from_slice(text.as_bytes());
-                buf.push(b'\n');
                 if buf.len() >= 1 << 16 {
                     self.release();
                 }
             }
-            None => self.write_stdout(format!("{text}\n").as_bytes()),
+            None => self.write_stdout(text.as_bytes()),
         }
+    }
+
+    /// A line for stdout whatever the text report does (JSON lines).
+    pub fn stdout_line(&mut self, text: &str) {
+        self.stdout_text(&format!("{text}\n"));
     }
 
     /// One line of text.

@@ -56,7 +56,7 @@ pub fn run(cfg: &Config) -> Result<i32, Error> {
         None => None,
     };
     let mut out = Output::new(!cfg.quiet && cfg.format == Format::Text, log);
-    let mut json = JsonSink::new(if cfg.quiet { None } else { Some(cfg.format) });
+    let mut json = JsonSink::new(if cfg.quiet { None } else { Some(cfg.format) }, &cfg.command_line);
     let mut verdict = 0;
     let mut error_code = 0;
     let mut interrupted = false;
@@ -73,7 +73,7 @@ pub fn run(cfg: &Config) -> Result<i32, Error> {
             Err(e) => {
                 report::error_line(&format!("portqry: {e}"));
                 error_code = error_code.max(e.exit_code());
-                json.target(name, None, Some(&e.to_string()), &[], &mut out);
+                json.target(name, None, Some(&e.to_string()), &mut out);
                 continue;
             }
         };
@@ -91,13 +91,13 @@ pub fn run(cfg: &Config) -> Result<i32, Error> {
             }
         };
         verdict = verdict.max(aggregate_exit(&results));
-        json.target(name, Some(&target), None, &results, &mut out);
+        json.target(name, Some(&target), None, &mut out);
         if !complete {
             interrupted = true;
             break;
         }
     }
-    json.finish(&cfg.command_line, &mut out);
+    json.finish(&mut out);
     // A closed or full stdout stopped the run: that is the error to report.
     out.finish()?;
     if interrupted {
@@ -428,57 +428,107 @@ fn report_port(
     })
 }
 
-/// JSON output: a document at the end (`--json`) or a line per result (`--jsonl`).
+/// JSON output: one document (`--json`), streamed as results are decided, or
+/// a line per result (`--jsonl`). The document is written exactly as
+/// `serde_json::to_string_pretty` would write it whole (keys in order), but
+/// only one result is ever held as a JSON value.
 struct JsonSink {
     format: Option<Format>,
-    targets: Vec<Value>,
-    worst: i32,
+    command: String,
+    /// Targets opened in the document so far.
+    targets: usize,
+    /// Results of the open target so far (`None`: no target open).
+    results: Option<usize>,
 }
 
 impl JsonSink {
-    fn new(format: Option<Format>) -> JsonSink {
-        JsonSink { format: format.filter(|f| *f != Format::Text), targets: Vec::new(), worst: 0 }
+    fn new(format: Option<Format>, command: &str) -> JsonSink {
+        JsonSink {
+            format: format.filter(|f| *f != Format::Text),
+            command: command.to_string(),
+            targets: 0,
+            results: None,
+        }
     }
 
     fn result(&mut self, target: &Target, r: &PortResult, out: &mut Output) {
-        if self.format == Some(Format::JsonLines) {
-            out.stdout_line(&result_json(target, r).to_string());
-        }
-    }
-
-    fn target(
-        &mut self,
-        input: &str,
-        target: Option<&Target>,
-        error: Option<&str>,
-        results: &[PortResult],
-        out: &mut Output,
-    ) {
-        if self.format != Some(Format::Json) {
-            if let (Some(Format::JsonLines), Some(e)) = (self.format, error) {
-                out.stdout_line(&json!({"target": input, "error": e}).to_string());
+        match self.format {
+            Some(Format::JsonLines) => out.stdout_line(&result_json(target, r).to_string()),
+            Some(Format::Json) => {
+                let n = self.open_target(Some(&target.addr.to_string()), None, out);
+                let body = serde_json::to_string_pretty(&result_json(target, r)).unwrap_or_default();
+                let mut text = String::from(if n == 0 { "\n" } else { ",\n" });
+                text.push_str(&indent(&body, 8));
+                out.stdout_text(&text);
+                self.results = Some(n + 1);
             }
-            return;
+            _ => {}
         }
-        self.worst = self.worst.max(aggregate_exit(results));
-        self.targets.push(json!({
-            "target": input,
-            "address": target.map(|t| t.addr.to_string()),
-            "error": error,
-            "results": results.iter().map(|r| result_json(target.expect("results need a target"), r)).collect::<Vec<_>>(),
-        }));
     }
 
-    fn finish(self, command: &str, out: &mut Output) {
-        if self.format == Some(Format::Json) {
-            let doc = json!({
-                "portqry": env!("CARGO_PKG_VERSION"),
-                "command": command,
-                "targets": self.targets,
-            });
-            out.stdout_line(&serde_json::to_string_pretty(&doc).unwrap_or_default());
+    /// Open the document (once) and a target object up to its `results` array;
+    /// returns the results written in it so far.
+    fn open_target(&mut self, address: Option<&str>, error: Option<&str>, out: &mut Output) -> usize {
+        if let Some(n) = self.results {
+            return n;
+        }
+        let s = |v: Option<&str>| serde_json::to_string(&v).unwrap_or_default();
+        let mut text = String::new();
+        if self.targets == 0 {
+            text.push_str(&format!(
+                "{{\n  \"command\": {},\n  \"portqry\": {},\n  \"targets\": [",
+                s(Some(&self.command)),
+                s(Some(env!("CARGO_PKG_VERSION")))
+            ));
+        } else {
+            text.push(',');
+        }
+        text.push_str(&format!(
+            "\n    {{\n      \"address\": {},\n      \"error\": {},\n      \"results\": [",
+            s(address),
+            s(error)
+        ));
+        out.stdout_text(&text);
+        self.targets += 1;
+        self.results = Some(0);
+        0
+    }
+
+    fn target(&mut self, input: &str, target: Option<&Target>, error: Option<&str>, out: &mut Output) {
+        match self.format {
+            Some(Format::JsonLines) => {
+                if let Some(e) = error {
+                    out.stdout_line(&json!({"target": input, "error": e}).to_string());
+                }
+            }
+            Some(Format::Json) => {
+                let address = target.map(|t| t.addr.to_string());
+                let n = self.open_target(address.as_deref(), error, out);
+                let close = if n == 0 { "]" } else { "\n      ]" };
+                let name = serde_json::to_string(input).unwrap_or_default();
+                out.stdout_text(&format!("{close},\n      \"target\": {name}\n    }}"));
+                self.results = None;
+            }
+            _ => {}
         }
     }
+
+    fn finish(mut self, out: &mut Output) {
+        if self.format == Some(Format::Json) {
+            if self.targets == 0 {
+                // No target at all (cannot happen from the command line): still a document.
+                self.open_target(None, None, out);
+                self.targets = 0;
+            }
+            out.stdout_text("\n  ]\n}\n");
+        }
+    }
+}
+
+/// Every line of `text` indented by `n` spaces.
+fn indent(text: &str, n: usize) -> String {
+    let pad = " ".repeat(n);
+    text.lines().map(|l| format!("{pad}{l}")).collect::<Vec<_>>().join("\n")
 }
 
 /// The JSON object for one result (documented in docs/JSON.md).

@@ -173,3 +173,25 @@ fn bracketed_ipv6_literal() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains(&format!("TCP port {p} (")) && out.contains("): LISTENING"), "{out}");
 }
+
+/// The `--json` document is streamed result by result, yet it is exactly the
+/// pretty-printed document (keys in order, two-space indent): several
+/// targets, one that does not resolve, empty and full result lists.
+#[test]
+fn streamed_document_is_the_pretty_document() {
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port().to_string();
+    let (_, out, _) = portqry(
+        &[
+            "-n",
+            "127.0.0.1,nosuchname.invalid,127.0.0.1",
+            "-nr",
+            "-o",
+            &format!("{closed},{closed}"),
+            "--json",
+        ],
+        "",
+    );
+    let doc: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(doc["targets"].as_array().unwrap().len(), 3, "{out}");
+    assert_eq!(out, format!("{}\n", serde_json::to_string_pretty(&doc).unwrap()));
+}
