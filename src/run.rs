@@ -439,6 +439,8 @@ struct JsonSink {
     targets: usize,
     /// Results of the open target so far (`None`: no target open).
     results: Option<usize>,
+    /// Where the results are measured from, for the target last seen.
+    source: Option<(std::net::IpAddr, Value)>,
 }
 
 impl JsonSink {
@@ -448,15 +450,36 @@ impl JsonSink {
             command: command.to_string(),
             targets: 0,
             results: None,
+            source: None,
+        }
+    }
+
+    /// The `source` object for results of `target`: this machine's name and
+    /// the local address probes to it leave from (looked up once per target).
+    fn source(&mut self, target: &Target) -> Value {
+        match &self.source {
+            Some((addr, v)) if *addr == target.addr => v.clone(),
+            _ => {
+                let v = json!({
+                    "host": gethostname::gethostname().to_string_lossy(),
+                    "address": target.source_address().map(|a| a.to_string()),
+                });
+                self.source = Some((target.addr, v.clone()));
+                v
+            }
         }
     }
 
     fn result(&mut self, target: &Target, r: &PortResult, out: &mut Output) {
         match self.format {
-            Some(Format::JsonLines) => out.stdout_line(&result_json(target, r).to_string()),
+            Some(Format::JsonLines) => {
+                let source = self.source(target);
+                out.stdout_line(&result_json(target, r, source).to_string())
+            }
             Some(Format::Json) => {
+                let source = self.source(target);
                 let n = self.open_target(Some(&target.addr.to_string()), None, out);
-                let body = serde_json::to_string_pretty(&result_json(target, r)).unwrap_or_default();
+                let body = serde_json::to_string_pretty(&result_json(target, r, source)).unwrap_or_default();
                 let mut text = String::from(if n == 0 { "\n" } else { ",\n" });
                 text.push_str(&indent(&body, 8));
                 out.stdout_text(&text);
@@ -531,8 +554,9 @@ fn indent(text: &str, n: usize) -> String {
     text.lines().map(|l| format!("{pad}{l}")).collect::<Vec<_>>().join("\n")
 }
 
-/// The JSON object for one result (documented in docs/JSON.md).
-pub fn result_json(target: &Target, r: &PortResult) -> Value {
+/// The JSON object for one result (documented in docs/JSON.md); `source`
+/// says where it was measured from.
+pub fn result_json(target: &Target, r: &PortResult, source: Value) -> Value {
     let obs = &r.observation;
     let icmp = match &obs.evidence {
         probe::Evidence::Icmp(i) => json!({
@@ -562,5 +586,6 @@ pub fn result_json(target: &Target, r: &PortResult) -> Value {
         "note": r.note.map(|n| n.to_string()),
         "refusal_rate": r.note.and_then(probe::Note::rate),
         "query": r.query,
+        "source": source,
     })
 }

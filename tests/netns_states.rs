@@ -525,3 +525,40 @@ fn absent_on_link_host_is_said_plainly() {
         assert!(v["reason"].as_str().unwrap().contains("the host is absent or down"), "{v}");
     }
 }
+
+/// Two vantage points (the client and the router namespaces) query the same
+/// target; their JSON lines, concatenated, say where each result was measured
+/// from — the reachability matrix the README's fan-out recipe builds.
+#[test]
+#[ignore = "root: creates network namespaces"]
+fn json_lines_from_two_vantage_points_merge() {
+    let lab = Lab::new();
+    lab.rule(&lab.target, false, &format!("-A INPUT -p tcp -s {ROUTER4_T} --dport 7301 -j DROP"));
+    let args = ["-n", TARGET4, "-nr", "-o", "7300,7301", "--timeout", "300", "--jsonl"];
+    let (_, from_client, _) = lab.portqry(&args);
+    let mut full = vec![env!("CARGO_BIN_EXE_portqry")];
+    full.extend_from_slice(&args);
+    let from_router = String::from_utf8(lab.exec(&lab.router, &full).stdout).unwrap();
+    let merged: Vec<serde_json::Value> =
+        format!("{from_client}{from_router}").lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(merged.len(), 4, "{from_client}{from_router}");
+    let mut matrix = std::collections::BTreeMap::new();
+    for v in &merged {
+        json_shape::check_result(v);
+        matrix.insert(
+            (v["source"]["address"].as_str().unwrap().to_string(), v["port"].as_u64().unwrap()),
+            v["state"].as_str().unwrap().to_string(),
+        );
+    }
+    let want: std::collections::BTreeMap<(String, u64), String> = [
+        ((CLIENT4.to_string(), 7300), "not_listening"),
+        ((CLIENT4.to_string(), 7301), "not_listening"),
+        ((ROUTER4_T.to_string(), 7300), "not_listening"),
+        ((ROUTER4_T.to_string(), 7301), "filtered"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k, v.to_string()))
+    .collect();
+    assert_eq!(matrix, want);
+    assert!(merged.iter().all(|v| v["source"]["host"].as_str().is_some_and(|h| !h.is_empty())));
+}

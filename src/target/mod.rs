@@ -338,6 +338,18 @@ pub struct Target {
 }
 
 impl Target {
+    /// The local address this machine's routing picks for probes to this
+    /// target (a UDP "connect" sends nothing; it only asks the routing table).
+    pub fn source_address(&self) -> Option<IpAddr> {
+        let any: SocketAddr = match self.addr {
+            IpAddr::V4(_) => (std::net::Ipv4Addr::UNSPECIFIED, 0).into(),
+            IpAddr::V6(_) => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
+        };
+        let sock = std::net::UdpSocket::bind(any).ok()?;
+        sock.connect(self.socket_addr(9)).ok()?;
+        Some(sock.local_addr().ok()?.ip())
+    }
+
     /// The socket address of one port on this target.
     pub fn socket_addr(&self, port: u16) -> SocketAddr {
         match self.addr {

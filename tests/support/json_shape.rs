@@ -22,6 +22,7 @@ pub const RESULT_KEYS: &[&str] = &[
     "note",
     "refusal_rate",
     "query",
+    "source",
 ];
 
 pub fn check_result(v: &Value) {
