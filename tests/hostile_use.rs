@@ -242,6 +242,7 @@ fn foreign_flood_does_not_end_a_query() {
 /// The overwrite question at a terminal: Ctrl-C (caught, so not fatal by
 /// itself) still ends the run within a second, nothing probed.
 #[test]
+#[cfg(target_os = "linux")] // openpty's argument types differ on the BSDs and macOS
 fn ctrl_c_at_the_overwrite_question() {
     use std::os::fd::{FromRawFd, OwnedFd};
     let dir = std::env::temp_dir().join(format!("portqry-ask-{}", std::process::id()));
