@@ -132,7 +132,7 @@ impl<'a> Reader<'a> {
 }
 
 /// The `N` bytes at `off`, or `None` if they are not all inside `buf`.
-fn array_at<const N: usize>(buf: &[u8], off: usize) -> Option<[u8; N]> {
+pub fn array_at<const N: usize>(buf: &[u8], off: usize) -> Option<[u8; N]> {
     buf.get(off..off.checked_add(N)?)?.try_into().ok()
 }
 
