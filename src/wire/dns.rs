@@ -13,6 +13,7 @@
 //!
 //! Over TCP every message is preceded by a 2-byte big-endian length (RFC 1035 §4.2.2).
 
+use super::bytes::{put_u16_be, u16_be_at};
 use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{Name, RecordType};
 use serde::Serialize;
@@ -202,7 +203,7 @@ pub fn emit_query(id: u16, qname: &str, qtype: QueryKind) -> Result<Vec<u8>, Par
 pub fn frame_tcp(msg: &[u8]) -> Vec<u8> {
     let len = u16::try_from(msg.len()).expect("DNS message longer than 65535 bytes");
     let mut out = Vec::with_capacity(TCP_PREFIX_LEN + msg.len());
-    out.extend_from_slice(&len.to_be_bytes());
+    put_u16_be(&mut out, len);
     out.extend_from_slice(msg);
     out
 }
@@ -210,13 +211,12 @@ pub fn frame_tcp(msg: &[u8]) -> Vec<u8> {
 /// Total bytes (prefix included) of the first TCP-framed message in `buf`, or `None` while
 /// the 2-byte prefix itself has not arrived. The caller reads until it has that many bytes.
 pub fn tcp_frame_len(buf: &[u8]) -> Option<usize> {
-    let prefix = buf.get(..TCP_PREFIX_LEN)?;
-    Some(TCP_PREFIX_LEN + usize::from(u16::from_be_bytes([prefix[0], prefix[1]])))
+    u16_be_at(buf, 0).map(|len| TCP_PREFIX_LEN + usize::from(len))
 }
 
-fn be_u16(buf: &[u8], range: core::ops::Range<usize>) -> Result<u16, ParseError> {
-    let b = buf.get(range).ok_or(ParseError::Truncated)?;
-    Ok(u16::from_be_bytes([b[0], b[1]]))
+/// The big-endian u16 in header field `field`, or `Truncated`.
+fn be_u16(buf: &[u8], field: core::ops::Range<usize>) -> Result<u16, ParseError> {
+    u16_be_at(buf, field.start).ok_or(ParseError::Truncated)
 }
 
 /// Parses a reply (without the TCP prefix) to query `id`.

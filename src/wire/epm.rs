@@ -14,7 +14,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use uuid::Uuid;
 
-use super::dcerpc::{RpcError, SyntaxId, le_u16, le_u32, uuid_le};
+use super::bytes::{Reader, Truncated, put_u32_le, u16_be_at, u16_le_at};
+use super::dcerpc::{RpcError, SyntaxId, uuid_le};
 
 /// `ept_lookup` operation number.
 pub const EPT_LOOKUP_OPNUM: u16 = 2;
@@ -50,12 +51,12 @@ const MIN_ENTRY_LEN: usize = 16 + 4 + 4 + 4;
 /// and `max_ents`.
 pub fn emit_ept_lookup_stub(entry_handle: &[u8; HANDLE_LEN], max_ents: u32) -> Vec<u8> {
     let mut out = Vec::with_capacity(EPT_LOOKUP_STUB_LEN);
-    out.extend_from_slice(&RPC_C_EP_ALL_ELTS.to_le_bytes());
-    out.extend_from_slice(&0u32.to_le_bytes()); // [ptr] object: NULL
-    out.extend_from_slice(&0u32.to_le_bytes()); // [ptr] Ifid: NULL
-    out.extend_from_slice(&RPC_C_VERS_ALL.to_le_bytes());
+    put_u32_le(&mut out, RPC_C_EP_ALL_ELTS);
+    put_u32_le(&mut out, 0); // [ptr] object: NULL
+    put_u32_le(&mut out, 0); // [ptr] Ifid: NULL
+    put_u32_le(&mut out, RPC_C_VERS_ALL);
     out.extend_from_slice(entry_handle);
-    out.extend_from_slice(&max_ents.to_le_bytes());
+    put_u32_le(&mut out, max_ents);
     out
 }
 
@@ -115,42 +116,16 @@ pub struct Tower {
     pub truncated: bool,
 }
 
-/// A little-endian NDR reader over the stub; alignment is relative to the stub start.
-struct Ndr<'a> {
-    buf: &'a [u8],
-    pos: usize,
+/// An NDR u32: aligned to 4 from the stub start, little-endian.
+fn ndr_u32(r: &mut Reader<'_>) -> Result<u32, Truncated> {
+    r.align(4);
+    r.u32_le()
 }
 
-impl<'a> Ndr<'a> {
-    fn align4(&mut self) {
-        // pos <= buf.len() <= isize::MAX, so this cannot overflow.
-        self.pos = (self.pos + 3) & !3;
-    }
-
-    fn remaining(&self) -> usize {
-        self.buf.len().saturating_sub(self.pos)
-    }
-
-    fn bytes(&mut self, n: usize) -> Option<&'a [u8]> {
-        let b = self.buf.get(self.pos..self.pos.checked_add(n)?)?;
-        self.pos += n;
-        Some(b)
-    }
-
-    fn u32(&mut self) -> Option<u32> {
-        self.align4();
-        let v = le_u32(self.buf, self.pos)?;
-        self.pos += 4;
-        Some(v)
-    }
-
-    fn uuid(&mut self) -> Option<Uuid> {
-        // A UUID is a struct whose largest member is a u32: 4-byte alignment.
-        self.align4();
-        let v = uuid_le(self.buf, self.pos)?;
-        self.pos += 16;
-        Some(v)
-    }
+/// An NDR UUID: a struct whose largest member is a u32, so aligned to 4.
+fn ndr_uuid(r: &mut Reader<'_>) -> Result<Uuid, Truncated> {
+    r.align(4);
+    r.array().map(Uuid::from_bytes_le)
 }
 
 /// Decode an ept_lookup reply stub.
@@ -161,15 +136,15 @@ impl<'a> Ndr<'a> {
 /// struct (max_count, tower_length, octets) | status.
 pub fn parse_ept_lookup_reply(stub: &[u8]) -> Result<LookupPage, RpcError> {
     const HEADER: &str = "endpoint mapper reply";
-    let mut r = Ndr { buf: stub, pos: 0 };
-    let entry_handle: [u8; HANDLE_LEN] =
-        r.bytes(HANDLE_LEN).and_then(|b| b.try_into().ok()).ok_or(RpcError::Truncated(HEADER))?;
-    let num_ents = r.u32().ok_or(RpcError::Truncated(HEADER))?;
+    let mut r = Reader::new(stub);
+    let header = |_| RpcError::Truncated(HEADER);
+    let entry_handle: [u8; HANDLE_LEN] = r.array().map_err(header)?;
+    let num_ents = ndr_u32(&mut r).map_err(header)?;
     // max_count is the size we asked for and offset is 0 in practice; neither says how
     // many elements follow, so neither is used (and max_count is never allocated from).
-    let _max_count = r.u32().ok_or(RpcError::Truncated(HEADER))?;
-    let _offset = r.u32().ok_or(RpcError::Truncated(HEADER))?;
-    let actual = usize::try_from(r.u32().ok_or(RpcError::Truncated(HEADER))?).unwrap_or(usize::MAX);
+    let _max_count = ndr_u32(&mut r).map_err(header)?;
+    let _offset = ndr_u32(&mut r).map_err(header)?;
+    let actual = usize::try_from(ndr_u32(&mut r).map_err(header)?).unwrap_or(usize::MAX);
     let fit = r.remaining() / MIN_ENTRY_LEN;
     if actual > fit {
         return Err(RpcError::TruncatedEntry(fit + 1));
@@ -180,11 +155,11 @@ pub fn parse_ept_lookup_reply(stub: &[u8]) -> Result<LookupPage, RpcError> {
     let mut has_tower = Vec::with_capacity(actual);
     for i in 0..actual {
         let trunc = RpcError::TruncatedEntry(i + 1);
-        let object = r.uuid().ok_or(trunc.clone())?;
-        let referent = r.u32().ok_or(trunc.clone())?;
-        let _ann_offset = r.u32().ok_or(trunc.clone())?;
-        let ann_len = usize::try_from(r.u32().ok_or(trunc.clone())?).unwrap_or(usize::MAX);
-        let ann = r.bytes(ann_len).ok_or(trunc)?;
+        let object = ndr_uuid(&mut r).map_err(|_| trunc.clone())?;
+        let referent = ndr_u32(&mut r).map_err(|_| trunc.clone())?;
+        let _ann_offset = ndr_u32(&mut r).map_err(|_| trunc.clone())?;
+        let ann_len = usize::try_from(ndr_u32(&mut r).map_err(|_| trunc.clone())?).unwrap_or(usize::MAX);
+        let ann = r.bytes(ann_len).map_err(|_| trunc)?;
         entries.push(Entry { object, annotation: c_string(ann), tower: None });
         has_tower.push(referent != 0);
     }
@@ -195,15 +170,15 @@ pub fn parse_ept_lookup_reply(stub: &[u8]) -> Result<LookupPage, RpcError> {
             continue;
         }
         let trunc = RpcError::TruncatedTower(i + 1);
-        let max_count = usize::try_from(r.u32().ok_or(trunc.clone())?).unwrap_or(usize::MAX);
-        let tower_length = usize::try_from(r.u32().ok_or(trunc.clone())?).unwrap_or(usize::MAX);
+        let max_count = usize::try_from(ndr_u32(&mut r).map_err(|_| trunc.clone())?).unwrap_or(usize::MAX);
+        let tower_length = usize::try_from(ndr_u32(&mut r).map_err(|_| trunc.clone())?).unwrap_or(usize::MAX);
         // The array on the wire is max_count bytes; tower_length should be the same, and
         // if it is not, only the bytes both agree on are decoded.
-        let octets = r.bytes(max_count).ok_or(trunc)?;
+        let octets = r.bytes(max_count).map_err(|_| trunc)?;
         entry.tower = Some(decode_tower(&octets[..tower_length.min(octets.len())]));
     }
 
-    let status = r.u32().ok_or(RpcError::Truncated("endpoint mapper reply status"))?;
+    let status = ndr_u32(&mut r).map_err(|_| RpcError::Truncated("endpoint mapper reply status"))?;
     Ok(LookupPage { entry_handle, num_ents, entries, status })
 }
 
@@ -245,15 +220,12 @@ impl Floor<'_> {
         if self.protocol() != proto_id::UUID {
             return None;
         }
-        Some(SyntaxId::new(uuid_le(self.lhs, 1)?, le_u16(self.lhs, 17)?, le_u16(self.rhs, 0)?))
+        Some(SyntaxId::new(uuid_le(self.lhs, 1)?, u16_le_at(self.lhs, 17)?, u16_le_at(self.rhs, 0)?))
     }
 
     /// A TCP/UDP/HTTP/SPX/IPX port: big-endian in towers.
     fn port(&self) -> String {
-        match self.rhs {
-            [hi, lo, ..] => u16::from_be_bytes([*hi, *lo]).to_string(),
-            _ => "?".to_owned(),
-        }
+        u16_be_at(self.rhs, 0).map_or_else(|| "?".to_owned(), |port| port.to_string())
     }
 
     /// An IP address: 4 bytes in network order (16 accepted too, for IPv6 towers).
@@ -272,17 +244,17 @@ impl Floor<'_> {
 /// lhs length, lhs, u16 LE rhs length, rhs). Never fails: a short tower yields what its
 /// complete floors say, with `truncated` set.
 pub fn decode_tower(octets: &[u8]) -> Tower {
-    let declared = le_u16(octets, 0);
+    let declared = u16_le_at(octets, 0);
     let mut floors = Vec::new();
     let mut off = 2;
     let mut truncated = declared.is_none();
     // Bounded by the u16 floor count; each floor consumes at least 4 bytes or ends it.
     for _ in 0..declared.unwrap_or(0) {
         let floor = (|| {
-            let lhs_len = usize::from(le_u16(octets, off)?);
+            let lhs_len = usize::from(u16_le_at(octets, off)?);
             let lhs = octets.get(off + 2..off + 2 + lhs_len)?;
             let rhs_off = off + 2 + lhs_len;
-            let rhs_len = usize::from(le_u16(octets, rhs_off)?);
+            let rhs_len = usize::from(u16_le_at(octets, rhs_off)?);
             let rhs = octets.get(rhs_off + 2..rhs_off + 2 + rhs_len)?;
             off = rhs_off + 2 + rhs_len;
             Some(Floor { lhs, rhs })

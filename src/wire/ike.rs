@@ -25,6 +25,8 @@
 
 use serde::Serialize;
 
+use super::bytes::{put_u16_be, put_u32_be, u16_be_at, u32_be_at};
+
 /// Header length (RFC 7296 §3.1).
 pub const HEADER_LEN: usize = 28;
 /// Offsets into the header.
@@ -265,7 +267,7 @@ fn random_bytes(n: usize) -> Vec<u8> {
 fn push_payload(msg: &mut Vec<u8>, next: u8, body: &[u8]) {
     msg.push(next);
     msg.push(0); // not critical
-    msg.extend_from_slice(&((PAYLOAD_HEADER_LEN + body.len()) as u16).to_be_bytes());
+    put_u16_be(msg, (PAYLOAD_HEADER_LEN + body.len()) as u16);
     msg.extend_from_slice(body);
 }
 
@@ -276,17 +278,17 @@ fn sa_body() -> Vec<u8> {
         let last = if i + 1 == OFFER.len() { 0 } else { 3 };
         let attr_len = if key_len.is_some() { 4 } else { 0 };
         transforms.extend_from_slice(&[last, 0]);
-        transforms.extend_from_slice(&(8u16 + attr_len).to_be_bytes());
+        put_u16_be(&mut transforms, 8u16 + attr_len);
         transforms.extend_from_slice(&[kind, 0]);
-        transforms.extend_from_slice(&id.to_be_bytes());
+        put_u16_be(&mut transforms, id);
         if let Some(k) = key_len {
-            transforms.extend_from_slice(&ATTR_KEY_LENGTH_TV.to_be_bytes());
-            transforms.extend_from_slice(&k.to_be_bytes());
+            put_u16_be(&mut transforms, ATTR_KEY_LENGTH_TV);
+            put_u16_be(&mut transforms, k);
         }
     }
     // Last proposal (0), reserved, length, number 1, IKE, no SPI, transform count.
     let mut body = vec![0, 0];
-    body.extend_from_slice(&((8 + transforms.len()) as u16).to_be_bytes());
+    put_u16_be(&mut body, (8 + transforms.len()) as u16);
     body.extend_from_slice(&[1, PROTOCOL_IKE, 0, OFFER.len() as u8]);
     body.extend_from_slice(&transforms);
     body
@@ -298,11 +300,11 @@ pub fn emit_sa_init(spi: [u8; 8], ke_public: &[u8], nonce: &[u8]) -> Vec<u8> {
     msg.extend_from_slice(&spi);
     msg.extend_from_slice(&[0; 8]); // responder SPI: unknown yet
     msg.extend_from_slice(&[payload::SA, VERSION_2_0, exchange::IKE_SA_INIT, FLAG_INITIATOR]);
-    msg.extend_from_slice(&0u32.to_be_bytes()); // message ID 0
-    msg.extend_from_slice(&0u32.to_be_bytes()); // length, set below
+    put_u32_be(&mut msg, 0); // message ID 0
+    put_u32_be(&mut msg, 0); // length, set below
     push_payload(&mut msg, payload::KE, &sa_body());
     let mut ke = Vec::with_capacity(4 + ke_public.len());
-    ke.extend_from_slice(&KE_GROUP.to_be_bytes());
+    put_u16_be(&mut ke, KE_GROUP);
     ke.extend_from_slice(&[0, 0]);
     ke.extend_from_slice(ke_public);
     push_payload(&mut msg, payload::NONCE, &ke);
@@ -326,10 +328,6 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn be16(b: &[u8], at: usize) -> Option<u16> {
-    b.get(at..at + 2).map(|s| u16::from_be_bytes([s[0], s[1]]))
-}
-
 /// Parse a reply; `spi` is the initiator SPI we sent.
 pub fn parse_reply(bytes: &[u8], spi: [u8; 8]) -> Result<IkeAnswer, IkeError> {
     let header = bytes.get(..HEADER_LEN).ok_or(IkeError::Truncated)?;
@@ -337,12 +335,7 @@ pub fn parse_reply(bytes: &[u8], spi: [u8; 8]) -> Result<IkeAnswer, IkeError> {
     if initiator != spi {
         return Err(IkeError::OtherSpi(hex(initiator)));
     }
-    let declared = u32::from_be_bytes([
-        header[OFF_LENGTH],
-        header[OFF_LENGTH + 1],
-        header[OFF_LENGTH + 2],
-        header[OFF_LENGTH + 3],
-    ]) as usize;
+    let declared = u32_be_at(header, OFF_LENGTH).ok_or(IkeError::Truncated)? as usize;
     if declared < HEADER_LEN || declared > bytes.len() {
         return Err(IkeError::BadLength { declared, present: bytes.len() });
     }
@@ -376,7 +369,7 @@ pub fn parse_reply(bytes: &[u8], spi: [u8; 8]) -> Result<IkeAnswer, IkeError> {
         }
         let kind = next;
         let overrun = IkeError::PayloadOverrun { kind, offset: off };
-        let len = usize::from(be16(msg, off + 2).ok_or(overrun.clone())?);
+        let len = usize::from(u16_be_at(msg, off + 2).ok_or(overrun.clone())?);
         if len < PAYLOAD_HEADER_LEN || off + len > msg.len() {
             return Err(overrun);
         }
@@ -387,7 +380,7 @@ pub fn parse_reply(bytes: &[u8], spi: [u8; 8]) -> Result<IkeAnswer, IkeError> {
         match (v1, kind) {
             (false, payload::SA) if answer.proposal.is_none() => answer.proposal = parse_sa(body),
             (false, payload::KE) => {
-                answer.ke_group = be16(body, 0);
+                answer.ke_group = u16_be_at(body, 0);
                 answer.ke_len = body.len().checked_sub(4);
             }
             (false, payload::NONCE) => answer.nonce_len = Some(body.len()),
@@ -407,20 +400,20 @@ pub fn parse_reply(bytes: &[u8], spi: [u8; 8]) -> Result<IkeAnswer, IkeError> {
 
 /// The first proposal of an SA payload (a response carries exactly one).
 fn parse_sa(body: &[u8]) -> Option<Proposal> {
-    let len = usize::from(be16(body, 2)?);
+    let len = usize::from(u16_be_at(body, 2)?);
     let prop = body.get(..len)?;
     let (number, protocol_id, spi_size, count) =
         (*prop.get(4)?, *prop.get(5)?, usize::from(*prop.get(6)?), *prop.get(7)?);
     let mut off = 8 + spi_size;
     let mut transforms = Vec::new();
     for _ in 0..usize::from(count).min(MAX_TRANSFORMS) {
-        let tlen = usize::from(be16(prop, off + 2)?);
+        let tlen = usize::from(u16_be_at(prop, off + 2)?);
         let t = prop.get(off..off + tlen).filter(|_| tlen >= 8)?;
-        let (kind, id) = (t[4], u16::from_be_bytes([t[6], t[7]]));
+        let (kind, id) = (t[4], u16_be_at(t, 6)?);
         let mut key_length = None;
         let mut a = 8;
         while a + 4 <= t.len() {
-            let (ty, val) = (u16::from_be_bytes([t[a], t[a + 1]]), u16::from_be_bytes([t[a + 2], t[a + 3]]));
+            let (ty, val) = (u16_be_at(t, a)?, u16_be_at(t, a + 2)?);
             if ty == ATTR_KEY_LENGTH_TV {
                 key_length = Some(val);
             }
@@ -441,9 +434,9 @@ fn parse_sa(body: &[u8]) -> Option<Proposal> {
 /// A Notify body after `skip` bytes (IKEv1's DOI).
 fn parse_notify(body: &[u8], skip: usize, v1: bool) -> Option<Notify> {
     let spi_size = usize::from(*body.get(skip + 1)?);
-    let kind = be16(body, skip + 2)?;
+    let kind = u16_be_at(body, skip + 2)?;
     let data = body.get(skip + 4 + spi_size..)?;
-    let wanted_group = if !v1 && kind == notify::INVALID_KE_PAYLOAD { be16(data, 0) } else { None };
+    let wanted_group = if !v1 && kind == notify::INVALID_KE_PAYLOAD { u16_be_at(data, 0) } else { None };
     Some(Notify { kind, name: notify_name(kind, v1), wanted_group, data_len: data.len() })
 }
 

@@ -19,6 +19,8 @@
 
 use serde::Serialize;
 
+use super::bytes::{put_u16_be, u16_be_at};
+
 /// Header flag: control message (always set in what we parse).
 const FLAG_TYPE: u16 = 0x8000;
 /// Header flag: the Length field is present.
@@ -208,10 +210,10 @@ pub fn error_code_name(e: u16) -> &'static str {
 /// A control message to `tunnel_id` (session 0) with the AVPs `avps` writes.
 fn emit_control(tunnel_id: u16, ns: u16, nr: u16, avps: impl FnOnce(&mut Vec<u8>)) -> Vec<u8> {
     let mut out = Vec::with_capacity(64);
-    out.extend_from_slice(&CONTROL_FLAGS.to_be_bytes());
+    put_u16_be(&mut out, CONTROL_FLAGS);
     out.extend_from_slice(&[0, 0]); // Length, patched below
     for field in [tunnel_id, 0, ns, nr] {
-        out.extend_from_slice(&field.to_be_bytes());
+        put_u16_be(&mut out, field);
     }
     avps(&mut out);
     // Our messages are a few dozen bytes; the cast cannot truncate.
@@ -223,9 +225,9 @@ fn emit_control(tunnel_id: u16, ns: u16, nr: u16, avps: impl FnOnce(&mut Vec<u8>
 /// A mandatory IETF AVP. `value` is at most a few dozen bytes (ours are constants).
 fn write_avp(out: &mut Vec<u8>, attribute: u16, value: &[u8]) {
     let len = (AVP_HEADER_LEN + value.len()) as u16 & AVP_LENGTH_MASK;
-    out.extend_from_slice(&(AVP_MANDATORY | len).to_be_bytes());
-    out.extend_from_slice(&VENDOR_IETF.to_be_bytes());
-    out.extend_from_slice(&attribute.to_be_bytes());
+    put_u16_be(out, AVP_MANDATORY | len);
+    put_u16_be(out, VENDOR_IETF);
+    put_u16_be(out, attribute);
     out.extend_from_slice(value);
 }
 
@@ -257,10 +259,6 @@ pub fn emit_zlb(peer_tunnel_id: u16, ns: u16, nr: u16) -> Vec<u8> {
     emit_control(peer_tunnel_id, ns, nr, |_| {})
 }
 
-fn be16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
-}
-
 fn u16_value(v: &[u8], name: &'static str) -> Result<u16, L2tpError> {
     match v {
         [a, b] => Ok(u16::from_be_bytes([*a, *b])),
@@ -280,7 +278,7 @@ fn text(v: &[u8]) -> String {
 /// Parse one L2TPv2 control message. Bytes after its Length are ignored; AVPs
 /// of other vendors and unknown types are counted, not refused.
 pub fn parse_control(buf: &[u8]) -> Result<ControlMessage, L2tpError> {
-    let flags = be16(buf, 0).ok_or(L2tpError::Truncated("header"))?;
+    let flags = u16_be_at(buf, 0).ok_or(L2tpError::Truncated("header"))?;
     if flags & FLAG_TYPE == 0 {
         return Err(L2tpError::NotControl);
     }
@@ -293,7 +291,7 @@ pub fn parse_control(buf: &[u8]) -> Result<ControlMessage, L2tpError> {
     if flags & FLAG_SEQUENCE == 0 {
         return Err(L2tpError::MissingField("Ns/Nr"));
     }
-    let field = |at| be16(buf, at).ok_or(L2tpError::Truncated("header"));
+    let field = |at| u16_be_at(buf, at).ok_or(L2tpError::Truncated("header"));
     let length = usize::from(field(2)?);
     let mut msg = ControlMessage {
         tunnel_id: field(4)?,
@@ -323,12 +321,12 @@ pub fn parse_control(buf: &[u8]) -> Result<ControlMessage, L2tpError> {
     let mut rest = &buf[start..length];
     let mut result_raw: Option<&[u8]> = None;
     while !rest.is_empty() && msg.avp_count < MAX_AVPS {
-        let head = be16(rest, 0).ok_or(L2tpError::Truncated("AVP header"))?;
+        let head = u16_be_at(rest, 0).ok_or(L2tpError::Truncated("AVP header"))?;
         let len = usize::from(head & AVP_LENGTH_MASK);
         if len < AVP_HEADER_LEN || len > rest.len() {
             return Err(L2tpError::BadAvpLength(len));
         }
-        let (vendor, attribute) = (be16(rest, 2).unwrap_or(0), be16(rest, 4).unwrap_or(0));
+        let (vendor, attribute) = (u16_be_at(rest, 2).unwrap_or(0), u16_be_at(rest, 4).unwrap_or(0));
         let value = &rest[AVP_HEADER_LEN..len];
         rest = &rest[len..];
         let first = msg.avp_count == 0;
@@ -379,8 +377,8 @@ pub fn parse_control(buf: &[u8]) -> Result<ControlMessage, L2tpError> {
 
 /// Result Code value: result, then an optional error code and message.
 fn parse_result(v: &[u8], stopccn: bool) -> Result<ResultCode, L2tpError> {
-    let result = be16(v, 0).ok_or(L2tpError::BadAvpValue("Result Code"))?;
-    let error = be16(v, 2);
+    let result = u16_be_at(v, 0).ok_or(L2tpError::BadAvpValue("Result Code"))?;
+    let error = u16_be_at(v, 2);
     if v.len() == 3 {
         return Err(L2tpError::BadAvpValue("Result Code"));
     }

@@ -21,6 +21,8 @@
 
 use serde::Serialize;
 
+use super::bytes::u16_be_at;
+
 /// Header field offsets (RFC 1002 §4.2.1), relative to the start of the datagram.
 mod field {
     use core::ops::Range;
@@ -292,10 +294,9 @@ pub fn emit_node_status_request(trn_id: u16) -> Vec<u8> {
     buf
 }
 
-/// Reads a big-endian u16 at `range`, or `Truncated` if it is not inside `buf`.
-fn be_u16(buf: &[u8], range: core::ops::Range<usize>) -> Result<u16, ParseError> {
-    let b = buf.get(range).ok_or(ParseError::Truncated)?;
-    Ok(u16::from_be_bytes([b[0], b[1]]))
+/// The big-endian u16 in field `field`, or `Truncated` if it is not inside `buf`.
+fn be_u16(buf: &[u8], field: core::ops::Range<usize>) -> Result<u16, ParseError> {
+    u16_be_at(buf, field.start).ok_or(ParseError::Truncated)
 }
 
 /// Returns the offset just past the encoded name starting at `pos`.

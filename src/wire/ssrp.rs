@@ -14,6 +14,8 @@
 
 use serde::Serialize;
 
+use super::bytes::u16_le_at;
+
 /// CLNT_UCAST_EX: ask one server for all its instances ([MC-SQLR] 2.2.2).
 pub const CLNT_UCAST_EX: u8 = 0x03;
 /// SVR_RESP: the server's answer ([MC-SQLR] 2.2.5).
@@ -84,7 +86,7 @@ pub fn parse_response(bytes: &[u8]) -> Result<SqlBrowserAnswer, SsrpError> {
     if header[0] != SVR_RESP {
         return Err(SsrpError::NotResponse(header[0]));
     }
-    let declared = usize::from(u16::from_le_bytes([header[1], header[2]]));
+    let declared = usize::from(u16_le_at(header, 1).ok_or(SsrpError::Truncated)?);
     let data = &bytes[HEADER_LEN..];
     // A datagram carries exactly one response: fewer bytes than declared is a
     // cut reply; extra bytes would be something else glued on.

@@ -17,6 +17,8 @@
 
 use serde::Serialize;
 
+use super::bytes::{put_u16_be, u16_be_at};
+
 /// Opcodes (RFC 1350 §5; OACK from RFC 2347).
 pub mod opcode {
     pub const RRQ: u16 = 1;
@@ -124,7 +126,7 @@ pub fn probe_file_name(nonce: u64) -> String {
 /// Encode a read request. `file` and `mode` must not contain NUL (ours never do).
 pub fn emit_read_request(file: &str, mode: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(OPCODE_LEN + file.len() + mode.len() + 2);
-    out.extend_from_slice(&opcode::RRQ.to_be_bytes());
+    put_u16_be(&mut out, opcode::RRQ);
     for field in [file, mode] {
         out.extend_from_slice(field.as_bytes());
         out.push(0);
@@ -135,8 +137,8 @@ pub fn emit_read_request(file: &str, mode: &str) -> Vec<u8> {
 /// Encode an ERROR packet.
 pub fn emit_error(error_code: u16, message: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(HEADER_LEN + message.len() + 1);
-    out.extend_from_slice(&opcode::ERROR.to_be_bytes());
-    out.extend_from_slice(&error_code.to_be_bytes());
+    put_u16_be(&mut out, opcode::ERROR);
+    put_u16_be(&mut out, error_code);
     out.extend_from_slice(message.as_bytes());
     out.push(0);
     out
@@ -153,24 +155,20 @@ pub fn stop_transfer(reply: &TftpReply) -> Option<(u16, Vec<u8>)> {
     Some((c, emit_error(c, STOP_MESSAGE)))
 }
 
-fn be16(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
-}
-
 /// Parse a reply to [`emit_read_request`]. An ERROR whose message lacks its NUL
 /// is accepted (the text runs to the end): it still proves a TFTP server.
 pub fn parse_reply(buf: &[u8]) -> Result<TftpReply, TftpError> {
-    let op = be16(buf, 0).ok_or(TftpError::Truncated("opcode"))?;
+    let op = u16_be_at(buf, 0).ok_or(TftpError::Truncated("opcode"))?;
     match op {
         opcode::ERROR => {
-            let c = be16(buf, OPCODE_LEN).ok_or(TftpError::Truncated("ERROR packet"))?;
+            let c = u16_be_at(buf, OPCODE_LEN).ok_or(TftpError::Truncated("ERROR packet"))?;
             let text = &buf[HEADER_LEN..];
             let end = text.iter().position(|&b| b == 0).unwrap_or(text.len());
             let message = super::ldap::sanitize_text(&text[..end.min(MAX_MESSAGE)]);
             Ok(TftpReply::Error { code: c, name: error_name(c), message })
         }
         opcode::DATA => {
-            let block = be16(buf, OPCODE_LEN).ok_or(TftpError::Truncated("DATA packet"))?;
+            let block = u16_be_at(buf, OPCODE_LEN).ok_or(TftpError::Truncated("DATA packet"))?;
             Ok(TftpReply::Data { block, bytes: buf.len() - HEADER_LEN })
         }
         opcode::OACK => {

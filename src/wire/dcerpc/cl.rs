@@ -117,14 +117,14 @@ impl ClHeader {
         out.extend_from_slice(&self.object.to_bytes_le());
         out.extend_from_slice(&self.interface.to_bytes_le());
         out.extend_from_slice(&self.activity.to_bytes_le());
-        put_u32(out, self.server_boot);
-        put_u32(out, self.if_vers);
-        put_u32(out, self.seq);
-        put_u16(out, self.opnum);
-        put_u16(out, self.ihint);
-        put_u16(out, self.ahint);
-        put_u16(out, self.body_len);
-        put_u16(out, self.fragnum);
+        put_u32_le(out, self.server_boot);
+        put_u32_le(out, self.if_vers);
+        put_u32_le(out, self.seq);
+        put_u16_le(out, self.opnum);
+        put_u16_le(out, self.ihint);
+        put_u16_le(out, self.ahint);
+        put_u16_le(out, self.body_len);
+        put_u16_le(out, self.fragnum);
         out.push(self.auth_proto);
         out.push(serial_lo);
     }
@@ -137,8 +137,8 @@ impl ClHeader {
         }
         check_drep(hdr[cl_field::DREP])?;
         // All reads below are within the 80 bytes just checked.
-        let u16_at = |o| le_u16(hdr, o).unwrap_or_default();
-        let u32_at = |o| le_u32(hdr, o).unwrap_or_default();
+        let u16_at = |o| u16_le_at(hdr, o).unwrap_or_default();
+        let u32_at = |o| u32_le_at(hdr, o).unwrap_or_default();
         let uuid_at = |o| uuid_le(hdr, o).unwrap_or_default();
         Ok(ClHeader {
             ptype: hdr[cl_field::PTYPE],
@@ -307,12 +307,12 @@ impl FackBody {
     pub fn emit(&self, out: &mut Vec<u8>) {
         out.push(self.vers);
         out.push(0); // pad
-        put_u16(out, self.window_size);
-        put_u32(out, self.max_tsdu);
-        put_u32(out, self.max_frag_size);
-        put_u16(out, self.serial_num);
-        put_u16(out, u16::from(self.selack != 0));
-        put_u32(out, self.selack);
+        put_u16_le(out, self.window_size);
+        put_u32_le(out, self.max_tsdu);
+        put_u32_le(out, self.max_frag_size);
+        put_u16_le(out, self.serial_num);
+        put_u16_le(out, u16::from(self.selack != 0));
+        put_u32_le(out, self.selack);
     }
 
     /// Decode; `None` if the body is shorter than the fixed 16 bytes (nocall often has
@@ -321,15 +321,15 @@ impl FackBody {
         if body.len() < Self::FIXED_LEN {
             return None;
         }
-        let selack_len = le_u16(body, 14)?;
+        let selack_len = u16_le_at(body, 14)?;
         Some(FackBody {
             vers: body[0],
-            window_size: le_u16(body, 2)?,
-            max_tsdu: le_u32(body, 4)?,
-            max_frag_size: le_u32(body, 8)?,
-            serial_num: le_u16(body, 12)?,
+            window_size: u16_le_at(body, 2)?,
+            max_tsdu: u32_le_at(body, 4)?,
+            max_frag_size: u32_le_at(body, 8)?,
+            serial_num: u16_le_at(body, 12)?,
             selack_len,
-            selack: if selack_len > 0 { le_u32(body, 16).unwrap_or(0) } else { 0 },
+            selack: if selack_len > 0 { u32_le_at(body, 16).unwrap_or(0) } else { 0 },
         })
     }
 }
@@ -381,7 +381,7 @@ pub fn parse_cl_pdu(buf: &[u8]) -> Result<ClPdu<'_>, RpcError> {
     let body = buf
         .get(CL_HEADER_LEN..CL_HEADER_LEN + usize::from(header.body_len))
         .ok_or(RpcError::Truncated("RPC datagram"))?;
-    let status = |what| le_u32(body, 0).ok_or(RpcError::Truncated(what));
+    let status = |what| u32_le_at(body, 0).ok_or(RpcError::Truncated(what));
     let body = match header.ptype {
         cl_ptype::REQUEST => ClBody::Request(body),
         cl_ptype::RESPONSE => ClBody::Response(ClResponse {

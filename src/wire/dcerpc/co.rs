@@ -100,9 +100,9 @@ impl CoHeader {
     pub fn emit(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&[5, 0, self.ptype, self.flags]);
         out.extend_from_slice(&DREP_LE);
-        put_u16(out, self.frag_length);
-        put_u16(out, self.auth_length);
-        put_u32(out, self.call_id);
+        put_u16_le(out, self.frag_length);
+        put_u16_le(out, self.auth_length);
+        put_u32_le(out, self.call_id);
     }
 }
 
@@ -113,14 +113,13 @@ impl CoHeader {
 /// many bytes always makes progress; a declared length below 16 is then rejected by
 /// [`parse_co_header`].
 pub fn co_frame_len(buf: &[u8]) -> Option<usize> {
-    let b = buf.get(co_field::FRAG_LENGTH..co_field::FRAG_LENGTH + 2)?;
     let drep0 = *buf.get(co_field::DREP)?;
     // Framing honours the drep so that a big-endian peer still gets framed correctly and
     // is then reported cleanly by the parser, instead of desynchronising the stream.
     let len = if drep0 & DREP_INT_MASK == DREP_INT_LE {
-        u16::from_le_bytes([b[0], b[1]])
+        u16_le_at(buf, co_field::FRAG_LENGTH)?
     } else {
-        u16::from_be_bytes([b[0], b[1]])
+        u16_be_at(buf, co_field::FRAG_LENGTH)?
     };
     Some(usize::from(len).max(CO_HEADER_LEN))
 }
@@ -139,7 +138,7 @@ pub fn parse_co_header(buf: &[u8]) -> Result<CoHeader, RpcError> {
         return Err(RpcError::BadVersion(vers, minor));
     }
     check_drep(buf[co_field::DREP])?;
-    let frag_length = le_u16(buf, co_field::FRAG_LENGTH).ok_or(RpcError::Truncated("RPC header"))?;
+    let frag_length = u16_le_at(buf, co_field::FRAG_LENGTH).ok_or(RpcError::Truncated("RPC header"))?;
     if usize::from(frag_length) < CO_HEADER_LEN {
         return Err(RpcError::BadFragLength(frag_length));
     }
@@ -147,8 +146,8 @@ pub fn parse_co_header(buf: &[u8]) -> Result<CoHeader, RpcError> {
         ptype: buf[co_field::PTYPE],
         flags: buf[co_field::PFC_FLAGS],
         frag_length,
-        auth_length: le_u16(buf, co_field::AUTH_LENGTH).ok_or(RpcError::Truncated("RPC header"))?,
-        call_id: le_u32(buf, co_field::CALL_ID).ok_or(RpcError::Truncated("RPC header"))?,
+        auth_length: u16_le_at(buf, co_field::AUTH_LENGTH).ok_or(RpcError::Truncated("RPC header"))?,
+        call_id: u32_le_at(buf, co_field::CALL_ID).ok_or(RpcError::Truncated("RPC header"))?,
     })
 }
 
@@ -205,11 +204,11 @@ pub fn emit_bind(
         call_id,
     }
     .emit(&mut out);
-    put_u16(&mut out, max_frag); // max_xmit_frag
-    put_u16(&mut out, max_frag); // max_recv_frag
-    put_u32(&mut out, 0); // assoc_group_id: ask for a new association
+    put_u16_le(&mut out, max_frag); // max_xmit_frag
+    put_u16_le(&mut out, max_frag); // max_recv_frag
+    put_u32_le(&mut out, 0); // assoc_group_id: ask for a new association
     out.extend_from_slice(&[1, 0, 0, 0]); // n_context_elem = 1, reserved
-    put_u16(&mut out, 0); // p_cont_id
+    put_u16_le(&mut out, 0); // p_cont_id
     out.extend_from_slice(&[1, 0]); // n_transfer_syn = 1, reserved
     abstract_syntax.emit(&mut out);
     transfer_syntax.emit(&mut out);
@@ -272,10 +271,10 @@ pub fn parse_bind_ack(frame: &[u8]) -> Result<BindAck, RpcError> {
     expect_ptype(&hdr, co_ptype::BIND_ACK, "bind_ack")?;
     let pdu = co_pdu_without_auth(frame, &hdr, co_field::ACK_SEC_ADDR + 2, WHAT)?;
     let t = RpcError::Truncated(WHAT);
-    let max_xmit_frag = le_u16(pdu, co_field::MAX_XMIT_FRAG).ok_or(t.clone())?;
-    let max_recv_frag = le_u16(pdu, co_field::MAX_RECV_FRAG).ok_or(t.clone())?;
-    let assoc_group_id = le_u32(pdu, co_field::ASSOC_GROUP).ok_or(t.clone())?;
-    let sec_len = usize::from(le_u16(pdu, co_field::ACK_SEC_ADDR).ok_or(t.clone())?);
+    let max_xmit_frag = u16_le_at(pdu, co_field::MAX_XMIT_FRAG).ok_or(t.clone())?;
+    let max_recv_frag = u16_le_at(pdu, co_field::MAX_RECV_FRAG).ok_or(t.clone())?;
+    let assoc_group_id = u32_le_at(pdu, co_field::ASSOC_GROUP).ok_or(t.clone())?;
+    let sec_len = usize::from(u16_le_at(pdu, co_field::ACK_SEC_ADDR).ok_or(t.clone())?);
     let sec_start = co_field::ACK_SEC_ADDR + 2;
     let sec = pdu.get(sec_start..sec_start + sec_len).ok_or(t.clone())?;
     let sec_addr: String = String::from_utf8_lossy(sec).trim_end_matches('\0').to_owned();
@@ -287,8 +286,8 @@ pub fn parse_bind_ack(frame: &[u8]) -> Result<BindAck, RpcError> {
     // n_results is a u8 so this is small anyway, but size by what is really there.
     let mut results = Vec::with_capacity(n_results.min(pdu.len().saturating_sub(off) / RESULT_LEN));
     for _ in 0..n_results {
-        let result = le_u16(pdu, off).ok_or(t.clone())?;
-        let reason = le_u16(pdu, off + 2).ok_or(t.clone())?;
+        let result = u16_le_at(pdu, off).ok_or(t.clone())?;
+        let reason = u16_le_at(pdu, off + 2).ok_or(t.clone())?;
         let transfer_syntax = SyntaxId::parse(pdu, off + 4).ok_or(t.clone())?;
         results.push(BindResult { result, reason, transfer_syntax });
         off += RESULT_LEN;
@@ -301,7 +300,7 @@ pub fn parse_bind_nak(frame: &[u8]) -> Result<u16, RpcError> {
     let hdr = parse_co_header(frame)?;
     expect_ptype(&hdr, co_ptype::BIND_NAK, "bind_nak")?;
     let pdu = co_pdu_without_auth(frame, &hdr, co_field::NAK_REASON + 2, "RPC bind_nak")?;
-    le_u16(pdu, co_field::NAK_REASON).ok_or(RpcError::Truncated("RPC bind_nak"))
+    u16_le_at(pdu, co_field::NAK_REASON).ok_or(RpcError::Truncated("RPC bind_nak"))
 }
 
 /// Encode a request, split into as many fragments as `max_frag` (the server's
@@ -335,9 +334,9 @@ pub fn emit_request(call_id: u32, ctx_id: u16, opnum: u16, stub: &[u8], max_frag
         }
         .emit(&mut out);
         // alloc_hint: the stub bytes still to come, so the server can size its buffer.
-        put_u32(&mut out, u32::try_from(stub.len() - off).unwrap_or(u32::MAX));
-        put_u16(&mut out, ctx_id);
-        put_u16(&mut out, opnum);
+        put_u32_le(&mut out, u32::try_from(stub.len() - off).unwrap_or(u32::MAX));
+        put_u16_le(&mut out, ctx_id);
+        put_u16_le(&mut out, opnum);
         out.extend_from_slice(part);
         pdus.push(out);
         off += part.len();
@@ -376,8 +375,8 @@ pub fn parse_response(frame: &[u8]) -> Result<CoResponse<'_>, RpcError> {
     Ok(CoResponse {
         call_id: hdr.call_id,
         flags: hdr.flags,
-        alloc_hint: le_u32(pdu, co_field::ALLOC_HINT).ok_or(RpcError::Truncated(WHAT))?,
-        ctx_id: le_u16(pdu, co_field::P_CONT_ID).ok_or(RpcError::Truncated(WHAT))?,
+        alloc_hint: u32_le_at(pdu, co_field::ALLOC_HINT).ok_or(RpcError::Truncated(WHAT))?,
+        ctx_id: u16_le_at(pdu, co_field::P_CONT_ID).ok_or(RpcError::Truncated(WHAT))?,
         cancel_count: pdu[co_field::CANCEL_COUNT],
         stub: &pdu[co_field::STUB..],
     })
@@ -402,7 +401,7 @@ pub fn parse_fault(frame: &[u8]) -> Result<CoFault, RpcError> {
     let pdu = co_pdu_without_auth(frame, &hdr, co_field::FAULT_STATUS + 4, WHAT)?;
     Ok(CoFault {
         call_id: hdr.call_id,
-        status: le_u32(pdu, co_field::FAULT_STATUS).ok_or(RpcError::Truncated(WHAT))?,
+        status: u32_le_at(pdu, co_field::FAULT_STATUS).ok_or(RpcError::Truncated(WHAT))?,
         did_not_execute: hdr.flags & pfc::DID_NOT_EXECUTE != 0,
     })
 }

@@ -26,7 +26,7 @@ pub fn parse_conv_who_are_you2(pdu: &ClPdu<'_>) -> Option<WhoAreYou2> {
         ClBody::Request(body)
             if pdu.header.interface == CONV_UUID && pdu.header.opnum == CONV_WHO_ARE_YOU2_OPNUM =>
         {
-            Some(WhoAreYou2 { actuid: uuid_le(body, 0)?, boot_time: le_u32(body, 16)? })
+            Some(WhoAreYou2 { actuid: uuid_le(body, 0)?, boot_time: u32_le_at(body, 16)? })
         }
         _ => None,
     }
@@ -43,8 +43,8 @@ pub fn emit_conv_who_are_you2_response(callback: &ClHeader, our_seq: u32, cas_uu
     let mut hdr = ClHeader::reply_to(callback, cl_ptype::RESPONSE, BODY_LEN);
     hdr.fragnum = 0;
     hdr.emit(&mut out);
-    put_u32(&mut out, our_seq);
+    put_u32_le(&mut out, our_seq);
     out.extend_from_slice(&cas_uuid.to_bytes_le());
-    put_u32(&mut out, 0); // status: rpc_s_ok
+    put_u32_le(&mut out, 0); // status: rpc_s_ok
     out
 }

@@ -15,6 +15,8 @@ use std::collections::BTreeMap;
 
 use uuid::Uuid;
 
+use super::bytes::{array_at, put_u16_le, put_u32_le, u16_be_at, u16_le_at, u32_le_at};
+
 // ------------------------------------------------------------------------------------------
 // Errors
 // ------------------------------------------------------------------------------------------
@@ -179,16 +181,16 @@ impl SyntaxId {
     /// Append the 20-byte little-endian encoding.
     pub fn emit(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.uuid.to_bytes_le());
-        out.extend_from_slice(&self.major.to_le_bytes());
-        out.extend_from_slice(&self.minor.to_le_bytes());
+        put_u16_le(out, self.major);
+        put_u16_le(out, self.minor);
     }
 
     /// Decode the 20-byte little-endian encoding at `off`.
     pub fn parse(buf: &[u8], off: usize) -> Option<Self> {
         Some(SyntaxId {
             uuid: uuid_le(buf, off)?,
-            major: le_u16(buf, off + 16)?,
-            minor: le_u16(buf, off + 18)?,
+            major: u16_le_at(buf, off + 16)?,
+            minor: u16_le_at(buf, off + 18)?,
         })
     }
 }
@@ -206,32 +208,13 @@ pub const DREP_LE: [u8; 4] = [0x10, 0x00, 0x00, 0x00];
 const DREP_INT_MASK: u8 = 0xf0;
 const DREP_INT_LE: u8 = 0x10;
 
-pub(crate) fn le_u16(buf: &[u8], off: usize) -> Option<u16> {
-    let b = buf.get(off..off.checked_add(2)?)?;
-    Some(u16::from_le_bytes([b[0], b[1]]))
-}
-
-pub(crate) fn le_u32(buf: &[u8], off: usize) -> Option<u32> {
-    let b = buf.get(off..off.checked_add(4)?)?;
-    Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-}
-
 /// An NDR UUID (first three fields little-endian) at `off`.
 pub(crate) fn uuid_le(buf: &[u8], off: usize) -> Option<Uuid> {
-    let b: [u8; 16] = buf.get(off..off.checked_add(16)?)?.try_into().ok()?;
-    Some(Uuid::from_bytes_le(b))
+    array_at(buf, off).map(Uuid::from_bytes_le)
 }
 
 fn check_drep(byte0: u8) -> Result<(), RpcError> {
     if byte0 & DREP_INT_MASK == DREP_INT_LE { Ok(()) } else { Err(RpcError::BigEndian) }
-}
-
-fn put_u16(out: &mut Vec<u8>, v: u16) {
-    out.extend_from_slice(&v.to_le_bytes());
-}
-
-fn put_u32(out: &mut Vec<u8>, v: u32) {
-    out.extend_from_slice(&v.to_le_bytes());
 }
 
 mod cl;

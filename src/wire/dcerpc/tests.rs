@@ -16,15 +16,15 @@ const BIND_72: [u8; 72] = [
 /// 26 + 4 = 30, padded to 32.
 fn bind_ack_frame(result: u16, reason: u16) -> Vec<u8> {
     let mut body = Vec::new();
-    put_u16(&mut body, 5840);
-    put_u16(&mut body, 5840);
-    put_u32(&mut body, 0x1234);
-    put_u16(&mut body, 4);
+    put_u16_le(&mut body, 5840);
+    put_u16_le(&mut body, 5840);
+    put_u32_le(&mut body, 0x1234);
+    put_u16_le(&mut body, 4);
     body.extend_from_slice(b"135\0");
     body.extend_from_slice(&[0, 0]); // pad to 32 from PDU start
     body.extend_from_slice(&[1, 0, 0, 0]);
-    put_u16(&mut body, result);
-    put_u16(&mut body, reason);
+    put_u16_le(&mut body, result);
+    put_u16_le(&mut body, reason);
     NDR_SYNTAX.emit(&mut body);
     co_frame(co_ptype::BIND_ACK, pfc::FIRST_FRAG | pfc::LAST_FRAG, 1, &body)
 }
@@ -39,8 +39,8 @@ fn co_frame(ptype: u8, flags: u8, call_id: u32, body: &[u8]) -> Vec<u8> {
 
 fn response_frame(flags: u8, call_id: u32, stub: &[u8]) -> Vec<u8> {
     let mut body = Vec::new();
-    put_u32(&mut body, stub.len() as u32);
-    put_u16(&mut body, 0);
+    put_u32_le(&mut body, stub.len() as u32);
+    put_u16_le(&mut body, 0);
     body.extend_from_slice(&[0, 0]);
     body.extend_from_slice(stub);
     co_frame(co_ptype::RESPONSE, flags, call_id, &body)
@@ -73,14 +73,14 @@ fn bind_ack_accept_and_reject() {
 fn bind_ack_empty_sec_addr_pads_from_pdu_start() {
     // sec_addr length 0: results list at 26 rounded up to 28.
     let mut body = Vec::new();
-    put_u16(&mut body, 4280);
-    put_u16(&mut body, 4280);
-    put_u32(&mut body, 0);
-    put_u16(&mut body, 0);
+    put_u16_le(&mut body, 4280);
+    put_u16_le(&mut body, 4280);
+    put_u32_le(&mut body, 0);
+    put_u16_le(&mut body, 0);
     body.extend_from_slice(&[0, 0]);
     body.extend_from_slice(&[1, 0, 0, 0]);
-    put_u16(&mut body, 0);
-    put_u16(&mut body, 0);
+    put_u16_le(&mut body, 0);
+    put_u16_le(&mut body, 0);
     NDR_SYNTAX.emit(&mut body);
     let f = co_frame(co_ptype::BIND_ACK, 3, 1, &body);
     let ack = parse_bind_ack(&f).unwrap();
@@ -123,11 +123,11 @@ fn request_fragments_when_stub_exceeds_max_frag() {
         assert!(p.len() <= 68);
         assert_eq!(h.flags & pfc::FIRST_FRAG != 0, i == 0);
         assert_eq!(h.flags & pfc::LAST_FRAG != 0, i == 2);
-        assert_eq!(le_u16(p, co_field::OPNUM), Some(2));
+        assert_eq!(u16_le_at(p, co_field::OPNUM), Some(2));
         joined.extend_from_slice(&p[24..]);
     }
     assert_eq!(joined, stub);
-    assert_eq!(le_u32(&pdus[1], co_field::ALLOC_HINT), Some(60));
+    assert_eq!(u32_le_at(&pdus[1], co_field::ALLOC_HINT), Some(60));
     // Empty stub and absurd max_frag still produce one well-formed PDU.
     let p = emit_request(1, 0, 0, &[], 0);
     assert_eq!(p.len(), 1);
@@ -182,11 +182,11 @@ fn reassembler_rejects_bad_sequences() {
 #[test]
 fn fault_pdu() {
     let mut body = Vec::new();
-    put_u32(&mut body, 0);
-    put_u16(&mut body, 0);
+    put_u32_le(&mut body, 0);
+    put_u16_le(&mut body, 0);
     body.extend_from_slice(&[0, 0]);
-    put_u32(&mut body, 0x1c01_0003);
-    put_u32(&mut body, 0);
+    put_u32_le(&mut body, 0x1c01_0003);
+    put_u32_le(&mut body, 0);
     let f = co_frame(co_ptype::FAULT, 3 | pfc::DID_NOT_EXECUTE, 2, &body);
     let fault = parse_fault(&f).unwrap();
     assert_eq!(fault.status, 0x1c01_0003);
@@ -216,8 +216,8 @@ fn co_header_rejections() {
 #[test]
 fn auth_trailer_is_stripped_and_hostile_auth_length_rejected() {
     let mut body = Vec::new();
-    put_u32(&mut body, 4);
-    put_u32(&mut body, 0);
+    put_u32_le(&mut body, 4);
+    put_u32_le(&mut body, 0);
     body.extend_from_slice(b"ABCD\0\0\0\0"); // 4 stub + 4 auth pad
     body.extend_from_slice(&[10, 2, 4, 0, 0, 0, 0, 0]); // sec_trailer, pad 4
     body.extend_from_slice(&[0xaa; 16]);
