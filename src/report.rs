@@ -193,7 +193,7 @@ pub fn open_log(
     }
     let file = create_log(path, &shown)?;
     let mut w = BufWriter::new(file);
-    let date = chrono::Local::now().format("%a %b %e %H:%M:%S %Y");
+    let date = system_date();
     let host = gethostname::gethostname().to_string_lossy().into_owned();
     let header = format!(
         "PortQry Version 2.0 Log File\n\nSystem Date: {date}\n\nCommand run:\n {command_line}\n\nLocal computer name:\n\n {host}\n"
@@ -201,6 +201,11 @@ pub fn open_log(
     w.write_all(header.as_bytes())
         .map_err(|e| Error::Log(format!("cannot write log file '{shown}': {e}")))?;
     Ok(w)
+}
+
+/// Now, as PortQry's "System Date:" lines write it (C `ctime()` style).
+pub fn system_date() -> String {
+    chrono::Local::now().format("%a %b %e %H:%M:%S %Y").to_string()
 }
 
 /// Create (or truncate) the log file without ever blocking in open(2).
