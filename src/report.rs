@@ -99,6 +99,15 @@ impl Output {
         }
     }
 
+    /// A line for the log file only (the blank line after its header).
+    pub fn log_line(&mut self, text: &str) {
+        if let Some(log) = &mut self.log
+            && let Err(e) = writeln!(log, "{text}")
+        {
+            self.log_error.get_or_insert_with(|| e.to_string());
+        }
+    }
+
     /// A line followed by a blank line: PortQry's paragraph layout.
     pub fn para(&mut self, text: &str) {
         self.line(text);
