@@ -265,3 +265,31 @@ fn wpid_jsonl_writes_one_object_per_snapshot_and_sigterm_ends_it() {
     let (code, err) = wait_exit(&mut child, Duration::from_secs(5));
     assert_eq!(code, 143, "{err}");
 }
+
+#[test]
+fn time_wait_sockets_are_orphans_of_pid_0() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let cport = client.local_addr().unwrap().port();
+    let (server, _) = listener.accept().unwrap();
+    // The side that closes first ends in TIME WAIT, held by no process.
+    drop(client);
+    std::thread::sleep(Duration::from_millis(50));
+    drop(server);
+    std::thread::sleep(Duration::from_millis(100));
+    let (code, out, err) = portqry(&["-local"]);
+    assert_eq!(code, 0, "{err}");
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("0:no process ") && l.contains(&format!("TCP {cport} ")))
+        .unwrap_or_else(|| panic!("no orphan row for {cport}:\n{out}"));
+    assert!(row.contains("TIME WAIT") && row.contains(&format!("127.0.0.1:{port}")), "{row}");
+    let (_, out, _) = portqry(&["-local", "--json"]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let s = v["sockets"].as_array().unwrap().iter().find(|s| s["local_port"] == cport).unwrap();
+    assert_eq!(
+        (&s["pid"], &s["process"], &s["state"]),
+        (&Value::from(0), &Value::Null, &Value::from("TIME WAIT"))
+    );
+}
