@@ -110,6 +110,32 @@ fn local_json_shape() {
 }
 
 #[test]
+fn docs_describe_every_local_key() {
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/JSON.md")).unwrap();
+    let local = &doc[doc.find("## Local mode").expect("docs/JSON.md has a Local mode section")..];
+    for k in [
+        "date",
+        "sockets",
+        "processes",
+        "unknown_owners",
+        "watch",
+        "protocol",
+        "local_address",
+        "local_port",
+        "remote_address",
+        "remote_port",
+        "state",
+        "pid",
+        "process",
+        "name",
+        "service",
+        "modules",
+    ] {
+        assert!(local.contains(&format!("| `{k}` |")), "docs/JSON.md's local mode does not document `{k}`");
+    }
+}
+
+#[test]
 fn local_mode_rules_exit_64_with_one_line() {
     for (args, want) in [
         (&["-wt", "5"][..], "-wt sets how often"),
