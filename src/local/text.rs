@@ -129,7 +129,7 @@ pub fn unknown_note(n: usize) -> Vec<String> {
     let ports = if n == 1 { "1 port belongs" } else { &format!("{n} ports belong") };
     vec![
         format!(
-            "Note: {ports} to processes of other users that portqry may not inspect (PID shown as ?): run portqry as root (or with CAP_SYS_PTRACE) to map them"
+            "Note: {ports} to processes portqry may not inspect (PID shown as ?): run portqry as root (or with CAP_SYS_PTRACE) to map other users' processes; a container's processes are seen only from its own PID namespace"
         ),
         String::new(),
     ]
@@ -299,7 +299,7 @@ mod tests {
         assert_eq!(lines[8], "?                        TCP 22     ::              LISTENING    [::]:0");
         let notes: Vec<_> = lines.iter().filter(|l| l.starts_with("Note: ")).collect();
         assert_eq!(notes.len(), 1);
-        assert!(notes[0].starts_with("Note: 1 port belongs to processes of other users"), "{}", notes[0]);
+        assert!(notes[0].starts_with("Note: 1 port belongs to processes portqry may not inspect (PID shown as ?): run portqry as root"), "{}", notes[0]);
         assert!(notes[0].contains("CAP_SYS_PTRACE"));
     }
 
