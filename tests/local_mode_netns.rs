@@ -110,3 +110,38 @@ fn local_lists_every_socket_ss_lists_in_a_namespace() {
         "{p}"
     );
 }
+
+#[test]
+#[ignore = "root: runs portqry as user nobody against a socket root owns"]
+fn without_root_other_users_sockets_are_marked_and_explained_once() {
+    use std::os::unix::process::CommandExt;
+    require_root();
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = tcp.local_addr().unwrap().port();
+    let run = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_portqry"))
+            .args(args)
+            .uid(65534)
+            .gid(65534)
+            .stdin(Stdio::null())
+            .output()
+            .expect("portqry must be executable by nobody (target/ readable by others)");
+        assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let out = run(&["-local"]);
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("? ") && l.contains(&format!("TCP {port} ")))
+        .unwrap_or_else(|| panic!("root's TCP {port} is not marked ?:\n{out}"));
+    assert!(row.contains("LISTENING"), "{row}");
+    let notes: Vec<&str> = out.lines().filter(|l| l.starts_with("Note: ")).collect();
+    assert_eq!(notes.len(), 1, "{out}");
+    assert!(notes[0].contains("run portqry as root (or with CAP_SYS_PTRACE)"), "{}", notes[0]);
+    // Still listed in the usage table, with what can be known.
+    assert!(out.lines().any(|l| l.starts_with(&format!("TCP {port} "))), "{out}");
+    let v: Value = serde_json::from_str(&run(&["-local", "--json"])).unwrap();
+    let s = v["sockets"].as_array().unwrap().iter().find(|s| s["local_port"] == port).unwrap();
+    assert_eq!((&s["pid"], &s["process"]), (&Value::Null, &Value::Null));
+    assert!(v["unknown_owners"].as_u64().unwrap() >= 1);
+}

@@ -148,8 +148,8 @@ pub fn process_block(snap: &Snapshot, pid: u32, with_modules: bool) -> Vec<Strin
     };
     let mut lines = vec![format!("Process ID: {pid} ({name})"), String::new()];
     let mine: Vec<&LocalSocket> = snap.sockets.iter().filter(|s| s.owner.pid() == Some(pid)).collect();
-    if pid != 0 {
-        match info.and_then(|p| p.service.as_deref()) {
+    if let Some(info) = info.filter(|_| pid != 0) {
+        match info.service.as_deref() {
             Some(unit) => lines.push(format!("Service Name: {unit}")),
             None => lines.push("Process doesn't appear to be a service".into()),
         }
@@ -319,6 +319,20 @@ mod tests {
         assert_eq!(text.matches("Could not access module information for this process").count(), 2, "{text}");
         assert!(text.contains("TCP ports in a TIME WAIT state: 1 = 100.00%"));
         assert!(text.ends_with(&format!("{RULE}\n")), "{text}");
+    }
+
+    #[test]
+    fn a_process_that_is_gone_says_so_without_a_service_line() {
+        let lines = process_block(&sample(), 4242, true);
+        assert_eq!(
+            lines[..3],
+            [
+                "Process ID: 4242 (process not found)",
+                "",
+                "PID      Port       Local IP        State        Remote IP:Port"
+            ]
+        );
+        assert!(lines.contains(&"Could not access module information for this process".to_string()));
     }
 
     #[test]
