@@ -261,7 +261,9 @@ Examples:
   portqry -n 198.18.0.2 -e 53 -p udp
   portqry -n host1.example.com -r 21:445
   portqry -n 198.18.0.2 -o 25,445,1024 -p both -sp 53
-  portqry -n dc1 -e 389 -p udp -v"
+  portqry -n dc1 -e 389 -p udp -v
+  portqry -local -v                 (this machine's ports, processes, modules)
+  portqry -wport 53 -wt 5 -l dnslog.txt"
 )]
 pub struct Args {
     /// Host name, IPv4/IPv6 address or CIDR block to query; repeat it, or give

@@ -82,6 +82,24 @@ fn local_verbose_lists_this_process_with_its_modules() {
 }
 
 #[test]
+fn local_log_has_portqry_header_report_and_end_marker() {
+    let dir = std::env::temp_dir().join(format!("portqry-local-log-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("local.txt");
+    let l = log.to_string_lossy().into_owned();
+    let (code, out, err) = portqry(&["-local", "-l", &l, "-y"]);
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.starts_with("PortQry Version 2.0 Log File\n\nSystem Date: "), "{text}");
+    assert!(text.contains(&format!("Command run:\n portqry -local -l {l} -y\n")), "{text}");
+    assert!(text.contains("\n\nTCP/UDP Port Usage\n\n"), "{text}");
+    assert!(text.ends_with("\n========= end of log file =========\n"), "{text}");
+    // The screen gets the report without the log's header.
+    assert!(out.starts_with("TCP/UDP Port Usage\n"), "{out}");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
 fn local_json_shape() {
     let tcp = TcpListener::bind("[::1]:0").or_else(|_| TcpListener::bind("127.0.0.1:0")).unwrap();
     let tp = tcp.local_addr().unwrap().port();
