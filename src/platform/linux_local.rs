@@ -10,7 +10,7 @@ use crate::local::{
 };
 use procfs::net::TcpState as Ts;
 use procfs::process::{FDTarget, MMapPath, Process};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 fn state(s: &Ts) -> TcpState {
     match s {
@@ -123,18 +123,18 @@ pub fn local_snapshot(req: &Request) -> Result<Snapshot, Error> {
             LocalSocket { protocol, local, remote, state, owner }
         })
         .collect();
-    let mut pids: BTreeMap<u32, ()> = sockets
+    let mut pids: BTreeSet<u32> = sockets
         .iter()
         .filter_map(|s| match s.owner {
-            Owner::Pid(p) => Some((p, ())),
+            Owner::Pid(p) => Some(p),
             _ => None,
         })
         .collect();
     if let Some(pid) = req.pid.filter(|p| *p != 0 && Process::new(*p as i32).is_ok()) {
-        pids.insert(pid, ());
+        pids.insert(pid);
     }
     let processes = pids
-        .into_keys()
+        .into_iter()
         .map(|pid| {
             let want = match req.modules {
                 ModulesFor::None => false,
