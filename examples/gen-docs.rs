@@ -108,7 +108,7 @@ pub fn command() -> clap::Command {
 }
 
 /// [`command`] as the completions see it: without hidden arguments (PortQry's
-/// refused `-i`, `-local`, `-wport`... modes; clap_complete would offer them)
+/// refused interactive mode `-i`; clap_complete would offer it)
 /// and with `:` out of value names (zsh's `_arguments` reads it as a field
 /// separator, so `START:END` would break `--range`).
 pub fn completion_command() -> clap::Command {

@@ -261,7 +261,9 @@ Examples:
   portqry -n 198.18.0.2 -e 53 -p udp
   portqry -n host1.example.com -r 21:445
   portqry -n 198.18.0.2 -o 25,445,1024 -p both -sp 53
-  portqry -n dc1 -e 389 -p udp -v"
+  portqry -n dc1 -e 389 -p udp -v
+  portqry -local -v                 (this machine's ports, processes, modules)
+  portqry -wport 53 -wt 5 -l dnslog.txt"
 )]
 pub struct Args {
     /// Host name, IPv4/IPv6 address or CIDR block to query; repeat it, or give
@@ -370,20 +372,20 @@ pub struct Args {
     #[arg(short = 'i', long = "interactive", hide = true)]
     pub interactive: bool,
 
-    /// PortQry local mode (not supported)
-    #[arg(long = "local", hide = true)]
+    /// Local mode: this machine's TCP/UDP ports, their processes (with -v: services and modules) (PortQry: -local)
+    #[arg(long = "local")]
     pub local: bool,
 
-    /// PortQry local mode (not supported)
-    #[arg(long = "wport", hide = true)]
+    /// Local mode: watch TCP and UDP port PORT, report when its connections change (PortQry: -wport)
+    #[arg(long = "wport", value_name = "PORT")]
     pub wport: Option<String>,
 
-    /// PortQry local mode (not supported)
-    #[arg(long = "wpid", hide = true)]
+    /// Local mode: watch process PID, report when its connections change (PortQry: -wpid)
+    #[arg(long = "wpid", value_name = "PID")]
     pub wpid: Option<String>,
 
-    /// PortQry local mode (not supported)
-    #[arg(long = "wt", hide = true)]
+    /// Seconds between checks for -wport / -wpid, 1-1200 [default: 60] (PortQry: -wt)
+    #[arg(long = "wt", value_name = "SECONDS")]
     pub wt: Option<String>,
 }
 
@@ -432,8 +434,36 @@ pub struct Config {
 #[derive(Debug)]
 pub enum Command {
     Run(Box<Config>),
+    /// Local mode: `-local`, `-wport`, `-wpid`.
+    Local(LocalConfig),
     /// Help or version text: print it to stdout, exit 0.
     Print(String),
+}
+
+/// What local mode reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LocalMode {
+    /// `-local`: everything, once.
+    All,
+    /// `-wport P`: watch TCP and UDP port P.
+    WatchPort(u16),
+    /// `-wpid N`: watch one process.
+    WatchPid(u32),
+}
+
+/// Default `-wt`: PortQry checks for changes every 60 seconds.
+pub const DEFAULT_WATCH_SECS: u64 = 60;
+
+/// A validated local-mode command line.
+#[derive(Debug, Clone)]
+pub struct LocalConfig {
+    pub mode: LocalMode,
+    pub interval: Duration,
+    pub log: Option<PathBuf>,
+    pub overwrite: bool,
+    pub verbose: bool,
+    pub format: Format,
+    pub command_line: String,
 }
 
 /// Parse and validate a full argv (including the program name).
@@ -455,6 +485,9 @@ pub fn parse(argv: Vec<OsString>) -> Result<Command, Error> {
             };
         }
     };
+    if args.local || args.wport.is_some() || args.wpid.is_some() || args.wt.is_some() {
+        return validate_local(args, command_line).map(Command::Local);
+    }
     validate(args, command_line).map(|c| Command::Run(Box::new(c)))
 }
 
@@ -490,15 +523,87 @@ pub fn looks_like_option(value: &str) -> bool {
     SWITCHES.iter().any(|(k, _, _)| *k == name)
 }
 
-fn validate(a: Args, command_line: String) -> Result<Config, Error> {
+/// Check the log file name the same way for both modes.
+fn check_log_name(log: Option<&PathBuf>) -> Result<(), Error> {
+    if let Some(log) = log {
+        let shown = clip(&log.to_string_lossy());
+        if looks_like_option(&shown) {
+            let escaped = if shown.starts_with('-') { format!("./{shown}") } else { format!("/{shown}") };
+            return Err(Error::Usage(format!(
+                "'{shown}' after -l is an option, not a log file name: write -l FILE (e.g. -l pqlog.txt {shown}), or -l {escaped} for a file of that name"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// PortQry's local-mode rules: one of `-local`, `-wport`, `-wpid`; `-wt` only
+/// with a watch, 1 to 1200 seconds; no `-q`; no `-n`.
+fn validate_local(a: Args, command_line: String) -> Result<LocalConfig, Error> {
     if a.interactive {
         return Err(Error::Usage(
             "interactive mode (-i) is not supported: run one query per command, e.g. portqry -n HOST -e 135 -p both".into(),
         ));
     }
-    if a.local || a.wport.is_some() || a.wpid.is_some() || a.wt.is_some() {
+    let modes = [a.local, a.wport.is_some(), a.wpid.is_some()].iter().filter(|x| **x).count();
+    if modes > 1 {
+        return Err(Error::Usage("-local, -wport and -wpid are mutually exclusive: give one of them".into()));
+    }
+    if modes == 0 || (a.local && a.wt.is_some()) {
         return Err(Error::Usage(
-            "local mode (-local, -wport, -wpid, -wt) is not supported: use ss -tunap (Linux) or netstat -ano (Windows)".into(),
+            "-wt sets how often -wport or -wpid checks for changes: use it with -wport PORT or -wpid PID, not alone or with -local".into(),
+        ));
+    }
+    if !a.name.is_empty() {
+        return Err(Error::Usage(
+            "-local, -wport and -wpid report this machine and take no -n: drop -n, or drop the local-mode switch to query HOST".into(),
+        ));
+    }
+    if a.quiet {
+        return Err(Error::Usage(
+            "-q does not work in local mode (there is no single port state to return): drop -q".into(),
+        ));
+    }
+    if a.json && a.jsonl {
+        return Err(Error::Usage("--json and --jsonl are alternatives: give one of them".into()));
+    }
+    check_log_name(a.log.as_ref())?;
+    let mode = if let Some(p) = &a.wport {
+        LocalMode::WatchPort(ports::parse_port(p)?)
+    } else if let Some(pid) = &a.wpid {
+        LocalMode::WatchPid(pid.trim().parse::<u32>().ok().filter(|p| *p <= i32::MAX as u32).ok_or_else(
+            || Error::Usage(format!("'{}' is not a process ID: give a number such as 1272", clip(pid))),
+        )?)
+    } else {
+        LocalMode::All
+    };
+    let secs = match &a.wt {
+        None => DEFAULT_WATCH_SECS,
+        Some(t) => t.trim().parse::<u64>().ok().filter(|n| (1..=1200).contains(n)).ok_or_else(|| {
+            Error::Usage(format!("'{}' is not a watch time: -wt takes 1 to 1200 seconds", clip(t)))
+        })?,
+    };
+    Ok(LocalConfig {
+        mode,
+        interval: Duration::from_secs(secs),
+        log: a.log,
+        overwrite: a.yes,
+        verbose: a.verbose,
+        format: if a.json {
+            Format::Json
+        } else if a.jsonl {
+            Format::JsonLines
+        } else {
+            Format::Text
+        },
+        command_line,
+    })
+}
+
+fn validate(a: Args, command_line: String) -> Result<Config, Error> {
+    if a.interactive {
+        return Err(Error::Usage(
+            "interactive mode (-i) is not supported: run one query per command, e.g. portqry -n HOST -e 135 -p both".into(),
         ));
     }
     if a.name.is_empty() {
@@ -512,15 +617,7 @@ fn validate(a: Args, command_line: String) -> Result<Config, Error> {
             )));
         }
     }
-    if let Some(log) = &a.log {
-        let shown = clip(&log.to_string_lossy());
-        if looks_like_option(&shown) {
-            let escaped = if shown.starts_with('-') { format!("./{shown}") } else { format!("/{shown}") };
-            return Err(Error::Usage(format!(
-                "'{shown}' after -l is an option, not a log file name: write -l FILE (e.g. -l pqlog.txt {shown}), or -l {escaped} for a file of that name"
-            )));
-        }
-    }
+    check_log_name(a.log.as_ref())?;
     if let Err(e) = crate::wire::dns::emit_query(1, &a.dns_name, crate::wire::dns::QueryKind::A) {
         let detail = match e {
             crate::wire::dns::ParseError::InvalidName { reason, .. } => {
@@ -669,9 +766,53 @@ mod tests {
         // The interactive examples parse, then say clearly they are unsupported.
         assert!(usage_err("-n 10.0.0.1 -e 53 -p UDP -i").contains("interactive"));
         assert!(usage_err("-i -n server1 -e 135 -p both").contains("interactive"));
-        assert!(usage_err("-local -l logfile.txt -v").contains("local mode"));
-        assert!(usage_err("-wpid 1272 -wt 5 -l logfile.txt -y -v").contains("local mode"));
-        assert!(usage_err("-wport 53 -l dnslog.txt").contains("local mode"));
+        assert!(matches!(parse(argv("-local")), Ok(Command::Local(c)) if c.mode == LocalMode::All));
+        let Ok(Command::Local(c)) = parse(argv("-local -l logfile.txt -v")) else { panic!() };
+        assert!(c.verbose && c.log == Some(PathBuf::from("logfile.txt")));
+        let Ok(Command::Local(c)) = parse(argv("-wpid 1272 -wt 5 -l logfile.txt -y -v")) else { panic!() };
+        assert_eq!(
+            (c.mode, c.interval, c.overwrite),
+            (LocalMode::WatchPid(1272), Duration::from_secs(5), true)
+        );
+        let Ok(Command::Local(c)) = parse(argv("-wport 53 -l dnslog.txt")) else { panic!() };
+        assert_eq!((c.mode, c.interval), (LocalMode::WatchPort(53), Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn local_mode_rules_are_one_line_each() {
+        assert_eq!(
+            usage_err("-wt 5"),
+            "-wt sets how often -wport or -wpid checks for changes: use it with -wport PORT or -wpid PID, not alone or with -local"
+        );
+        assert_eq!(usage_err("-local -wt 5"), usage_err("-wt 5"));
+        assert_eq!(
+            usage_err("-local -wport 53"),
+            "-local, -wport and -wpid are mutually exclusive: give one of them"
+        );
+        assert_eq!(usage_err("-wport 53 -wpid 1"), usage_err("-local -wport 53"));
+        assert_eq!(
+            usage_err("-local -q"),
+            "-q does not work in local mode (there is no single port state to return): drop -q"
+        );
+        assert_eq!(
+            usage_err("-local -n host"),
+            "-local, -wport and -wpid report this machine and take no -n: drop -n, or drop the local-mode switch to query HOST"
+        );
+        assert_eq!(usage_err("-wport 53 -wt 0"), "'0' is not a watch time: -wt takes 1 to 1200 seconds");
+        assert_eq!(
+            usage_err("-wport 53 -wt 1201"),
+            "'1201' is not a watch time: -wt takes 1 to 1200 seconds"
+        );
+        assert!(matches!(parse(argv("-wport 53 -wt 1200")), Ok(Command::Local(_))));
+        assert_eq!(usage_err("-wport 0"), "port 0 is out of range: ports are 1 to 65535");
+        assert_eq!(usage_err("-wpid x"), "'x' is not a process ID: give a number such as 1272");
+        assert!(usage_err("-local --json --jsonl").contains("alternatives"));
+        assert!(usage_err("/LOCAL -l -y").contains("-l ./-y"));
+        let Ok(Command::Local(c)) = parse(argv("/WPORT 135 /WT 2 --jsonl")) else { panic!() };
+        assert_eq!(
+            (c.mode, c.interval, c.format),
+            (LocalMode::WatchPort(135), Duration::from_secs(2), Format::JsonLines)
+        );
     }
 
     #[test]

@@ -11,6 +11,7 @@
 pub mod cancel;
 pub mod cli;
 pub mod error;
+pub mod local;
 pub mod platform;
 pub mod probe;
 pub mod protocols;

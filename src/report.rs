@@ -103,6 +103,15 @@ impl Output {
         }
     }
 
+    /// A line for the log file only (the blank line after its header).
+    pub fn log_line(&mut self, text: &str) {
+        if let Some(log) = &mut self.log
+            && let Err(e) = writeln!(log, "{text}")
+        {
+            self.log_error.get_or_insert_with(|| e.to_string());
+        }
+    }
+
     /// A line followed by a blank line: PortQry's paragraph layout.
     pub fn para(&mut self, text: &str) {
         self.line(text);
@@ -197,7 +206,7 @@ pub fn open_log(
     }
     let file = create_log(path, &shown)?;
     let mut w = BufWriter::new(file);
-    let date = chrono::Local::now().format("%a %b %e %H:%M:%S %Y");
+    let date = system_date();
     let host = gethostname::gethostname().to_string_lossy().into_owned();
     let header = format!(
         "PortQry Version 2.0 Log File\n\nSystem Date: {date}\n\nCommand run:\n {command_line}\n\nLocal computer name:\n\n {host}\n"
@@ -205,6 +214,11 @@ pub fn open_log(
     w.write_all(header.as_bytes())
         .map_err(|e| Error::Log(format!("cannot write log file '{shown}': {e}")))?;
     Ok(w)
+}
+
+/// Now, as PortQry's "System Date:" lines write it (C `ctime()` style).
+pub fn system_date() -> String {
+    chrono::Local::now().format("%a %b %e %H:%M:%S %Y").to_string()
 }
 
 /// Create (or truncate) the log file without ever blocking in open(2).

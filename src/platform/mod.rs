@@ -12,9 +12,13 @@ use std::net::IpAddr;
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
+mod linux_local;
+#[cfg(target_os = "linux")]
 pub use linux::{
     REUSE_REFUSED_SOCKETS, connect_state, enable_icmp_errors, neighbour_unresolved, take_icmp_error,
 };
+#[cfg(target_os = "linux")]
+pub use linux_local::local_snapshot;
 
 #[cfg(not(target_os = "linux"))]
 mod portable;
@@ -23,7 +27,8 @@ mod portable;
 mod unix;
 #[cfg(not(target_os = "linux"))]
 pub use portable::{
-    REUSE_REFUSED_SOCKETS, connect_state, enable_icmp_errors, neighbour_unresolved, take_icmp_error,
+    REUSE_REFUSED_SOCKETS, connect_state, enable_icmp_errors, local_snapshot, neighbour_unresolved,
+    take_icmp_error,
 };
 #[cfg(unix)]
 pub use unix::{

@@ -29,3 +29,9 @@ pub fn connect_state(_sock: &Socket, _addr: &socket2::SockAddr) -> ConnectState 
 pub fn neighbour_unresolved(_ip: std::net::IpAddr) -> bool {
     false
 }
+
+/// Local mode has no collector here yet (Windows: GetExtendedTcpTable and
+/// friends fill the same `local::Snapshot`).
+pub fn local_snapshot(_req: &crate::local::Request) -> Result<crate::local::Snapshot, crate::Error> {
+    Err(crate::Error::Usage(crate::local::UNAVAILABLE.into()))
+}
