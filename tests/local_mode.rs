@@ -337,3 +337,67 @@ fn time_wait_sockets_are_orphans_of_pid_0() {
         (&Value::from(0), &Value::Null, &Value::from("TIME WAIT"))
     );
 }
+
+/// At a terminal, Esc stops a watch as in PortQry: its closing line, a last
+/// System Date, exit 0, and the terminal's settings given back.
+#[test]
+fn escape_key_stops_a_watch() {
+    use std::io::Write;
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port().to_string();
+    let (mut master, mut slave) = (0, 0);
+    // SAFETY: openpty fills two descriptors, each owned exactly once below.
+    let rc = unsafe {
+        libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null())
+    };
+    assert_eq!(rc, 0);
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    // SAFETY: a zeroed termios filled by tcgetattr on our own pty.
+    let before = unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        assert_eq!(libc::tcgetattr(slave.as_raw_fd(), &mut t), 0);
+        t.c_lflag
+    };
+    let mut c = Command::new(BIN)
+        .args(["-wport", &port, "-wt", "1"])
+        .stdin(Stdio::from(slave.try_clone().unwrap()))
+        .stdout(Stdio::from(slave.try_clone().unwrap()))
+        .stderr(Stdio::from(slave.try_clone().unwrap()))
+        .spawn()
+        .unwrap();
+    let mut tty = std::fs::File::from(master);
+    let mut seen = Vec::new();
+    let started = Instant::now();
+    while !String::from_utf8_lossy(&seen).contains("System Date:") {
+        assert!(started.elapsed() < Duration::from_secs(10), "{}", String::from_utf8_lossy(&seen));
+        let mut b = [0u8; 512];
+        let n = tty.read(&mut b).unwrap();
+        seen.extend_from_slice(&b[..n]);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let sent = Instant::now();
+    tty.write_all(b"\x1b").unwrap();
+    let status = loop {
+        if let Some(s) = c.try_wait().unwrap() {
+            break s;
+        }
+        assert!(sent.elapsed() < Duration::from_secs(5), "Esc did not stop the watch");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(sent.elapsed() < Duration::from_secs(1), "took {:?}", sent.elapsed());
+    assert_eq!(status.code(), Some(0));
+    let mut rest = [0u8; 4096];
+    let n = tty.read(&mut rest).unwrap_or(0);
+    seen.extend_from_slice(&rest[..n]);
+    let text = String::from_utf8_lossy(&seen);
+    assert!(text.contains(&format!("escape key pressed: stopped watching port {port}")), "{text}");
+    // SAFETY: as above.
+    let after = unsafe {
+        let mut t: libc::termios = std::mem::zeroed();
+        assert_eq!(libc::tcgetattr(slave.as_raw_fd(), &mut t), 0);
+        t.c_lflag
+    };
+    assert_eq!(after, before, "the terminal's line mode was not restored");
+    drop(listener);
+}

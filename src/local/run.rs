@@ -116,6 +116,8 @@ pub fn run(cfg: &LocalConfig) -> Result<i32, Error> {
     }
     let mut snap = watched(cfg.mode, &first);
     let mut last = None;
+    let mut keys = EscKey::new();
+    let mut escaped = false;
     loop {
         let key = snap.watch_key();
         if last.as_ref() != Some(&key) {
@@ -129,10 +131,23 @@ pub fn run(cfg: &LocalConfig) -> Result<i32, Error> {
         if out.failed() {
             break;
         }
-        if !crate::cancel::sleep_until(Instant::now() + cfg.interval) {
-            break;
+        match keys.wait(Instant::now() + cfg.interval) {
+            Wake::Due => {}
+            Wake::Stopped => break,
+            Wake::Escape => {
+                escaped = true;
+                break;
+            }
         }
         snap = watched(cfg.mode, &collect(&request)?);
+    }
+    drop(keys); // the terminal gets its settings back before the last lines
+    if escaped && !out.failed() {
+        // PortQry's own way to stop a watch: a normal end.
+        out.line(&format!("escape key pressed: stopped watching {what}"));
+        out.line(&format!("System Date: {}", report::system_date()));
+        out.finish()?;
+        return Ok(0);
     }
     if !out.failed() {
         let code = crate::cancel::exit_code();
@@ -147,4 +162,44 @@ pub fn run(cfg: &LocalConfig) -> Result<i32, Error> {
     }
     out.finish()?;
     Ok(crate::cancel::exit_code())
+}
+
+/// Why a watch's wait ended.
+enum Wake {
+    Due,
+    Stopped,
+    Escape,
+}
+
+/// Esc at a terminal (as in PortQry), Ctrl-C and the other stop signals
+/// anywhere, checked at least every [`crate::cancel::SLICE`].
+struct EscKey {
+    #[cfg(unix)]
+    keys: Option<crate::platform::KeyReader>,
+}
+
+impl EscKey {
+    fn new() -> EscKey {
+        EscKey {
+            #[cfg(unix)]
+            keys: crate::platform::KeyReader::new(),
+        }
+    }
+
+    fn wait(&mut self, deadline: Instant) -> Wake {
+        while let Some(slice) = crate::cancel::slice_until(deadline) {
+            if crate::cancel::requested() {
+                return Wake::Stopped;
+            }
+            #[cfg(unix)]
+            if let Some(k) = self.keys.as_mut() {
+                if k.escape_within(slice) {
+                    return Wake::Escape;
+                }
+                continue;
+            }
+            std::thread::sleep(slice);
+        }
+        if crate::cancel::requested() { Wake::Stopped } else { Wake::Due }
+    }
 }

@@ -32,8 +32,8 @@ pub use portable::{
 };
 #[cfg(unix)]
 pub use unix::{
-    Interest, interface_exists, interface_index, is_exhaustion, is_in_progress, is_no_reader, is_regular_fd,
-    on_stop_signals, open_nonblocking, poll_ready, raise_fd_limit, reverse_name, set_blocking,
+    Interest, KeyReader, interface_exists, interface_index, is_exhaustion, is_in_progress, is_no_reader,
+    is_regular_fd, on_stop_signals, open_nonblocking, poll_ready, raise_fd_limit, reverse_name, set_blocking,
     unreachable_text, wait_readable, wait_writable,
 };
 

@@ -192,3 +192,55 @@ pub fn on_stop_signals(handler: extern "C" fn(i32)) {
         }
     }
 }
+
+/// Standard input at a terminal, switched to single keys (no line editing,
+/// no echo; Ctrl-C still signals) until dropped, for PortQry's "press Esc to
+/// stop watching". `None` when standard input is no terminal.
+pub struct KeyReader {
+    saved: libc::termios,
+}
+
+impl KeyReader {
+    pub fn new() -> Option<KeyReader> {
+        use std::io::IsTerminal;
+        if !std::io::stdin().is_terminal() {
+            return None;
+        }
+        // SAFETY: tcgetattr/tcsetattr on fd 0 with a zeroed, then filled, struct.
+        unsafe {
+            let mut saved: libc::termios = std::mem::zeroed();
+            if libc::tcgetattr(0, &mut saved) != 0 {
+                return None;
+            }
+            let mut raw = saved;
+            raw.c_lflag &= !(libc::ICANON | libc::ECHO);
+            raw.c_cc[libc::VMIN] = 0;
+            raw.c_cc[libc::VTIME] = 0;
+            if libc::tcsetattr(0, libc::TCSANOW, &raw) != 0 {
+                return None;
+            }
+            Some(KeyReader { saved })
+        }
+    }
+
+    /// Wait up to `timeout` for keys; true if Esc alone was pressed (an
+    /// arrow key's escape sequence is not Esc).
+    pub fn escape_within(&mut self, timeout: Duration) -> bool {
+        if !wait_readable(0, timeout) {
+            return false;
+        }
+        let mut buf = [0u8; 16];
+        // SAFETY: read into a local buffer of that length.
+        let n = unsafe { libc::read(0, buf.as_mut_ptr().cast(), buf.len()) };
+        n == 1 && buf[0] == 0x1b
+    }
+}
+
+impl Drop for KeyReader {
+    fn drop(&mut self) {
+        // SAFETY: restoring the settings read in `new`.
+        unsafe {
+            libc::tcsetattr(0, libc::TCSANOW, &self.saved);
+        }
+    }
+}
