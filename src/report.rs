@@ -112,6 +112,16 @@ impl Output {
         }
     }
 
+    /// Push the log file to disk now (each block of a watch, so `tail -f`
+    /// and a reader after a crash see it).
+    pub fn flush_log(&mut self) {
+        if let Some(log) = &mut self.log
+            && let Err(e) = log.flush()
+        {
+            self.log_error.get_or_insert_with(|| e.to_string());
+        }
+    }
+
     /// A line followed by a blank line: PortQry's paragraph layout.
     pub fn para(&mut self, text: &str) {
         self.line(text);

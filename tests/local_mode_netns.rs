@@ -145,3 +145,55 @@ fn without_root_other_users_sockets_are_marked_and_explained_once() {
     assert_eq!((&s["pid"], &s["process"]), (&Value::Null, &Value::Null));
     assert!(v["unknown_owners"].as_u64().unwrap() >= 1);
 }
+
+/// `-wport` on the target of a lab: a connection opened from another
+/// namespace (the client) while watching appears in a new block with the
+/// client's address, and Ctrl-C ends the watch with a complete log.
+#[test]
+#[ignore = "root: creates network namespaces"]
+fn wport_shows_a_connection_from_another_namespace() {
+    let mut lab = lab::Lab::new();
+    lab.responder(&[(lab::TARGET4, 7400)]);
+    let dir = std::env::temp_dir().join(format!("portqry-wport-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("watch.log");
+    let mut watch = Command::new("ip")
+        .args(["netns", "exec", &lab.target, env!("CARGO_BIN_EXE_portqry"), "-wport", "7400", "-wt", "1"])
+        .args(["-l", log.to_str().unwrap(), "-y"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    // A client in another namespace connects and holds the connection.
+    let mut client = Command::new("ip")
+        .args(["netns", "exec", &lab.client, "python3", "-c"])
+        .arg(format!(
+            "import socket,time; s=socket.create_connection(('{}',7400)); print('up',flush=True); time.sleep(5)",
+            lab::TARGET4
+        ))
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut up = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(client.stdout.take().unwrap()), &mut up).unwrap();
+    assert_eq!(up.trim(), "up");
+    let started = Instant::now();
+    let mut seen = false;
+    while started.elapsed() < Duration::from_secs(6) && !seen {
+        std::thread::sleep(Duration::from_millis(200));
+        seen = std::fs::read_to_string(&log).unwrap_or_default().contains(lab::CLIENT4);
+    }
+    // SAFETY: kill(2) on our own child (the ip process execs portqry in place).
+    unsafe { libc::kill(watch.id() as libc::pid_t, libc::SIGINT) };
+    let status = watch.wait().unwrap();
+    let _ = client.kill();
+    let _ = client.wait();
+    let logged = std::fs::read_to_string(&log).unwrap();
+    assert!(seen, "the client's connection never appeared:\n{logged}");
+    assert_eq!(status.code(), Some(130), "{logged}");
+    assert!(logged.matches("System Date:").count() >= 3, "{logged}");
+    assert!(logged.trim_end().ends_with("========= end of log file ========="), "{logged}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -126,6 +126,7 @@ pub fn run(cfg: &LocalConfig) -> Result<i32, Error> {
             out.para(&format!("System Date: {date}"));
             lines(&mut out, &block(cfg, &snap));
             emit_json(cfg, &snap, &date, &mut out);
+            out.flush_log();
             last = Some(key);
         }
         if out.failed() {
