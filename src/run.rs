@@ -9,8 +9,10 @@ use crate::protocols;
 use crate::report::{self, Output};
 use crate::target::{self, Target, services::Services};
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::net::TcpStream;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
 
 /// The run-wide stop flag ([`crate::cancel`]).
 pub use crate::cancel::STOP;
@@ -60,11 +62,16 @@ pub fn run(cfg: &Config) -> Result<i32, Error> {
     let mut verdict = 0;
     let mut error_code = 0;
     let mut interrupted = false;
+    let mut ahead = if names.len() > 1 { Lookahead::start(&names, cfg) } else { None };
     for (i, name) in names.iter().enumerate() {
         if i > 0 {
             out.line("");
         }
-        let target = match resolve(name, cfg, &mut out) {
+        let found = match ahead.as_mut() {
+            Some(a) => a.take(i),
+            None => look_up(name, cfg),
+        };
+        let target = match resolve(name, found, &mut out) {
             Ok(t) => t,
             Err(Error::InterruptedWhile(_)) => {
                 interrupted = true;
@@ -107,32 +114,128 @@ pub fn run(cfg: &Config) -> Result<i32, Error> {
     Ok(if error_code != 0 { error_code } else { verdict })
 }
 
-/// Print PortQry's resolution lines and return the target.
-fn resolve(name: &str, cfg: &Config, out: &mut Output) -> Result<Target, Error> {
-    out.para("Querying target system called:");
+/// What the look-ups found for one `-n` item, computed ahead of printing.
+enum Found {
+    /// An address literal, with its reverse look-up unless `-nr`.
+    Literal { addr: std::net::IpAddr, scope_id: u32, reverse: Option<Result<Option<String>, Error>> },
+    /// A name and what it resolved to.
+    Name(Result<std::net::IpAddr, Error>),
+}
+
+/// Look one item up (blocking, each look-up under its own deadline).
+fn look_up(name: &str, cfg: &Config) -> Result<Found, Error> {
     if let Some((addr, scope_id)) = target::parse_literal(name)? {
-        out.para(&format!(" {name}"));
-        if !cfg.no_reverse {
-            out.para("Attempting to resolve IP address to a name...");
-            match target::reverse_lookup(addr, target::LOOKUP_TIMEOUT)? {
-                Some(n) => out.para(&format!("IP address resolved to {n}")),
-                None => out.para("Failed to resolve IP address to name"),
+        let reverse = (!cfg.no_reverse).then(|| target::reverse_lookup(addr, target::LOOKUP_TIMEOUT));
+        return Ok(Found::Literal { addr, scope_id, reverse });
+    }
+    Ok(Found::Name(target::resolve_name(name, cfg.family, target::LOOKUP_TIMEOUT)))
+}
+
+/// Look-ups for many targets run ahead of the probes on a small pool, so 200
+/// names cost about one look-up deadline, not 200 (results still print in the
+/// order given).
+struct Lookahead {
+    rx: mpsc::Receiver<(usize, Result<Found, Error>)>,
+    ready: HashMap<usize, Result<Found, Error>>,
+    consumed: Arc<AtomicUsize>,
+}
+
+/// Look-ups in flight at once, and how far they may run ahead of the printing.
+const LOOKUP_WORKERS: usize = 16;
+const LOOKUP_AHEAD: usize = 256;
+
+impl Lookahead {
+    /// `None` when a worker cannot be started (the caller looks up in line).
+    fn start(names: &[String], cfg: &Config) -> Option<Lookahead> {
+        let names: Arc<Vec<String>> = Arc::new(names.to_vec());
+        let next = Arc::new(AtomicUsize::new(0));
+        let consumed = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = mpsc::channel();
+        let cfg = Arc::new(cfg.clone());
+        for k in 0..LOOKUP_WORKERS.min(names.len()) {
+            let (names, my_next, consumed, tx, cfg) =
+                (Arc::clone(&names), Arc::clone(&next), Arc::clone(&consumed), tx.clone(), Arc::clone(&cfg));
+            let started = std::thread::Builder::new().name(format!("lookup-{k}")).spawn(move || {
+                loop {
+                    // Past the end (also: the pool failed to start, see below).
+                    let i = my_next.fetch_add(1, Ordering::SeqCst);
+                    if i >= names.len() || STOP.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    // Bounded memory for a /16: stay near what is printed.
+                    while i > consumed.load(Ordering::SeqCst) + LOOKUP_AHEAD {
+                        if STOP.load(Ordering::SeqCst) {
+                            return;
+                        }
+                        std::thread::sleep(std::time::Duration::from_millis(10));
+                    }
+                    if tx.send((i, look_up(&names[i], &cfg))).is_err() {
+                        return;
+                    }
+                }
+            });
+            if started.is_err() {
+                // The workers already started find nothing left to do.
+                next.store(usize::MAX / 2, Ordering::SeqCst);
+                return None;
             }
         }
-        return Ok(Target { input: name.to_string(), addr, scope_id });
+        Some(Lookahead { rx, ready: HashMap::new(), consumed })
     }
-    out.para(name);
-    out.para("Attempting to resolve name to IP address...");
-    match target::resolve_name(name, cfg.family, target::LOOKUP_TIMEOUT) {
-        Ok(addr) => {
-            out.para(&format!("Name resolved to {addr}"));
-            Ok(Target { input: name.to_string(), addr, scope_id: 0 })
+
+    /// The look-up of item `i`, waiting for it in slices a stop request cuts.
+    fn take(&mut self, i: usize) -> Result<Found, Error> {
+        loop {
+            if let Some(found) = self.ready.remove(&i) {
+                self.consumed.store(i + 1, Ordering::SeqCst);
+                return found;
+            }
+            if crate::cancel::requested() {
+                return Err(Error::InterruptedWhile("during a name look-up".into()));
+            }
+            match self.rx.recv_timeout(crate::cancel::SLICE) {
+                Ok((j, found)) => {
+                    self.ready.insert(j, found);
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(Error::InterruptedWhile("during a name look-up".into()));
+                }
+            }
         }
-        // Interrupted: nothing failed to resolve.
-        Err(e @ Error::InterruptedWhile(_)) => Err(e),
-        Err(e) => {
-            out.para("Failed to resolve name to IP address");
-            Err(e)
+    }
+}
+
+/// Print PortQry's resolution lines for what the look-ups found; return the target.
+fn resolve(name: &str, found: Result<Found, Error>, out: &mut Output) -> Result<Target, Error> {
+    out.para("Querying target system called:");
+    match found? {
+        Found::Literal { addr, scope_id, reverse } => {
+            out.para(&format!(" {name}"));
+            if let Some(reverse) = reverse {
+                out.para("Attempting to resolve IP address to a name...");
+                match reverse? {
+                    Some(n) => out.para(&format!("IP address resolved to {n}")),
+                    None => out.para("Failed to resolve IP address to name"),
+                }
+            }
+            Ok(Target { input: name.to_string(), addr, scope_id })
+        }
+        Found::Name(result) => {
+            out.para(name);
+            out.para("Attempting to resolve name to IP address...");
+            match result {
+                Ok(addr) => {
+                    out.para(&format!("Name resolved to {addr}"));
+                    Ok(Target { input: name.to_string(), addr, scope_id: 0 })
+                }
+                // Interrupted: nothing failed to resolve.
+                Err(e @ Error::InterruptedWhile(_)) => Err(e),
+                Err(e) => {
+                    out.para("Failed to resolve name to IP address");
+                    Err(e)
+                }
+            }
         }
     }
 }
