@@ -29,10 +29,10 @@ use super::{Evidence, Note, Observation, Transport};
 use crate::error::Error;
 use crate::platform::{self, ConnectState};
 use socket2::{SockAddr, Socket};
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::mem::MaybeUninit;
-use std::net::{SocketAddr, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
@@ -195,12 +195,11 @@ pub fn run(jobs: &[Job], opts: &Options, stop: &AtomicBool, sink: &mut impl Sink
     let mut starved = 0u32;
     let mut buf = vec![MaybeUninit::<u8>::uninit(); 65_535];
     let mut st = Pass {
-        absent: None,
-        absent_checked: None,
+        absent: HashMap::new(),
         queue: (0..jobs.len()).map(|i| (i, 1)).collect(),
         spares: Spares::default(),
         rto: Rto::default(),
-        watch: [Watch::new(), Watch::new()],
+        watch: HashMap::new(),
     };
     loop {
         if stop.load(Ordering::Relaxed) {
@@ -250,7 +249,7 @@ pub fn run(jobs: &[Job], opts: &Options, stop: &AtomicBool, sink: &mut impl Sink
         }
         st.switch_if_limited(jobs, opts, &mut flights, Instant::now());
         st.launch_groups(jobs, opts, &mut flights, limit, sink);
-        let wake = st.watch.iter_mut().filter_map(|w| w.next_at(Instant::now())).min();
+        let wake = st.watch.values_mut().filter_map(|w| w.next_at(Instant::now())).min();
         st.close_released(jobs, &mut flights);
         if flights.is_empty() && st.queue.is_empty() {
             match wake {
@@ -260,7 +259,7 @@ pub fn run(jobs: &[Job], opts: &Options, stop: &AtomicBool, sink: &mut impl Sink
                     std::thread::sleep(left);
                     continue;
                 }
-                None if st.watch.iter().all(Watch::is_done) => break,
+                None if st.watch.values().all(Watch::is_done) => break,
                 // Suspects left that nothing can probe: report what is known.
                 None => {
                     st.abandon(opts, sink);
@@ -299,11 +298,11 @@ fn is_refusal(obs: &Observation, job: &Job) -> bool {
     }
 }
 
-fn slot(t: Transport) -> usize {
-    match t {
-        Transport::Tcp => 0,
-        Transport::Udp => 1,
-    }
+/// One target's probes of one transport: each has its own limiter.
+type Key = (IpAddr, Transport);
+
+fn key(job: &Job) -> Key {
+    (job.addr.ip(), job.transport)
 }
 
 /// Shortest time without an answer after which a probe of a target that
@@ -354,14 +353,15 @@ impl Watch {
 
 /// The engine's bookkeeping between passes.
 struct Pass {
-    /// The target never answered ARP / neighbour discovery: what every
-    /// silent port of it gets as evidence (checked at most every 500 ms).
-    absent: Option<Evidence>,
-    absent_checked: Option<Instant>,
+    /// Per target: whether it never answered ARP / neighbour discovery (the
+    /// evidence every silent port of it gets), and when that was last checked
+    /// (at most every 500 ms).
+    absent: HashMap<IpAddr, (Option<Evidence>, Instant)>,
     queue: VecDeque<(usize, u32)>,
     spares: Spares,
     rto: Rto,
-    watch: [Watch; 2],
+    /// What each target's probes of each transport have shown.
+    watch: HashMap<Key, Watch>,
 }
 
 impl Pass {
@@ -370,10 +370,10 @@ impl Pass {
         let job = &jobs[idx];
         sample_rtt(&mut self.rto, &o.observation);
         if matches!(o.observation.evidence, Evidence::NoNeighbour { .. }) {
-            self.absent = Some(o.observation.evidence.clone());
+            self.absent.insert(job.addr.ip(), (Some(o.observation.evidence.clone()), Instant::now()));
         }
         let refusal = is_refusal(&o.observation, job);
-        let w = &mut self.watch[slot(job.transport)];
+        let w = self.watch.entry(key(job)).or_insert_with(Watch::new);
         let rtt = o.observation.rtt.unwrap_or_default();
         if refusal {
             w.note_refusal(idx, rtt);
@@ -401,15 +401,17 @@ impl Pass {
     /// What a port that stayed silent shows: silence, unless the target is
     /// an on-link host that never answered ARP (then every port says so).
     fn silence(&mut self, job: &Job) -> Evidence {
-        if self.absent.is_none()
-            && self.absent_checked.is_none_or(|t| t.elapsed() > Duration::from_millis(500))
-        {
-            self.absent_checked = Some(Instant::now());
-            if let e @ Evidence::NoNeighbour { .. } = super::silence_for(job.addr.ip()) {
-                self.absent = Some(e);
-            }
+        let ip = job.addr.ip();
+        let stale =
+            |(e, at): &(Option<Evidence>, Instant)| e.is_none() && at.elapsed() > Duration::from_millis(500);
+        if self.absent.get(&ip).is_none_or(stale) {
+            let e = match super::silence_for(ip) {
+                e @ Evidence::NoNeighbour { .. } => Some(e),
+                _ => None,
+            };
+            self.absent.insert(ip, (e, Instant::now()));
         }
-        self.absent.clone().unwrap_or(Evidence::Silence)
+        self.absent.get(&ip).and_then(|(e, _)| e.clone()).unwrap_or(Evidence::Silence)
     }
 
     /// A probe's deadline passed without an answer.
@@ -419,7 +421,7 @@ impl Pass {
             Transport::Tcp => opts.tcp.tries,
             Transport::Udp => opts.udp.tries,
         };
-        let w = &mut self.watch[slot(job.transport)];
+        let w = self.watch.entry(key(job)).or_insert_with(Watch::new);
         let rate = w.rate();
         if let (Some(t), Some(v)) = (f.paced, w.verifier.as_mut()) {
             if let Some(fin) = v.silent(t.group, t.pos, Instant::now()) {
@@ -443,8 +445,8 @@ impl Pass {
                 note = Some(Note::Unverified(job.transport));
             } else {
                 // Silent while other ports were refused: prove it before saying so.
-                self.switch(jobs, opts, job.transport, &mut Vec::new());
-                if let Some(v) = self.watch[slot(job.transport)].verifier.as_mut() {
+                self.switch(jobs, opts, key(job), &mut Vec::new());
+                if let Some(v) = self.watch.get_mut(&key(job)).and_then(|w| w.verifier.as_mut()) {
                     v.add_suspect(f.idx, f.attempt);
                 }
                 return;
@@ -456,26 +458,27 @@ impl Pass {
 
     /// Start pacing a transport whose probes met refusals and were held back.
     fn switch_if_limited(&mut self, jobs: &[Job], opts: &Options, flights: &mut Vec<Flight>, now: Instant) {
-        for t in [Transport::Tcp, Transport::Udp] {
-            let w = &self.watch[slot(t)];
-            if w.verifier.is_some() || w.refusals == 0 || !pace_allowed(t, opts) {
-                continue;
-            }
-            let early = w.early();
-            let held = flights.iter().any(|f| {
-                f.paced.is_none() && jobs[f.idx].transport == t && now.duration_since(f.sent) > early
-            });
+        let candidates: Vec<(Key, Duration)> = self
+            .watch
+            .iter()
+            .filter(|(k, w)| w.verifier.is_none() && w.refusals > 0 && pace_allowed(k.1, opts))
+            .map(|(k, w)| (*k, w.early()))
+            .collect();
+        for (k, early) in candidates {
+            let held = flights
+                .iter()
+                .any(|f| f.paced.is_none() && key(&jobs[f.idx]) == k && now.duration_since(f.sent) > early);
             if held {
-                self.switch(jobs, opts, t, flights);
+                self.switch(jobs, opts, k, flights);
             }
         }
     }
 
     /// Hand a transport's untried, queued and unanswered probes to a verifier.
-    fn switch(&mut self, jobs: &[Job], opts: &Options, t: Transport, flights: &mut Vec<Flight>) {
-        let w = &mut self.watch[slot(t)];
+    fn switch(&mut self, jobs: &[Job], opts: &Options, k: Key, flights: &mut Vec<Flight>) {
+        let w = self.watch.entry(k).or_insert_with(Watch::new);
         let mut v = Verifier::new(
-            match t {
+            match k.1 {
                 Transport::Tcp => opts.tcp.tries,
                 Transport::Udp => opts.udp.tries,
             },
@@ -483,7 +486,7 @@ impl Pass {
         );
         let mut keep = VecDeque::with_capacity(self.queue.len());
         for (idx, attempt) in self.queue.drain(..) {
-            if jobs[idx].transport == t {
+            if key(&jobs[idx]) == k {
                 v.add_suspect(idx, attempt - 1);
             } else {
                 keep.push_back((idx, attempt));
@@ -494,7 +497,7 @@ impl Pass {
         // sends them again (a late answer would be lost with the socket, but
         // every paced try waits the full deadline again).
         flights.retain(|f| {
-            if f.paced.is_none() && jobs[f.idx].transport == t {
+            if f.paced.is_none() && key(&jobs[f.idx]) == k {
                 v.add_suspect(f.idx, f.attempt);
                 false
             } else {
@@ -513,17 +516,19 @@ impl Pass {
         limit: usize,
         sink: &mut impl Sink,
     ) {
-        for t in [Transport::Tcp, Transport::Udp] {
+        let keys: Vec<Key> =
+            self.watch.iter().filter(|(_, w)| w.verifier.is_some()).map(|(k, _)| *k).collect();
+        for k in keys {
             loop {
                 let room = limit.saturating_sub(flights.len());
                 let now = Instant::now();
-                let Some(plan) = self.watch[slot(t)].verifier.as_mut().and_then(|v| v.plan(now, room)) else {
+                let Some(plan) = self.verifier(k).and_then(|v| v.plan(now, room)) else {
                     break;
                 };
                 let sends: Vec<usize> = plan.members.iter().copied().chain(plan.canary).collect();
                 for (pos, &idx) in sends.iter().enumerate() {
                     let tag = Tag { group: plan.id, pos, canary: pos == plan.members.len() };
-                    let v = self.watch[slot(t)].verifier.as_mut().expect("verifier");
+                    let Some(v) = self.watch.get_mut(&k).and_then(|w| w.verifier.as_mut()) else { break };
                     let attempt = if tag.canary { 1 } else { v.tries(idx) };
                     let job = &jobs[idx];
                     let sent = Instant::now();
@@ -548,12 +553,17 @@ impl Pass {
                     }
                 }
             }
-            self.report_given_up(opts, t, sink);
+            self.report_given_up(opts, k, sink);
         }
     }
 
-    fn report_given_up(&mut self, opts: &Options, t: Transport, sink: &mut impl Sink) {
-        let Some(v) = self.watch[slot(t)].verifier.as_mut() else { return };
+    fn verifier(&mut self, k: Key) -> Option<&mut Verifier> {
+        self.watch.get_mut(&k).and_then(|w| w.verifier.as_mut())
+    }
+
+    fn report_given_up(&mut self, opts: &Options, k: Key, sink: &mut impl Sink) {
+        let t = k.1;
+        let Some(v) = self.verifier(k) else { return };
         let wait = match t {
             Transport::Tcp => opts.tcp.timeout,
             Transport::Udp => opts.udp.wait,
@@ -566,14 +576,14 @@ impl Pass {
 
     /// Close the sockets of sweep probes the verifier gave back.
     fn close_released(&mut self, jobs: &[Job], flights: &mut Vec<Flight>) {
-        for t in [Transport::Tcp, Transport::Udp] {
-            let Some(v) = self.watch[slot(t)].verifier.as_mut() else { continue };
+        for (k, w) in self.watch.iter_mut() {
+            let Some(v) = w.verifier.as_mut() else { continue };
             let released = v.take_released();
             if released.is_empty() {
                 continue;
             }
             flights.retain(|f| {
-                let tag = f.paced.filter(|_| jobs[f.idx].transport == t);
+                let tag = f.paced.filter(|_| key(&jobs[f.idx]) == *k);
                 !tag.is_some_and(|g| released.contains(&(g.group, g.pos)))
             });
         }
@@ -582,11 +592,12 @@ impl Pass {
     /// Nothing can probe the suspects left (no canary answers any more):
     /// report them unverified.
     fn abandon(&mut self, opts: &Options, sink: &mut impl Sink) {
-        for t in [Transport::Tcp, Transport::Udp] {
-            if let Some(v) = self.watch[slot(t)].verifier.as_mut() {
+        let keys: Vec<Key> = self.watch.keys().copied().collect();
+        for k in keys {
+            if let Some(v) = self.verifier(k) {
                 v.give_up_all();
             }
-            self.report_given_up(opts, t, sink);
+            self.report_given_up(opts, k, sink);
         }
     }
 }
@@ -776,7 +787,7 @@ fn wait_and_handle(
                     continue;
                 }
                 Ok(Settled::Again) => {
-                    match (f.paced, st.watch[slot(job.transport)].verifier.as_mut()) {
+                    match (f.paced, st.verifier(key(job))) {
                         (Some(t), Some(v)) => v.unsent(t.group, t.pos),
                         _ => st.queue.push_front((f.idx, f.attempt)),
                     }
@@ -784,7 +795,7 @@ fn wait_and_handle(
                 }
                 Ok(Settled::Pending) => {}
                 Err(e) => {
-                    match (f.paced, st.watch[slot(job.transport)].verifier.as_mut()) {
+                    match (f.paced, st.verifier(key(job))) {
                         (Some(t), Some(v)) => {
                             v.answered(t.group, t.pos);
                             if !t.canary {
