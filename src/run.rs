@@ -59,51 +59,30 @@ pub fn run(cfg: &Config) -> Result<i32, Error> {
     };
     let mut out = Output::new(!cfg.quiet && cfg.format == Format::Text, log);
     let mut json = JsonSink::new(if cfg.quiet { None } else { Some(cfg.format) }, &cfg.command_line);
-    let mut verdict = 0;
-    let mut error_code = 0;
-    let mut interrupted = false;
-    let mut ahead = if names.len() > 1 { Lookahead::start(&names, cfg) } else { None };
-    for (i, name) in names.iter().enumerate() {
-        if i > 0 {
-            out.line("");
-        }
-        let found = match ahead.as_mut() {
-            Some(a) => a.take(i),
-            None => look_up(name, cfg),
-        };
-        let target = match resolve(name, found, &mut out) {
-            Ok(t) => t,
-            Err(Error::InterruptedWhile(_)) => {
-                interrupted = true;
-                break;
-            }
-            Err(e) => {
-                report::error_line(&format!("portqry: {e}"));
-                error_code = error_code.max(e.exit_code());
-                json.target(name, None, Some(&e.to_string()), &mut out);
-                continue;
-            }
-        };
-        out.para("querying...");
-        let (results, complete) = match scan(cfg, &services, &target, &mut out, &mut json) {
+    #[cfg(unix)]
+    let fleet = names.len() > 1;
+    #[cfg(not(unix))]
+    let fleet = false;
+    let (verdict, error_code, interrupted) = if fleet {
+        #[cfg(unix)]
+        match run_fleet(cfg, &services, &names, &mut out, &mut json) {
             Ok(r) => r,
-            // A stop request cut a probe or a query short: what was decided is printed.
-            Err(Error::Interrupted) => {
-                interrupted = true;
-                break;
-            }
             Err(e) => {
                 let _ = out.finish();
                 return Err(e);
             }
-        };
-        verdict = verdict.max(aggregate_exit(&results));
-        json.target(name, Some(&target), None, &mut out);
-        if !complete {
-            interrupted = true;
-            break;
         }
-    }
+        #[cfg(not(unix))]
+        unreachable!()
+    } else {
+        match run_one_by_one(cfg, &services, &names, &mut out, &mut json) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = out.finish();
+                return Err(e);
+            }
+        }
+    };
     json.finish(&mut out);
     // A closed or full stdout stopped the run: that is the error to report.
     out.finish()?;
@@ -112,6 +91,153 @@ pub fn run(cfg: &Config) -> Result<i32, Error> {
         return Ok(crate::cancel::exit_code());
     }
     Ok(if error_code != 0 { error_code } else { verdict })
+}
+
+/// Targets one after another (one target, or no engine on this OS): the
+/// verdict, the worst error code, and whether a stop cut the run short.
+fn run_one_by_one(
+    cfg: &Config,
+    services: &Services,
+    names: &[String],
+    out: &mut Output,
+    json: &mut JsonSink,
+) -> Result<(i32, i32, bool), Error> {
+    let (mut verdict, mut error_code) = (0, 0);
+    for (i, name) in names.iter().enumerate() {
+        if i > 0 {
+            out.line("");
+        }
+        let target = match resolve(name, look_up(name, cfg), out) {
+            Ok(t) => t,
+            Err(Error::InterruptedWhile(_)) => return Ok((verdict, error_code, true)),
+            Err(e) => {
+                report::error_line(&format!("portqry: {e}"));
+                error_code = error_code.max(e.exit_code());
+                json.target(name, None, Some(&e.to_string()), out);
+                continue;
+            }
+        };
+        out.para("querying...");
+        let (results, complete) = match scan(cfg, services, &target, out, json) {
+            Ok(r) => r,
+            // A stop request cut a probe or a query short: what was decided is printed.
+            Err(Error::Interrupted) => return Ok((verdict, error_code, true)),
+            Err(e) => return Err(e),
+        };
+        verdict = verdict.max(aggregate_exit(&results));
+        json.target(name, Some(&target), None, out);
+        if !complete {
+            return Ok((verdict, error_code, true));
+        }
+    }
+    Ok((verdict, error_code, false))
+}
+
+/// Several targets: their look-ups run on a pool, then one engine probes
+/// every (target, port, protocol) of the run at once — the concurrency limit
+/// and descriptor budget are shared, each target keeps its own rate-limit
+/// pacing — while the report comes out exactly as target after target.
+#[cfg(unix)]
+fn run_fleet(
+    cfg: &Config,
+    services: &Services,
+    names: &[String],
+    out: &mut Output,
+    json: &mut JsonSink,
+) -> Result<(i32, i32, bool), Error> {
+    // The look-ups, in order (a stop while waiting ends the run before any line).
+    let mut ahead = Lookahead::start(names, cfg);
+    let mut found = Vec::with_capacity(names.len());
+    for (i, name) in names.iter().enumerate() {
+        let f = match ahead.as_mut() {
+            Some(a) => a.take(i),
+            None => look_up(name, cfg),
+        };
+        if matches!(f, Err(Error::InterruptedWhile(_))) {
+            return Ok((0, 0, true));
+        }
+        found.push(Some(f));
+    }
+    let address = |f: &Option<Result<Found, Error>>| match f {
+        Some(Ok(Found::Literal { addr, scope_id, .. })) => Some((*addr, *scope_id)),
+        Some(Ok(Found::Name(Ok(addr)))) => Some((*addr, 0)),
+        _ => None,
+    };
+    let mut plan = Vec::new();
+    let mut jobs = Vec::new();
+    for (k, f) in found.iter().enumerate() {
+        let Some((addr, scope_id)) = address(f) else { continue };
+        let target = Target { input: names[k].clone(), addr, scope_id };
+        for p in plan_for(cfg, services, k) {
+            jobs.push(job_of(&target, &p));
+            plan.push(p);
+        }
+    }
+    // The report, target after target: each block when its first result is
+    // ready (targets that did not resolve in between print their lines).
+    struct Printer {
+        next_target: usize,
+        current: Option<(Target, Vec<PortResult>)>,
+        verdict: i32,
+        error_code: i32,
+    }
+    let mut pr = Printer { next_target: 0, current: None, verdict: 0, error_code: 0 };
+    // Print the blocks of targets up to (not including) `upto`; returns the
+    // target `upto` itself when it resolved, its header printed.
+    let mut open_until =
+        |pr: &mut Printer, upto: usize, out: &mut Output, json: &mut JsonSink| -> Result<(), Error> {
+            if let Some((t, results)) = pr.current.take() {
+                pr.verdict = pr.verdict.max(aggregate_exit(&results));
+                json.target(&t.input, Some(&t), None, out);
+            }
+            while pr.next_target <= upto && pr.next_target < names.len() {
+                let k = pr.next_target;
+                pr.next_target += 1;
+                if k > 0 {
+                    out.line("");
+                }
+                let f = found[k].take().expect("each target is printed once");
+                match resolve(&names[k], f, out) {
+                    Ok(t) if k == upto => {
+                        out.para("querying...");
+                        pr.current = Some((t, Vec::new()));
+                    }
+                    Ok(t) => {
+                        // Resolved but no probe reached it (a stop came first).
+                        out.para("querying...");
+                        json.target(&t.input, Some(&t), None, out);
+                    }
+                    Err(e @ Error::InterruptedWhile(_)) => return Err(e),
+                    Err(e) => {
+                        report::error_line(&format!("portqry: {e}"));
+                        pr.error_code = pr.error_code.max(e.exit_code());
+                        json.target(&names[k], None, Some(&e.to_string()), out);
+                    }
+                }
+            }
+            Ok(())
+        };
+    let mut each = |i: usize, o: probe::engine::Outcome, out: &mut Output| -> Result<(), Error> {
+        let p = &plan[i];
+        // The result opens its target's block unless that block is the open one.
+        if pr.current.is_none() || pr.next_target != p.target + 1 {
+            open_until(&mut pr, p.target, out, json)?;
+        }
+        let (target, results) = pr.current.as_mut().expect("the target's block is open");
+        let r = report_port(cfg, target, p, o.observation, o.stream, o.note, out)?;
+        json.result(target, &r, out);
+        results.push(r);
+        Ok(())
+    };
+    let complete = if jobs.is_empty() { true } else { scan_parallel(cfg, &plan, jobs, out, &mut each)? };
+    if complete {
+        // Close the last block, and print targets after it that did not resolve.
+        open_until(&mut pr, names.len(), out, json)?;
+    } else if let Some((t, results)) = pr.current.take() {
+        pr.verdict = pr.verdict.max(aggregate_exit(&results));
+        json.target(&t.input, Some(&t), None, out);
+    }
+    Ok((pr.verdict, pr.error_code, !complete))
 }
 
 /// What the look-ups found for one `-n` item, computed ahead of printing.
@@ -242,10 +368,25 @@ fn resolve(name: &str, found: Result<Found, Error>, out: &mut Output) -> Result<
 
 /// One probe job of a target, in PortQry's order (each port: TCP, then UDP).
 struct Planned {
+    /// Which target (its index in the run's list).
+    target: usize,
     port: u16,
     transport: Transport,
     service: Option<String>,
     protocol: Option<protocols::Protocol>,
+}
+
+/// The probes of one target, in PortQry's order.
+fn plan_for(cfg: &Config, services: &Services, target: usize) -> Vec<Planned> {
+    cfg.ports
+        .iter()
+        .flat_map(|&port| cfg.transports.iter().map(move |&t| (port, t)))
+        .map(|(port, transport)| {
+            let service = services.name(port, transport).map(str::to_string);
+            let protocol = protocols::select(transport, port, service.as_deref(), cfg.port_mode);
+            Planned { target, port, transport, service, protocol }
+        })
+        .collect()
 }
 
 /// Probe every port of one target; returns the results in order and whether
@@ -257,16 +398,7 @@ fn scan(
     out: &mut Output,
     json: &mut JsonSink,
 ) -> Result<(Vec<PortResult>, bool), Error> {
-    let plan: Vec<Planned> = cfg
-        .ports
-        .iter()
-        .flat_map(|&port| cfg.transports.iter().map(move |&t| (port, t)))
-        .map(|(port, transport)| {
-            let service = services.name(port, transport).map(str::to_string);
-            let protocol = protocols::select(transport, port, service.as_deref(), cfg.port_mode);
-            Planned { port, transport, service, protocol }
-        })
-        .collect();
+    let plan = plan_for(cfg, services, 0);
     let tcp_opts =
         tcp::TcpOptions { timeout: cfg.tcp_timeout, tries: cfg.tcp_tries, source_port: cfg.source_port };
     let udp_opts = udp::UdpOptions { wait: cfg.udp_wait, tries: cfg.udp_tries, source_port: cfg.source_port };
@@ -279,7 +411,11 @@ fn scan(
     };
     #[cfg(unix)]
     if plan.len() > 1 {
-        let complete = scan_parallel(cfg, target, &plan, tcp_opts, udp_opts, out, &mut finish)?;
+        let jobs = plan.iter().map(|p| job_of(target, p)).collect();
+        let mut each = |i: usize, o: probe::engine::Outcome, out: &mut Output| {
+            finish(&plan[i], o.observation, o.stream, o.note, out)
+        };
+        let complete = scan_parallel(cfg, &plan, jobs, out, &mut each)?;
         return Ok((results, complete));
     }
     // One port (PortQry's common case), or no poll(2): one probe at a time.
@@ -303,36 +439,32 @@ fn scan(
     Ok((results, !STOP.load(Ordering::SeqCst)))
 }
 
-/// Run the plan through the concurrent engine on a helper thread and report
-/// each result as soon as it and every result before it are decided.
+/// The engine's job for one planned probe of `target`.
+#[cfg(unix)]
+fn job_of(target: &Target, p: &Planned) -> probe::engine::Job {
+    probe::engine::Job {
+        addr: target.socket_addr(p.port),
+        transport: p.transport,
+        keep_stream: p.protocol.is_some() && p.transport == Transport::Tcp,
+    }
+}
+
+/// Run `jobs` (one per entry of `plan`) through the concurrent engine on
+/// helper threads and hand each result to `each` as soon as it and every
+/// result before it are decided.
 #[cfg(unix)]
 fn scan_parallel(
     cfg: &Config,
-    target: &Target,
     plan: &[Planned],
-    tcp: tcp::TcpOptions,
-    udp: udp::UdpOptions,
+    jobs: Vec<probe::engine::Job>,
     out: &mut Output,
-    finish: &mut impl FnMut(
-        &Planned,
-        Observation,
-        Option<TcpStream>,
-        Option<probe::Note>,
-        &mut Output,
-    ) -> Result<(), Error>,
+    each: &mut impl FnMut(usize, probe::engine::Outcome, &mut Output) -> Result<(), Error>,
 ) -> Result<bool, Error> {
     use probe::engine::{self, Job, RateLimit};
-    use std::collections::HashMap;
-    use std::sync::mpsc;
     use std::time::Duration;
-    let jobs: Vec<Job> = plan
-        .iter()
-        .map(|p| Job {
-            addr: target.socket_addr(p.port),
-            transport: p.transport,
-            keep_stream: p.protocol.is_some() && p.transport == Transport::Tcp,
-        })
-        .collect();
+    let tcp =
+        tcp::TcpOptions { timeout: cfg.tcp_timeout, tries: cfg.tcp_tries, source_port: cfg.source_port };
+    let udp = udp::UdpOptions { wait: cfg.udp_wait, tries: cfg.udp_tries, source_port: cfg.source_port };
     let opts = engine::Options {
         tcp,
         udp,
@@ -414,7 +546,7 @@ fn scan_parallel(
             if plan[next].protocol.is_some() {
                 out.release(); // a query can take a while: show what is decided first
             }
-            if let Err(e) = finish(&plan[next], o.observation, o.stream, o.note, out) {
+            if let Err(e) = each(next, o, out) {
                 out.hold(false);
                 return Err(e);
             }
