@@ -327,7 +327,7 @@ pub struct Args {
     #[arg(long = "tries", value_name = "N", value_parser = parse_tries)]
     pub tries: Option<u32>,
 
-    /// Services file for port names and protocol queries [default: the system's, else built in]
+    /// Services file for port names and protocol queries; ports it does not name get PortQry's names; "portqry" uses PortQry's table outright [default: the system's, else PortQry's]
     #[arg(long = "services", value_name = "FILE")]
     pub services: Option<PathBuf>,
 

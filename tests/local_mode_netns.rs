@@ -177,7 +177,8 @@ fn wport_shows_a_connection_from_another_namespace() {
         .spawn()
         .unwrap();
     let mut up = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(client.stdout.take().unwrap()), &mut up).unwrap();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(client.stdout.take().unwrap()), &mut up)
+        .unwrap();
     assert_eq!(up.trim(), "up");
     let started = Instant::now();
     let mut seen = false;

@@ -236,6 +236,25 @@ fn services_file_labels_and_errors() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Ports a services file does not name get PortQry's names (Windows'
+/// table); `--services portqry` uses that table outright.
+#[test]
+fn labels_fall_back_to_portqry_table() {
+    let dir = std::env::temp_dir().join(format!("portqry-svc-fallback-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let svc = dir.join("services");
+    std::fs::write(&svc, "gc-over-tls 3269/tcp\n").unwrap();
+    let svc = svc.to_str().unwrap();
+    let base = ["-n", "127.0.0.1", "-nr", "-o", "42,3269", "--timeout", "300", "--tries", "1"];
+    let r = portqry(&[&base[..], &["--services", svc]].concat());
+    assert!(r.out.contains("TCP port 42 (nameserver service): "), "{}{}", r.out, r.err);
+    assert!(r.out.contains("TCP port 3269 (gc-over-tls service): "), "{}{}", r.out, r.err);
+    let r = portqry(&[&base[..], &["--services", "portqry"]].concat());
+    assert!(r.out.contains("TCP port 42 (nameserver service): "), "{}{}", r.out, r.err);
+    assert!(r.out.contains("TCP port 3269 (msft-gc-ssl service): "), "{}{}", r.out, r.err);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// A UDP server that answers DNS queries with REFUSED, echoing the ID:
 /// the follow-up query upgrades "LISTENING or FILTERED" to LISTENING.
 #[test]
