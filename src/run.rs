@@ -582,7 +582,9 @@ pub fn result_json(target: &Target, r: &PortResult, source: Value) -> Value {
         "evidence": obs.evidence,
         "icmp": icmp,
         "tries": obs.tries,
-        "rtt_ms": obs.rtt.map(|d| d.as_secs_f64() * 1000.0),
+        // Whole nanoseconds over 1e6: a short decimal that any JSON reader
+        // (serde_json's default parser too) reads back to the same number.
+        "rtt_ms": obs.rtt.map(|d| d.as_nanos() as f64 / 1e6),
         "note": r.note.map(|n| n.to_string()),
         "refusal_rate": r.note.and_then(probe::Note::rate),
         "query": r.query,
