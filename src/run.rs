@@ -60,6 +60,7 @@ pub fn run(cfg: &Config) -> Result<i32, Error> {
     let mut verdict = 0;
     let mut error_code = 0;
     let mut interrupted = false;
+    let mut summaries: Vec<(Target, Vec<PortResult>)> = Vec::new();
     for (i, name) in names.iter().enumerate() {
         if i > 0 {
             out.line("");
@@ -92,10 +93,19 @@ pub fn run(cfg: &Config) -> Result<i32, Error> {
         };
         verdict = verdict.max(aggregate_exit(&results));
         json.target(name, Some(&target), None, &mut out);
+        if cfg.set.is_some() {
+            summaries.push((target, results));
+        }
         if !complete {
             interrupted = true;
             break;
         }
+    }
+    if let Some(set) = cfg.set
+        && cfg.format == Format::Text
+        && !cfg.quiet
+    {
+        print_summary(set, &summaries, &mut out);
     }
     json.finish(&mut out);
     // A closed or full stdout stopped the run: that is the error to report.
@@ -105,6 +115,27 @@ pub fn run(cfg: &Config) -> Result<i32, Error> {
         return Ok(crate::cancel::exit_code());
     }
     Ok(if error_code != 0 { error_code } else { verdict })
+}
+
+/// The end of a `--set` run, as PortQryUI ends one: per target, one line per
+/// port (protocol, port, service, verdict), in the set's order.
+fn print_summary(set: &target::sets::ServiceSet, summaries: &[(Target, Vec<PortResult>)], out: &mut Output) {
+    for (target, results) in summaries {
+        let addr = target.addr.to_string();
+        let shown = if target.input == addr { addr } else { format!("{} ({addr})", target.input) };
+        out.para(&format!("Summary of service set \"{}\" on {shown}:", set.name));
+        let width = results.iter().map(|r| r.service.as_deref().map_or(7, str::len)).max().unwrap_or(7);
+        for r in results {
+            let service = r.service.as_deref().unwrap_or("unknown");
+            out.line(&format!(
+                "{} {:>5}  {service:<width$}  {}",
+                r.transport,
+                r.port,
+                r.state.portqry_text()
+            ));
+        }
+        out.line("");
+    }
 }
 
 /// Print PortQry's resolution lines and return the target.
@@ -155,9 +186,8 @@ fn scan(
     json: &mut JsonSink,
 ) -> Result<(Vec<PortResult>, bool), Error> {
     let plan: Vec<Planned> = cfg
-        .ports
-        .iter()
-        .flat_map(|&port| cfg.transports.iter().map(move |&t| (port, t)))
+        .plan()
+        .into_iter()
         .map(|(port, transport)| {
             let service = services.name(port, transport).map(str::to_string);
             let protocol = protocols::select(transport, port, service.as_deref(), cfg.port_mode);
