@@ -7,6 +7,7 @@
 
 use crate::error::{Error, clip};
 use crate::probe::Transport;
+use crate::target::sets::{self, ServiceSet};
 use crate::target::{Family, ports};
 use clap::Parser;
 use std::ffi::OsString;
@@ -59,6 +60,7 @@ const VALUED_LONGS: &[&str] = &[
     "dns-name",
     "concurrency",
     "max-hosts",
+    "set",
 ];
 
 /// Rewrite PortQry-style arguments into clap's long options.
@@ -262,6 +264,7 @@ Examples:
   portqry -n host1.example.com -r 21:445
   portqry -n 198.18.0.2 -o 25,445,1024 -p both -sp 53
   portqry -n dc1 -e 389 -p udp -v
+  portqry -n dc1 --set domains-and-trusts  (a PortQryUI service set; --set list)
   portqry -local -v                 (this machine's ports, processes, modules)
   portqry -wport 53 -wt 5 -l dnslog.txt"
 )]
@@ -272,8 +275,8 @@ pub struct Args {
     pub name: Vec<String>,
 
     /// tcp, udp or both (PortQry: -p; default tcp)
-    #[arg(short = 'p', long = "proto", value_name = "PROTO", value_parser = parse_proto, default_value = "tcp", hide_default_value = true)]
-    pub proto: ProtoSel,
+    #[arg(short = 'p', long = "proto", value_name = "PROTO", value_parser = parse_proto)]
+    pub proto: Option<ProtoSel>,
 
     /// One port, 1-65535 (PortQry: -e; default 80)
     #[arg(short = 'e', long = "port", value_name = "PORT")]
@@ -286,6 +289,11 @@ pub struct Args {
     /// Ports in this order, e.g. 25,445,1024 (PortQry: -o)
     #[arg(short = 'o', long = "ports", value_name = "P1,P2,...")]
     pub ports: Option<String>,
+
+    /// Query a PortQryUI predefined service: a named set of ports, each on its
+    /// own protocol (e.g. "Domains and Trusts", sql); `--set list` shows them all
+    #[arg(long = "set", value_name = "NAME")]
+    pub set: Option<String>,
 
     /// Also write the report to this log file (PortQry: -l)
     #[arg(short = 'l', long = "log", value_name = "FILE")]
@@ -327,7 +335,7 @@ pub struct Args {
     #[arg(long = "tries", value_name = "N", value_parser = parse_tries)]
     pub tries: Option<u32>,
 
-    /// Services file for port names and protocol queries [default: the system's, else built in]
+    /// Services file for port names and protocol queries; ports it does not name get PortQry's names; "portqry" uses PortQry's table outright [default: the system's, else PortQry's]
     #[arg(long = "services", value_name = "FILE")]
     pub services: Option<PathBuf>,
 
@@ -405,6 +413,8 @@ pub struct Config {
     pub transports: &'static [Transport],
     pub ports: Vec<u16>,
     pub port_mode: PortMode,
+    /// `--set`: the ports and their transports come from this set.
+    pub set: Option<&'static ServiceSet>,
     pub log: Option<PathBuf>,
     pub overwrite: bool,
     pub quiet: bool,
@@ -428,6 +438,17 @@ pub struct Config {
     pub family: Family,
     /// The command as typed, for the log file header.
     pub command_line: String,
+}
+
+impl Config {
+    /// The (port, transport) pairs to query, in order: a set's own entries,
+    /// else every port on every transport `-p` selects (TCP first).
+    pub fn plan(&self) -> Vec<(u16, Transport)> {
+        match self.set {
+            Some(set) => set.entries.iter().map(|&(t, p)| (p, t)).collect(),
+            None => self.ports.iter().flat_map(|&p| self.transports.iter().map(move |&t| (p, t))).collect(),
+        }
+    }
 }
 
 /// What the command line asks for.
@@ -485,7 +506,15 @@ pub fn parse(argv: Vec<OsString>) -> Result<Command, Error> {
             };
         }
     };
+    if args.set.as_deref().is_some_and(|s| s.trim().eq_ignore_ascii_case("list")) {
+        return Ok(Command::Print(sets::list_text()));
+    }
     if args.local || args.wport.is_some() || args.wpid.is_some() || args.wt.is_some() {
+        if args.set.is_some() {
+            return Err(Error::Usage(
+                "--set queries a remote host: drop -local, -wport and -wpid, or drop --set".into(),
+            ));
+        }
         return validate_local(args, command_line).map(Command::Local);
     }
     validate(args, command_line).map(|c| Command::Run(Box::new(c)))
@@ -631,12 +660,20 @@ fn validate(a: Args, command_line: String) -> Result<Config, Error> {
         return Err(Error::Usage("--json and --jsonl are alternatives: give one of them".into()));
     }
     let given = [a.port.is_some(), a.range.is_some(), a.ports.is_some()].iter().filter(|x| **x).count();
+    if a.set.is_some() && (given > 0 || a.proto.is_some()) {
+        return Err(Error::Usage(
+            "--set gives its own ports and protocols: drop -e, -r, -o and -p, or drop --set".into(),
+        ));
+    }
+    let set = a.set.as_deref().map(sets::find).transpose()?;
     if given > 1 {
         return Err(Error::Usage(
             "-e, -r and -o are mutually exclusive: give one port (-e 80), one range (-r 1:1024) or one list (-o 25,80)".into(),
         ));
     }
-    let (ports, port_mode) = if let Some(r) = &a.range {
+    let (ports, port_mode) = if let Some(set) = set {
+        (set.ports(), PortMode::List)
+    } else if let Some(r) = &a.range {
         let (s, e) = ports::parse_range(r)?;
         ((s..=e).collect(), PortMode::Range)
     } else if let Some(o) = &a.ports {
@@ -676,9 +713,11 @@ fn validate(a: Args, command_line: String) -> Result<Config, Error> {
     let udp_wait = Duration::from_millis(if a.slow_link { udp_base * 2 } else { udp_base });
     Ok(Config {
         names: a.name,
-        transports: a.proto.transports(),
+        transports: if set.is_some() { ProtoSel::Both } else { a.proto.unwrap_or(ProtoSel::Tcp) }
+            .transports(),
         ports,
         port_mode,
+        set,
         log: a.log,
         overwrite: a.yes,
         quiet: a.quiet,
@@ -931,6 +970,34 @@ mod tests {
         assert!(usage_err("-n h --tries 11").contains("1 to 10"));
         assert!(usage_err("-n h -4 -6").contains("cannot be used"));
         assert!(usage_err("-n h --dns-name a..b").contains("--dns-name"));
+    }
+
+    #[test]
+    fn service_sets() {
+        let c = cfg("-n h --set domains-and-trusts");
+        assert_eq!(c.set.map(|s| s.name), Some("Domains and Trusts"));
+        assert_eq!(c.port_mode, PortMode::List);
+        let plan = c.plan();
+        assert_eq!(&plan[..3], &[(135, Transport::Tcp), (389, Transport::Tcp), (389, Transport::Udp)]);
+        assert_eq!(
+            cfg("-n h --set SQL-Service").plan(),
+            vec![(1433, Transport::Tcp), (1434, Transport::Udp)]
+        );
+        // Without --set the plan is every port on every transport, as before.
+        assert_eq!(
+            cfg("-n h -o 1,2 -p both").plan(),
+            vec![(1, Transport::Tcp), (1, Transport::Udp), (2, Transport::Tcp), (2, Transport::Udp)]
+        );
+        let msg = "--set gives its own ports and protocols: drop -e, -r, -o and -p, or drop --set";
+        for extra in ["-e 80", "-r 1:2", "-o 1,2", "-p udp", "/p tcp"] {
+            assert_eq!(usage_err(&format!("-n h --set sql {extra}")), msg, "{extra}");
+        }
+        assert!(usage_err("-n h --set nosuch").starts_with("'nosuch' is not a service set"));
+        assert!(usage_err("-local --set sql").contains("--set"));
+        match parse(argv("--set list")) {
+            Ok(Command::Print(t)) => assert!(t.contains("SQL Service: TCP 1433, UDP 1434"), "{t}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -63,9 +63,11 @@ pub fn run(cfg: &Config) -> Result<i32, Error> {
     let fleet = names.len() > 1;
     #[cfg(not(unix))]
     let fleet = false;
+    // Per target, its results, kept only for a `--set` run's summary.
+    let mut summaries: Vec<(Target, Vec<PortResult>)> = Vec::new();
     let (verdict, error_code, interrupted) = if fleet {
         #[cfg(unix)]
-        match run_fleet(cfg, &services, &names, &mut out, &mut json) {
+        match run_fleet(cfg, &services, &names, &mut out, &mut json, &mut summaries) {
             Ok(r) => r,
             Err(e) => {
                 let _ = out.finish();
@@ -75,7 +77,7 @@ pub fn run(cfg: &Config) -> Result<i32, Error> {
         #[cfg(not(unix))]
         unreachable!()
     } else {
-        match run_one_by_one(cfg, &services, &names, &mut out, &mut json) {
+        match run_one_by_one(cfg, &services, &names, &mut out, &mut json, &mut summaries) {
             Ok(r) => r,
             Err(e) => {
                 let _ = out.finish();
@@ -83,6 +85,12 @@ pub fn run(cfg: &Config) -> Result<i32, Error> {
             }
         }
     };
+    if let Some(set) = cfg.set
+        && cfg.format == Format::Text
+        && !cfg.quiet
+    {
+        print_summary(set, &summaries, &mut out);
+    }
     json.finish(&mut out);
     // A closed or full stdout stopped the run: that is the error to report.
     out.finish()?;
@@ -93,6 +101,27 @@ pub fn run(cfg: &Config) -> Result<i32, Error> {
     Ok(if error_code != 0 { error_code } else { verdict })
 }
 
+/// The end of a `--set` run, as PortQryUI ends one: per target, one line per
+/// port (protocol, port, service, verdict), in the set's order.
+fn print_summary(set: &target::sets::ServiceSet, summaries: &[(Target, Vec<PortResult>)], out: &mut Output) {
+    for (target, results) in summaries {
+        let addr = target.addr.to_string();
+        let shown = if target.input == addr { addr } else { format!("{} ({addr})", target.input) };
+        out.para(&format!("Summary of service set \"{}\" on {shown}:", set.name));
+        let width = results.iter().map(|r| r.service.as_deref().map_or(7, str::len)).max().unwrap_or(7);
+        for r in results {
+            let service = r.service.as_deref().unwrap_or("unknown");
+            out.line(&format!(
+                "{} {:>5}  {service:<width$}  {}",
+                r.transport,
+                r.port,
+                r.state.portqry_text()
+            ));
+        }
+        out.line("");
+    }
+}
+
 /// Targets one after another (one target, or no engine on this OS): the
 /// verdict, the worst error code, and whether a stop cut the run short.
 fn run_one_by_one(
@@ -101,6 +130,7 @@ fn run_one_by_one(
     names: &[String],
     out: &mut Output,
     json: &mut JsonSink,
+    summaries: &mut Vec<(Target, Vec<PortResult>)>,
 ) -> Result<(i32, i32, bool), Error> {
     let (mut verdict, mut error_code) = (0, 0);
     for (i, name) in names.iter().enumerate() {
@@ -126,6 +156,9 @@ fn run_one_by_one(
         };
         verdict = verdict.max(aggregate_exit(&results));
         json.target(name, Some(&target), None, out);
+        if cfg.set.is_some() {
+            summaries.push((target, results));
+        }
         if !complete {
             return Ok((verdict, error_code, true));
         }
@@ -144,6 +177,7 @@ fn run_fleet(
     names: &[String],
     out: &mut Output,
     json: &mut JsonSink,
+    summaries: &mut Vec<(Target, Vec<PortResult>)>,
 ) -> Result<(i32, i32, bool), Error> {
     // The look-ups, in order (a stop while waiting ends the run before any line).
     let mut ahead = Lookahead::start(names, cfg);
@@ -189,6 +223,9 @@ fn run_fleet(
             if let Some((t, results)) = pr.current.take() {
                 pr.verdict = pr.verdict.max(aggregate_exit(&results));
                 json.target(&t.input, Some(&t), None, out);
+                if cfg.set.is_some() {
+                    summaries.push((t, results));
+                }
             }
             while pr.next_target <= upto && pr.next_target < names.len() {
                 let k = pr.next_target;
@@ -236,6 +273,9 @@ fn run_fleet(
     } else if let Some((t, results)) = pr.current.take() {
         pr.verdict = pr.verdict.max(aggregate_exit(&results));
         json.target(&t.input, Some(&t), None, out);
+        if cfg.set.is_some() {
+            summaries.push((t, results));
+        }
     }
     Ok((pr.verdict, pr.error_code, !complete))
 }
@@ -378,9 +418,8 @@ struct Planned {
 
 /// The probes of one target, in PortQry's order.
 fn plan_for(cfg: &Config, services: &Services, target: usize) -> Vec<Planned> {
-    cfg.ports
-        .iter()
-        .flat_map(|&port| cfg.transports.iter().map(move |&t| (port, t)))
+    cfg.plan()
+        .into_iter()
         .map(|(port, transport)| {
             let service = services.name(port, transport).map(str::to_string);
             let protocol = protocols::select(transport, port, service.as_deref(), cfg.port_mode);
@@ -817,7 +856,9 @@ pub fn result_json(target: &Target, r: &PortResult, source: Value) -> Value {
         "evidence": obs.evidence,
         "icmp": icmp,
         "tries": obs.tries,
-        "rtt_ms": obs.rtt.map(|d| d.as_secs_f64() * 1000.0),
+        // Whole nanoseconds over 1e6: a short decimal that any JSON reader
+        // (serde_json's default parser too) reads back to the same number.
+        "rtt_ms": obs.rtt.map(|d| d.as_nanos() as f64 / 1e6),
         "note": r.note.map(|n| n.to_string()),
         "refusal_rate": r.note.and_then(probe::Note::rate),
         "query": r.query,

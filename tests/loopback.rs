@@ -236,6 +236,25 @@ fn services_file_labels_and_errors() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Ports a services file does not name get PortQry's names (Windows'
+/// table); `--services portqry` uses that table outright.
+#[test]
+fn labels_fall_back_to_portqry_table() {
+    let dir = std::env::temp_dir().join(format!("portqry-svc-fallback-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let svc = dir.join("services");
+    std::fs::write(&svc, "gc-over-tls 3269/tcp\n").unwrap();
+    let svc = svc.to_str().unwrap();
+    let base = ["-n", "127.0.0.1", "-nr", "-o", "42,3269", "--timeout", "300", "--tries", "1"];
+    let r = portqry(&[&base[..], &["--services", svc]].concat());
+    assert!(r.out.contains("TCP port 42 (nameserver service): "), "{}{}", r.out, r.err);
+    assert!(r.out.contains("TCP port 3269 (gc-over-tls service): "), "{}{}", r.out, r.err);
+    let r = portqry(&[&base[..], &["--services", "portqry"]].concat());
+    assert!(r.out.contains("TCP port 42 (nameserver service): "), "{}{}", r.out, r.err);
+    assert!(r.out.contains("TCP port 3269 (msft-gc-ssl service): "), "{}{}", r.out, r.err);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// A UDP server that answers DNS queries with REFUSED, echoing the ID:
 /// the follow-up query upgrades "LISTENING or FILTERED" to LISTENING.
 #[test]
@@ -867,4 +886,100 @@ fn isakmp_source_port_in_use() {
     assert_eq!(r.code, 71, "{}", r.err);
     assert!(r.err.starts_with("portqry: Cannot use specified source port.\n"), "{}", r.err);
     drop(held);
+}
+
+/// `--set`: every port of the set on its own transport, in the set's order,
+/// then PortQryUI's summary (one line per port); none with -q or JSON.
+#[test]
+fn service_set_runs_each_port_on_its_protocol() {
+    let verdicts = ["NOT LISTENING", "LISTENING or FILTERED", "LISTENING", "FILTERED"];
+    let base = ["-n", "127.0.0.1", "-nr", "--timeout", "500", "--tries", "1"];
+    let r = portqry(&[&base[..], &["--set", "domains-and-trusts"]].concat());
+    assert!(r.code <= 2, "{}{}", r.out, r.err);
+    let entries = [
+        ("TCP", 135),
+        ("TCP", 389),
+        ("UDP", 389),
+        ("TCP", 636),
+        ("TCP", 3268),
+        ("TCP", 3269),
+        ("TCP", 53),
+        ("UDP", 53),
+        ("TCP", 88),
+        ("UDP", 88),
+        ("TCP", 445),
+        ("UDP", 137),
+        ("UDP", 138),
+        ("TCP", 139),
+        ("TCP", 42),
+        ("TCP", 464),
+        ("UDP", 464),
+        ("UDP", 123),
+        ("TCP", 9389),
+    ];
+    let status: Vec<&str> = status_lines(&r.out);
+    assert_eq!(status.len(), entries.len(), "{}", r.out);
+    for ((t, p), line) in entries.iter().zip(&status) {
+        assert!(line.starts_with(&format!("{t} port {p} (")), "{line}\n{}", r.out);
+        assert!(verdicts.iter().any(|v| line.ends_with(&format!("): {v}"))), "{line}");
+    }
+    let (_, summary) =
+        r.out.split_once("Summary of service set \"Domains and Trusts\" on 127.0.0.1:\n\n").expect(&r.out);
+    let rows: Vec<&str> = summary.lines().take_while(|l| !l.is_empty()).collect();
+    assert_eq!(rows.len(), entries.len(), "{summary}");
+    for ((t, p), row) in entries.iter().zip(&rows) {
+        let words: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!((words[0], words[1]), (*t, p.to_string().as_str()), "{row}");
+        assert!(verdicts.iter().any(|v| row.ends_with(v)), "{row}");
+    }
+    // Labels fall back to PortQry's table where the system file has none.
+    assert!(r.out.contains("UDP port 135") || r.out.contains("TCP port 3268 (msft-gc service)"), "{}", r.out);
+
+    // Two targets: two summaries; -q: nothing printed; JSON: every entry, no summary.
+    let two =
+        ["-n", "127.0.0.1,127.0.0.1", "-nr", "--timeout", "500", "--tries", "1", "--set", "SQL Service"];
+    let r = portqry(&two);
+    assert_eq!(r.out.matches("Summary of service set \"SQL Service\" on 127.0.0.1:").count(), 2, "{}", r.out);
+    assert!(r.out.contains("\nTCP  1433  ms-sql-s  "), "{}", r.out);
+    assert!(r.out.contains("\nUDP  1434  ms-sql-m  "), "{}", r.out);
+    let r = portqry(&[&two[..], &["-q"]].concat());
+    assert!(r.out.is_empty() && r.code <= 2, "{}{}", r.out, r.err);
+    let r = portqry(&[&two[..], &["--json"]].concat());
+    assert!(!r.out.contains("Summary"), "{}", r.out);
+    let doc: serde_json::Value = serde_json::from_str(&r.out).expect(&r.out);
+    for t in doc["targets"].as_array().unwrap() {
+        let got: Vec<(String, u64)> = t["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| (x["protocol"].as_str().unwrap().to_string(), x["port"].as_u64().unwrap()))
+            .collect();
+        assert_eq!(got, vec![("tcp".to_string(), 1433), ("udp".to_string(), 1434)]);
+    }
+}
+
+#[test]
+fn service_set_list_and_exclusive_options() {
+    let r = portqry(&["--set", "list"]);
+    assert_eq!(r.code, 0, "{}", r.err);
+    for line in [
+        "Domains and Trusts: TCP 135, TCP+UDP 389, TCP 636, TCP 3268, TCP 3269, TCP+UDP 53, TCP+UDP 88, TCP 445, UDP 137, UDP 138, TCP 139, TCP 42, TCP+UDP 464, UDP 123, TCP 9389",
+        "SQL Service: TCP 1433, UDP 1434",
+        "DNS Queries: TCP+UDP 53",
+    ] {
+        assert!(r.out.lines().any(|l| l == line), "{line}\n{}", r.out);
+    }
+    assert_eq!(r.out.lines().filter(|l| l.contains(": TCP") || l.contains(": UDP")).count(), 8, "{}", r.out);
+    for extra in [&["-e", "80"][..], &["-p", "udp"], &["-o", "1,2"], &["-r", "1:2"]] {
+        let r = portqry(&[&["-n", "127.0.0.1", "--set", "sql"][..], extra].concat());
+        assert_eq!(r.code, 64, "{extra:?}");
+        assert_eq!(
+            r.err,
+            "portqry: --set gives its own ports and protocols: drop -e, -r, -o and -p, or drop --set\n",
+            "{extra:?}"
+        );
+        assert!(r.out.is_empty());
+    }
+    let r = portqry(&["-n", "127.0.0.1", "--set", "nosuch"]);
+    assert_eq!((r.code, r.err.lines().count()), (64, 1), "{}", r.err);
 }

@@ -1091,3 +1091,56 @@ fn ike_tshark_dissects_sa_init() {
                  && isakmp.tf.id.dh == 14 && isakmp.key_exchange.dh_group == 14 && isakmp.nonce";
     assert_eq!(count(reply), 1, "charon's response");
 }
+
+/// `--set "Domains and Trusts"` against the Samba AD DC: every port of the
+/// set the DC serves (its own `ss -tuln`) is LISTENING — a UDP port with a
+/// protocol query (DNS, CLDAP, NetBIOS) proven so, a silent one (Kerberos,
+/// kpasswd, NetBIOS datagrams) "LISTENING or FILTERED" as in PortQry — and
+/// every port it does not serve is NOT LISTENING; the summary says the same.
+#[test]
+#[ignore = "root: real Samba AD DC in a namespace"]
+fn domains_and_trusts_set_samba_dc() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let ip = ensure("dc");
+    let (_, ss, _) = sh(&["ip", "netns", "exec", "pq-dc", "ss", "-Htuln"]);
+    let served: BTreeSet<(String, u16)> = ss
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let (addr, port) = f.get(4)?.rsplit_once(':')?;
+            let reachable = addr == ip || addr == "0.0.0.0" || addr == "*" || addr == "[::]";
+            if !reachable {
+                return None;
+            }
+            Some((f[0].to_uppercase(), port.parse().ok()?))
+        })
+        .collect();
+    assert!(served.contains(&("TCP".into(), 389)), "{ss}");
+    let (code, out) = portqry(&["-n", &ip, "-nr", "--set", "Domains and Trusts"]);
+    let (_, summary) = out
+        .split_once(&format!("Summary of service set \"Domains and Trusts\" on {ip}:\n\n"))
+        .unwrap_or_else(|| panic!("{out}"));
+    let rows: Vec<&str> = summary.lines().take_while(|l| !l.is_empty()).collect();
+    assert_eq!(rows.len(), 19, "{summary}");
+    let mut worst = 0;
+    for row in rows {
+        let w: Vec<&str> = row.split_whitespace().collect();
+        let (proto, port) = (w[0].to_string(), w[1].parse::<u16>().unwrap());
+        let verdict = w[3..].join(" ");
+        // UDP ports a query settled print PortQry's "UDP port N is LISTENING" after it.
+        let status = format!("{proto} port {port} ({} service): ", w[2]);
+        assert!(out.contains(&status), "{status} missing:\n{out}");
+        let expected: &[&str] = match (served.contains(&(proto.clone(), port)), proto.as_str(), port) {
+            (true, "TCP", _) | (true, "UDP", 53 | 389 | 137) => &["LISTENING"],
+            (true, _, _) => &["LISTENING", "LISTENING or FILTERED"],
+            (false, _, _) => &["NOT LISTENING"],
+        };
+        assert!(expected.contains(&verdict.as_str()), "{row}: expected {expected:?}\n{ss}\n{out}");
+        worst = worst.max(match verdict.as_str() {
+            "LISTENING" => 0,
+            "NOT LISTENING" => 1,
+            _ => 2,
+        });
+    }
+    assert_eq!(code, worst, "{out}");
+}

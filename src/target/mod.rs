@@ -4,6 +4,7 @@
 pub mod input;
 pub mod ports;
 pub mod services;
+pub mod sets;
 
 use crate::error::{Error, clip};
 use std::net::{IpAddr, SocketAddr, SocketAddrV6, ToSocketAddrs};

@@ -10,8 +10,13 @@ use crate::probe::Transport;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-/// The table built into the binary, used when the system has no services file.
+/// PortQry's own table (Windows names), built into the binary: used outright
+/// with `--services portqry` or when the system has no services file, and for
+/// every port a services file does not name.
 pub const BUILTIN: &str = include_str!("../../services.sample");
+
+/// The `--services` value that selects PortQry's table outright.
+pub const PORTQRY: &str = "portqry";
 
 /// Where the services table came from (shown by `-v`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +29,9 @@ pub enum Source {
 #[derive(Debug, Clone)]
 pub struct Services {
     by_port: HashMap<(u16, Transport), String>,
+    /// PortQry's table, for ports `by_port` does not name (none when
+    /// `by_port` is that table).
+    fallback: Option<Box<Services>>,
     pub source: Source,
 }
 
@@ -50,17 +58,32 @@ impl Services {
             };
             by_port.entry((port, transport)).or_insert_with(|| name.to_string());
         }
-        Services { by_port, source }
+        Services { by_port, fallback: None, source }
+    }
+
+    /// PortQry's own table alone (`--services portqry`).
+    pub fn portqry() -> Services {
+        Services::parse(BUILTIN, Source::Builtin)
+    }
+
+    /// A file's table, falling back to PortQry's for ports it does not name.
+    fn with_fallback(text: &str, source: Source) -> Services {
+        Services { fallback: Some(Box::new(Services::portqry())), ..Services::parse(text, source) }
     }
 
     /// Load `--services FILE` if given (an unreadable file is an error), else the
-    /// system's file, else the built-in table.
+    /// system's file, else the built-in table. A file's table falls back to
+    /// PortQry's for the ports it does not name; `--services portqry` uses
+    /// PortQry's table outright.
     ///
     /// Both files are read within [`super::input`]'s limits (size, line
     /// length, a deadline for a FIFO); a system file that breaks them is
     /// passed over for the built-in table, as an unreadable one is.
     pub fn load(explicit: Option<&Path>) -> Result<Services, Error> {
         if let Some(path) = explicit {
+            if path.as_os_str().eq_ignore_ascii_case(PORTQRY) {
+                return Ok(Services::portqry());
+            }
             let text = input::read_path(path, &crate::cancel::requested).map_err(|e| {
                 let shown = clip(&path.display().to_string());
                 let advice = match e {
@@ -75,11 +98,11 @@ impl Services {
                 };
                 Error::Services { path: shown, detail: format!("{e}{advice}") }
             })?;
-            return Ok(Services::parse(&text, Source::File(path.to_path_buf())));
+            return Ok(Services::with_fallback(&text, Source::File(path.to_path_buf())));
         }
         if let Some(path) = system_path() {
             match input::read_path_lossy(&path, &crate::cancel::requested) {
-                Ok(text) => return Ok(Services::parse(&text, Source::File(path))),
+                Ok(text) => return Ok(Services::with_fallback(&text, Source::File(path))),
                 // The system file is not the user's doing; only Ctrl-C stops here.
                 Err(ReadError::Interrupted) => {
                     return Err(Error::InterruptedWhile(
@@ -89,12 +112,15 @@ impl Services {
                 Err(_) => {}
             }
         }
-        Ok(Services::parse(BUILTIN, Source::Builtin))
+        Ok(Services::portqry())
     }
 
-    /// The service name for a port, if the table has one.
+    /// The service name for a port: the file's, else PortQry's, if either has one.
     pub fn name(&self, port: u16, transport: Transport) -> Option<&str> {
-        self.by_port.get(&(port, transport)).map(String::as_str)
+        match self.by_port.get(&(port, transport)) {
+            Some(n) => Some(n),
+            None => self.fallback.as_ref().and_then(|f| f.name(port, transport)),
+        }
     }
 
     /// PortQry's label: "epmap service" or "unknown service".
@@ -169,6 +195,27 @@ dup 53/tcp
         ] {
             assert_eq!(s.name(port, t), Some(name), "{port}/{t}");
         }
+    }
+
+    #[test]
+    fn unnamed_ports_fall_back_to_portqry_names() {
+        // Debian's file: no UDP 135, no 3268/3269/42, 1701 is l2f, 143 imap2.
+        let debian = "epmap 135/tcp loc-srv\nimap2 143/tcp imap\nl2f 1701/udp l2tp\n";
+        let s = Services::with_fallback(debian, Source::Builtin);
+        assert_eq!(s.label(135, Transport::Udp), "epmap service");
+        assert_eq!(s.label(3268, Transport::Tcp), "msft-gc service");
+        assert_eq!(s.label(3269, Transport::Tcp), "msft-gc-ssl service");
+        assert_eq!(s.label(42, Transport::Tcp), "nameserver service");
+        // A port the file names keeps the file's name.
+        assert_eq!(s.label(1701, Transport::Udp), "l2f service");
+        assert_eq!(s.label(143, Transport::Tcp), "imap2 service");
+        assert_eq!(s.label(40000, Transport::Tcp), "unknown service");
+        // PortQry's table outright.
+        let p = Services::load(Some(Path::new("PortQry"))).unwrap();
+        assert_eq!(p.label(1701, Transport::Udp), "l2tp service");
+        assert_eq!(p.label(143, Transport::Tcp), "imap service");
+        // PortQry prints UDP 389 as unknown (reference §4.1).
+        assert_eq!(p.label(389, Transport::Udp), "unknown service");
     }
 
     #[test]
