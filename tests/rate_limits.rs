@@ -174,3 +174,73 @@ fn both_transports_each_with_its_own_limit() {
     assert_eq!(tcp_paced, 0, "RSTs were not limited: no TCP port needed pacing");
     assert!(took < Duration::from_secs(20), "took {took:?}");
 }
+
+/// Several targets at once, each its own host with Linux's default per-peer
+/// limit (the target and the router namespaces): each is paced on its own,
+/// every closed port NOT LISTENING.
+#[test]
+#[ignore = "root: creates network namespaces; about 12 s"]
+fn several_hosts_each_paced_on_its_own() {
+    let lab = Lab::new();
+    for ns in [&lab.target, &lab.router] {
+        lab.exec_ok(ns, &["sysctl", "-qw", "net.ipv4.icmp_ratelimit=1000"]);
+    }
+    let targets = format!("{TARGET4},{ROUTER4_T}");
+    let started = Instant::now();
+    let (code, out, err) = lab.portqry(&[
+        "-n",
+        &targets,
+        "-nr",
+        "-r",
+        "10000:10011",
+        "-p",
+        "udp",
+        "--timeout",
+        "300",
+        "--jsonl",
+    ]);
+    let took = started.elapsed();
+    assert_eq!(code, 1, "{out}{err}");
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_states(&lines, 24, |_| "not_listening");
+    // In the order given: the first target's ports, then the second's.
+    let order: Vec<&str> = lines.iter().map(|v| v["address"].as_str().unwrap()).collect();
+    assert!(order[..12].iter().all(|a| *a == TARGET4) && order[12..].iter().all(|a| *a == ROUTER4_T));
+    assert!(took < Duration::from_secs(40), "took {took:?}");
+}
+
+/// Two addresses of one host share its limiter: while one address's ports
+/// are paced, the other's silence proves nothing, so they are checked again
+/// once the run is otherwise done. Every closed port NOT LISTENING.
+#[test]
+#[ignore = "root: creates network namespaces; about 20 s"]
+fn two_addresses_of_one_host_share_its_limiter() {
+    let lab = Lab::new();
+    lab.exec_ok(&lab.target, &["sysctl", "-qw", "net.ipv4.icmp_ratelimit=1000"]);
+    let dev =
+        String::from_utf8(lab.exec(&lab.target, &["ip", "-o", "-4", "addr", "show", "to", TARGET4]).stdout)
+            .unwrap()
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .to_string();
+    lab.exec_ok(&lab.target, &["ip", "addr", "add", "198.18.1.3/24", "dev", &dev]);
+    let started = Instant::now();
+    let (code, out, err) = lab.portqry(&[
+        "-n",
+        &format!("{TARGET4},198.18.1.3"),
+        "-nr",
+        "-r",
+        "10000:10007",
+        "-p",
+        "udp",
+        "--timeout",
+        "300",
+        "--jsonl",
+    ]);
+    let took = started.elapsed();
+    assert_eq!(code, 1, "{out}{err}");
+    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_states(&lines, 16, |_| "not_listening");
+    assert!(took < Duration::from_secs(60), "took {took:?}");
+}

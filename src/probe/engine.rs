@@ -200,6 +200,11 @@ pub fn run(jobs: &[Job], opts: &Options, stop: &AtomicBool, sink: &mut impl Sink
         spares: Spares::default(),
         rto: Rto::default(),
         watch: HashMap::new(),
+        late: Vec::new(),
+        late_probes: std::collections::HashSet::new(),
+        late_checked: std::collections::HashSet::new(),
+        late_current: None,
+        late_idle: true,
     };
     loop {
         if stop.load(Ordering::Relaxed) {
@@ -214,8 +219,11 @@ pub fn run(jobs: &[Job], opts: &Options, stop: &AtomicBool, sink: &mut impl Sink
             }
             let Some((idx, attempt)) = st.queue.pop_front() else { break };
             match launch(idx, attempt, &jobs[idx], opts, st.rto.timeout(opts), &mut st.spares) {
-                Ok(Launch::Flight(f)) => {
+                Ok(Launch::Flight(mut f)) => {
                     starved = 0;
+                    if st.late_probes.contains(&idx) {
+                        f.deadline = f.sent + st.late_settle();
+                    }
                     flights.push(f);
                 }
                 Ok(Launch::Done(o)) => {
@@ -259,7 +267,15 @@ pub fn run(jobs: &[Job], opts: &Options, stop: &AtomicBool, sink: &mut impl Sink
                     std::thread::sleep(left);
                     continue;
                 }
-                None if st.watch.values().all(Watch::is_done) => break,
+                None if st.watch.values().all(Watch::is_done) => {
+                    // Targets that never refused, held while others were:
+                    // check them one at a time (see `Pass::late`).
+                    sink.flush();
+                    if st.next_late_check() {
+                        continue;
+                    }
+                    break;
+                }
                 // Suspects left that nothing can probe: report what is known.
                 None => {
                     st.abandon(opts, sink);
@@ -305,6 +321,10 @@ fn key(job: &Job) -> Key {
     (job.addr.ip(), job.transport)
 }
 
+/// How long the run stays idle before the late probes: every limiter refills
+/// at least one token in that time (Linux's slowest, per peer: 1 a second).
+const LATE_IDLE: Duration = Duration::from_millis(1100);
+
 /// Shortest time without an answer after which a probe of a target that
 /// refuses others in a fraction of it is taken as held back (the switch to
 /// pacing; the verdict still waits for proof).
@@ -316,7 +336,8 @@ struct Watch {
     slowest: Duration,
     /// Ports that refused, the newest last (canaries for the verifier).
     refused: VecDeque<usize>,
-    verifier: Option<Verifier>,
+    // Boxed: most targets never need one, and a /16 holds 65536 watches.
+    verifier: Option<Box<Verifier>>,
 }
 
 impl Watch {
@@ -343,11 +364,11 @@ impl Watch {
     }
 
     fn is_done(&self) -> bool {
-        self.verifier.as_ref().is_none_or(Verifier::is_done)
+        self.verifier.as_deref().is_none_or(Verifier::is_done)
     }
 
     fn rate(&self) -> Option<f64> {
-        self.verifier.as_ref().and_then(Verifier::rate)
+        self.verifier.as_deref().and_then(Verifier::rate)
     }
 }
 
@@ -362,12 +383,28 @@ struct Pass {
     rto: Rto,
     /// What each target's probes of each transport have shown.
     watch: HashMap<Key, Watch>,
+    /// Silent ports of targets that never refused anything, held while other
+    /// targets of the run were refused: several addresses may be one host
+    /// behind one limiter that the others emptied. Once the run is otherwise
+    /// done, after [`LATE_IDLE`] without a probe (every limiter then holds a
+    /// token), each such target's ports are sent again at once, one target
+    /// at a time: a refusal within [`Watch::early`] gives the target a
+    /// verifier (then the run idles again before the next check), silence
+    /// is its own and final.
+    late: Vec<(Key, Vec<(usize, u32)>)>,
+    /// Probes of the check under way, and targets already checked.
+    late_probes: std::collections::HashSet<usize>,
+    late_checked: std::collections::HashSet<Key>,
+    /// The target checked last, and whether the run must idle before the next.
+    late_current: Option<Key>,
+    late_idle: bool,
 }
 
 impl Pass {
     /// A probe was decided by an answer (not by its deadline).
     fn decided(&mut self, jobs: &[Job], idx: usize, tag: Option<Tag>, mut o: Outcome, sink: &mut impl Sink) {
         let job = &jobs[idx];
+        self.late_probes.remove(&idx);
         sample_rtt(&mut self.rto, &o.observation);
         if matches!(o.observation.evidence, Evidence::NoNeighbour { .. }) {
             self.absent.insert(job.addr.ip(), (Some(o.observation.evidence.clone()), Instant::now()));
@@ -431,15 +468,39 @@ impl Pass {
             }
             return;
         }
+        let late = self.late_probes.remove(&f.idx);
         if let Some(v) = w.verifier.as_mut() {
-            v.add_suspect(f.idx, f.attempt);
+            // A late check of a target whose verifier gave up starts a new one.
+            if late && v.is_done() {
+                self.switch(jobs, opts, key(job), &mut Vec::new());
+                if let Some(v) = self.verifier(key(job)) {
+                    v.add_suspect(f.idx, f.attempt);
+                }
+            } else {
+                v.add_suspect(f.idx, f.attempt);
+            }
             return;
         }
-        if f.attempt < tries.max(1) {
+        if f.attempt < tries.max(1) && !late {
             self.queue.push_front((f.idx, f.attempt + 1));
             return;
         }
         let mut note = None;
+        let refusals = w.refusals;
+        let others_refused =
+            self.watch.iter().any(|(k, o)| k.1 == job.transport && *k != key(job) && o.refusals > 0);
+        if refusals == 0 && others_refused && !self.late_checked.contains(&key(job)) {
+            if !pace_allowed(job.transport, opts) {
+                note = Some(Note::Unverified(job.transport));
+            } else {
+                match self.late.iter_mut().find(|(k, _)| *k == key(job)) {
+                    Some((_, ports)) => ports.push((f.idx, f.attempt)),
+                    None => self.late.push((key(job), vec![(f.idx, f.attempt)])),
+                }
+                return;
+            }
+        }
+        let w = self.watch.entry(key(job)).or_insert_with(Watch::new);
         if w.refusals > 0 {
             if !pace_allowed(job.transport, opts) {
                 note = Some(Note::Unverified(job.transport));
@@ -504,7 +565,7 @@ impl Pass {
                 true
             }
         });
-        w.verifier = Some(v);
+        w.verifier = Some(Box::new(v));
     }
 
     /// Send every group that is due, within the concurrency limit.
@@ -558,20 +619,74 @@ impl Pass {
     }
 
     fn verifier(&mut self, k: Key) -> Option<&mut Verifier> {
-        self.watch.get_mut(&k).and_then(|w| w.verifier.as_mut())
+        self.watch.get_mut(&k).and_then(|w| w.verifier.as_deref_mut())
     }
 
     fn report_given_up(&mut self, opts: &Options, k: Key, sink: &mut impl Sink) {
         let t = k.1;
+        // Another verifier of this transport still at work may be emptying
+        // a limiter this target shares (several addresses, one host): its
+        // ports wait for a late check instead of being given up.
+        let others_busy = self.watch.iter().any(|(o, w)| o.1 == t && *o != k && !w.is_done());
+        let retry = others_busy && !self.late_checked.contains(&k);
         let Some(v) = self.verifier(k) else { return };
+        let given_up = v.take_given_up();
+        if given_up.is_empty() {
+            return;
+        }
+        if retry {
+            let ports = given_up.iter().map(|f| (f.idx, f.tries));
+            match self.late.iter_mut().find(|(o, _)| *o == k) {
+                Some((_, list)) => list.extend(ports),
+                None => self.late.push((k, ports.collect())),
+            }
+            return;
+        }
         let wait = match t {
             Transport::Tcp => opts.tcp.timeout,
             Transport::Udp => opts.udp.wait,
         };
-        for fin in v.take_given_up() {
+        for fin in given_up {
             let observation = observed(Evidence::Silence, fin.tries, None, wait);
             sink.done(fin.idx, Ok(Outcome { observation, stream: None, note: Some(Note::Unverified(t)) }));
         }
+    }
+
+    /// Start the next late check when nothing else is under way; false when
+    /// none is left.
+    fn next_late_check(&mut self) -> bool {
+        if let Some(k) = self.late_current.take() {
+            // The check just ended: if its target refused, its verifier ran
+            // and emptied a limiter it may share; let it refill.
+            if self.watch.get(&k).is_some_and(|w| w.refusals > 0) {
+                self.late_idle = true;
+            }
+        }
+        if self.late.is_empty() {
+            return false;
+        }
+        if self.late_idle {
+            self.late_idle = false;
+            if !crate::cancel::sleep_until(Instant::now() + LATE_IDLE) {
+                return true; // the loop sees the stop
+            }
+        }
+        let (k, ports) = self.late.remove(0);
+        self.late_checked.insert(k);
+        self.late_current = Some(k);
+        for (idx, attempt) in ports {
+            self.late_probes.insert(idx);
+            self.queue.push_back((idx, attempt + 1));
+        }
+        true
+    }
+
+    /// How long a late check waits for a refusal: refusals come back within
+    /// a round trip, so this is the early-silence threshold, not the deadline
+    /// (the ports' own tries waited their full deadlines already).
+    fn late_settle(&self) -> Duration {
+        let slowest = self.watch.values().map(|w| w.slowest).max();
+        (slowest.unwrap_or_default() * 8).max(EARLY_SILENCE)
     }
 
     /// Close the sockets of sweep probes the verifier gave back.
