@@ -486,6 +486,14 @@ impl Pass {
             return;
         }
         let mut note = None;
+        // An on-link target that never answered ARP: nothing left this
+        // machine, there is no limiter to wait out.
+        if let absent @ Evidence::NoNeighbour { .. } = self.silence(job) {
+            let observation = observed(absent, f.attempt, None, f.wait);
+            sink.done(f.idx, Ok(Outcome { observation, stream: None, note: None }));
+            return;
+        }
+        let w = self.watch.entry(key(job)).or_insert_with(Watch::new);
         let refusals = w.refusals;
         let others_refused =
             self.watch.iter().any(|(k, o)| k.1 == job.transport && *k != key(job) && o.refusals > 0);
