@@ -612,24 +612,20 @@ fn validate_local(a: Args, command_line: String) -> Result<LocalConfig, Error> {
             Error::Usage(format!("'{}' is not a watch time: -wt takes 1 to 1200 seconds", clip(t)))
         })?,
     };
+    let format = output_format(&a);
     Ok(LocalConfig {
         mode,
         interval: Duration::from_secs(secs),
         log: a.log,
         overwrite: a.yes,
         verbose: a.verbose,
-        format: if a.json {
-            Format::Json
-        } else if a.jsonl {
-            Format::JsonLines
-        } else {
-            Format::Text
-        },
+        format,
         command_line,
     })
 }
 
 fn validate(a: Args, command_line: String) -> Result<Config, Error> {
+    let format = output_format(&a);
     if a.interactive {
         return Err(Error::Usage(
             "interactive mode (-i) is not supported: run one query per command, e.g. portqry -n HOST -e 135 -p both".into(),
@@ -733,13 +729,7 @@ fn validate(a: Args, command_line: String) -> Result<Config, Error> {
         services: a.services,
         dns_name: a.dns_name,
         rpc_names: a.rpc_names,
-        format: if a.json {
-            Format::Json
-        } else if a.jsonl {
-            Format::JsonLines
-        } else {
-            Format::Text
-        },
+        format,
         concurrency: a.concurrency.unwrap_or(DEFAULT_CONCURRENCY),
         udp_fast: a.udp_fast,
         max_hosts: a.max_hosts.unwrap_or(DEFAULT_MAX_HOSTS),
@@ -752,6 +742,17 @@ fn validate(a: Args, command_line: String) -> Result<Config, Error> {
         },
         command_line,
     })
+}
+
+/// The output format the switches ask for (`--json`, `--jsonl`, else text).
+fn output_format(a: &Args) -> Format {
+    if a.json {
+        Format::Json
+    } else if a.jsonl {
+        Format::JsonLines
+    } else {
+        Format::Text
+    }
 }
 
 #[cfg(test)]
