@@ -118,14 +118,25 @@ fn without_root_other_users_sockets_are_marked_and_explained_once() {
     require_root();
     let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = tcp.local_addr().unwrap().port();
+    // A copy nobody can run whatever the checkout's permissions (a clone in
+    // a 0700 temporary folder is not reachable by other users).
+    let dir = std::env::temp_dir().join(format!("portqry-nobody-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bin = dir.join("portqry");
+    std::fs::copy(env!("CARGO_BIN_EXE_portqry"), &bin).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
     let run = |args: &[&str]| {
-        let o = Command::new(env!("CARGO_BIN_EXE_portqry"))
+        let o = Command::new(&bin)
             .args(args)
             .uid(65534)
             .gid(65534)
             .stdin(Stdio::null())
             .output()
-            .expect("portqry must be executable by nobody (target/ readable by others)");
+            .expect("run the copy of portqry as nobody");
         assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
         String::from_utf8_lossy(&o.stdout).into_owned()
     };
@@ -144,6 +155,7 @@ fn without_root_other_users_sockets_are_marked_and_explained_once() {
     let s = v["sockets"].as_array().unwrap().iter().find(|s| s["local_port"] == port).unwrap();
     assert_eq!((&s["pid"], &s["process"]), (&Value::Null, &Value::Null));
     assert!(v["unknown_owners"].as_u64().unwrap() >= 1);
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// `-wport` on the target of a lab: a connection opened from another
