@@ -22,10 +22,18 @@ fn host_wide(lab: &Lab, per_sec: u32, burst: u32) {
     lab.exec_ok(&lab.target, &["sysctl", "-qw", &format!("net.ipv4.icmp_msgs_burst={burst}")]);
 }
 
-/// Run a range in JSON lines; returns the results and the wall time.
+/// Run a range on TARGET4 in JSON lines; returns the results and the wall time.
 fn run(lab: &Lab, proto: &str, range: &str) -> (i32, Vec<serde_json::Value>, Duration) {
+    run_on(lab, TARGET4, range, &["-p", proto])
+}
+
+/// Run a range on `targets` in JSON lines with `extra` options (no stderr, every
+/// result of the documented shape); returns the results and the wall time.
+fn run_on(lab: &Lab, targets: &str, range: &str, extra: &[&str]) -> (i32, Vec<serde_json::Value>, Duration) {
+    let mut args = vec!["-n", targets, "-nr", "-r", range, "--jsonl"];
+    args.extend_from_slice(extra);
     let started = Instant::now();
-    let (code, out, err) = lab.portqry(&["-n", TARGET4, "-nr", "-r", range, "-p", proto, "--jsonl"]);
+    let (code, out, err) = lab.portqry(&args);
     let took = started.elapsed();
     assert!(err.is_empty(), "{err}");
     let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
@@ -149,14 +157,10 @@ fn udp_ipv6_per_peer_limit() {
     });
     assert!(warm, "the target never answered over IPv6");
     std::thread::sleep(Duration::from_secs(7));
-    let started = Instant::now();
-    let (code, out, err) =
-        lab.portqry(&["-n", TARGET6, "-nr", "-r", "10000:10011", "-p", "udp", "--timeout", "300", "--jsonl"]);
-    let took = started.elapsed();
-    assert_eq!(code, 1, "{out}{err}");
-    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let (code, lines, took) = run_on(&lab, TARGET6, "10000:10011", &["-p", "udp", "--timeout", "300"]);
+    assert_eq!(code, 1);
     assert_states(&lines, 12, |_| "not_listening");
-    assert!(lines.iter().any(|v| v["refusal_rate"].as_f64().is_some()), "{out}");
+    assert!(lines.iter().any(|v| v["refusal_rate"].as_f64().is_some()), "{lines:?}");
     assert!(took < Duration::from_secs(40), "took {took:?}");
 }
 
@@ -186,22 +190,8 @@ fn several_hosts_each_paced_on_its_own() {
         lab.exec_ok(ns, &["sysctl", "-qw", "net.ipv4.icmp_ratelimit=1000"]);
     }
     let targets = format!("{TARGET4},{ROUTER4_T}");
-    let started = Instant::now();
-    let (code, out, err) = lab.portqry(&[
-        "-n",
-        &targets,
-        "-nr",
-        "-r",
-        "10000:10011",
-        "-p",
-        "udp",
-        "--timeout",
-        "300",
-        "--jsonl",
-    ]);
-    let took = started.elapsed();
-    assert_eq!(code, 1, "{out}{err}");
-    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let (code, lines, took) = run_on(&lab, &targets, "10000:10011", &["-p", "udp", "--timeout", "300"]);
+    assert_eq!(code, 1);
     assert_states(&lines, 24, |_| "not_listening");
     // In the order given: the first target's ports, then the second's.
     let order: Vec<&str> = lines.iter().map(|v| v["address"].as_str().unwrap()).collect();
@@ -225,22 +215,9 @@ fn two_addresses_of_one_host_share_its_limiter() {
             .unwrap()
             .to_string();
     lab.exec_ok(&lab.target, &["ip", "addr", "add", "198.18.1.3/24", "dev", &dev]);
-    let started = Instant::now();
-    let (code, out, err) = lab.portqry(&[
-        "-n",
-        &format!("{TARGET4},198.18.1.3"),
-        "-nr",
-        "-r",
-        "10000:10007",
-        "-p",
-        "udp",
-        "--timeout",
-        "300",
-        "--jsonl",
-    ]);
-    let took = started.elapsed();
-    assert_eq!(code, 1, "{out}{err}");
-    let lines: Vec<serde_json::Value> = out.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let targets = format!("{TARGET4},198.18.1.3");
+    let (code, lines, took) = run_on(&lab, &targets, "10000:10007", &["-p", "udp", "--timeout", "300"]);
+    assert_eq!(code, 1);
     assert_states(&lines, 16, |_| "not_listening");
     assert!(took < Duration::from_secs(60), "took {took:?}");
 }
