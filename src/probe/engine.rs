@@ -200,6 +200,8 @@ pub fn run(jobs: &[Job], opts: &Options, stop: &AtomicBool, sink: &mut impl Sink
         spares: Spares::default(),
         rto: Rto::default(),
         watch: HashMap::new(),
+        refusing: [0, 0],
+        slowest: Duration::ZERO,
         late: Vec::new(),
         late_probes: std::collections::HashSet::new(),
         late_checked: std::collections::HashSet::new(),
@@ -317,6 +319,13 @@ fn is_refusal(obs: &Observation, job: &Job) -> bool {
 /// One target's probes of one transport: each has its own limiter.
 type Key = (IpAddr, Transport);
 
+fn slot(t: Transport) -> usize {
+    match t {
+        Transport::Tcp => 0,
+        Transport::Udp => 1,
+    }
+}
+
 fn key(job: &Job) -> Key {
     (job.addr.ip(), job.transport)
 }
@@ -383,6 +392,10 @@ struct Pass {
     rto: Rto,
     /// What each target's probes of each transport have shown.
     watch: HashMap<Key, Watch>,
+    /// Targets that refused at least once, per transport (TCP, UDP), and the
+    /// slowest refusal of the run: kept as refusals come, not searched for.
+    refusing: [usize; 2],
+    slowest: Duration,
     /// Silent ports of targets that never refused anything, held while other
     /// targets of the run were refused: several addresses may be one host
     /// behind one limiter that the others emptied. Once the run is otherwise
@@ -413,7 +426,11 @@ impl Pass {
         let w = self.watch.entry(key(job)).or_insert_with(Watch::new);
         let rtt = o.observation.rtt.unwrap_or_default();
         if refusal {
+            if w.refusals == 0 {
+                self.refusing[slot(job.transport)] += 1;
+            }
             w.note_refusal(idx, rtt);
+            self.slowest = self.slowest.max(rtt);
         }
         let rate = w.rate();
         match (tag, w.verifier.as_mut()) {
@@ -495,8 +512,7 @@ impl Pass {
         }
         let w = self.watch.entry(key(job)).or_insert_with(Watch::new);
         let refusals = w.refusals;
-        let others_refused =
-            self.watch.iter().any(|(k, o)| k.1 == job.transport && *k != key(job) && o.refusals > 0);
+        let others_refused = self.refusing[slot(job.transport)] > usize::from(refusals > 0);
         if refusals == 0 && others_refused && !self.late_checked.contains(&key(job)) {
             if !pace_allowed(job.transport, opts) {
                 note = Some(Note::Unverified(job.transport));
@@ -527,19 +543,24 @@ impl Pass {
 
     /// Start pacing a transport whose probes met refusals and were held back.
     fn switch_if_limited(&mut self, jobs: &[Job], opts: &Options, flights: &mut Vec<Flight>, now: Instant) {
-        let candidates: Vec<(Key, Duration)> = self
-            .watch
-            .iter()
-            .filter(|(k, w)| w.verifier.is_none() && w.refusals > 0 && pace_allowed(k.1, opts))
-            .map(|(k, w)| (*k, w.early()))
-            .collect();
-        for (k, early) in candidates {
-            let held = flights
-                .iter()
-                .any(|f| f.paced.is_none() && key(&jobs[f.idx]) == k && now.duration_since(f.sent) > early);
-            if held {
-                self.switch(jobs, opts, k, flights);
+        // One pass over the flights (not one per target): the ones held back
+        // longer than their target's refusals take, on a target that refused.
+        let mut held: Vec<Key> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for f in flights.iter().filter(|f| f.paced.is_none() && now.duration_since(f.sent) > EARLY_SILENCE) {
+            let k = key(&jobs[f.idx]);
+            let Some(w) = self.watch.get(&k) else { continue };
+            if w.verifier.is_none()
+                && w.refusals > 0
+                && pace_allowed(k.1, opts)
+                && now.duration_since(f.sent) > w.early()
+                && seen.insert(k)
+            {
+                held.push(k);
             }
+        }
+        for k in held {
+            self.switch(jobs, opts, k, flights);
         }
     }
 
@@ -693,8 +714,7 @@ impl Pass {
     /// a round trip, so this is the early-silence threshold, not the deadline
     /// (the ports' own tries waited their full deadlines already).
     fn late_settle(&self) -> Duration {
-        let slowest = self.watch.values().map(|w| w.slowest).max();
-        (slowest.unwrap_or_default() * 8).max(EARLY_SILENCE)
+        (self.slowest * 8).max(EARLY_SILENCE)
     }
 
     /// Close the sockets of sweep probes the verifier gave back.
