@@ -9,9 +9,13 @@ use crate::protocols;
 use crate::report::{self, Output};
 use crate::target::{self, Target, services::Services};
 use serde_json::{Value, json};
+#[cfg(unix)]
 use std::collections::HashMap;
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicUsize, Ordering};
+#[cfg(unix)]
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering;
+#[cfg(unix)]
 use std::sync::{Arc, mpsc};
 
 /// The run-wide stop flag ([`crate::cancel`]).
@@ -300,6 +304,7 @@ fn look_up(name: &str, cfg: &Config) -> Result<Found, Error> {
 /// Look-ups for many targets run ahead of the probes on a small pool, so 200
 /// names cost about one look-up deadline, not 200 (results still print in the
 /// order given).
+#[cfg(unix)]
 struct Lookahead {
     rx: mpsc::Receiver<(usize, Result<Found, Error>)>,
     ready: HashMap<usize, Result<Found, Error>>,
@@ -307,9 +312,12 @@ struct Lookahead {
 }
 
 /// Look-ups in flight at once, and how far they may run ahead of the printing.
+#[cfg(unix)]
 const LOOKUP_WORKERS: usize = 16;
+#[cfg(unix)]
 const LOOKUP_AHEAD: usize = 256;
 
+#[cfg(unix)]
 impl Lookahead {
     /// `None` when a worker cannot be started (the caller looks up in line).
     fn start(names: &[String], cfg: &Config) -> Option<Lookahead> {
@@ -408,7 +416,9 @@ fn resolve(name: &str, found: Result<Found, Error>, out: &mut Output) -> Result<
 
 /// One probe job of a target, in PortQry's order (each port: TCP, then UDP).
 struct Planned {
-    /// Which target (its index in the run's list).
+    /// Which target (its index in the run's list; read by the one engine for
+    /// several targets, which only Unix has).
+    #[cfg_attr(not(unix), allow(dead_code))]
     target: usize,
     port: u16,
     transport: Transport,

@@ -142,7 +142,7 @@ pub fn run(cfg: &LocalConfig) -> Result<i32, Error> {
         }
         snap = watched(cfg.mode, &collect(&request)?);
     }
-    drop(keys); // the terminal gets its settings back before the last lines
+    keys.restore(); // the terminal gets its settings back before the last lines
     if escaped && !out.failed() {
         // PortQry's own way to stop a watch: a normal end.
         out.line(&format!("escape key pressed: stopped watching {what}"));
@@ -169,6 +169,7 @@ pub fn run(cfg: &LocalConfig) -> Result<i32, Error> {
 enum Wake {
     Due,
     Stopped,
+    #[cfg_attr(not(unix), allow(dead_code))] // Esc is read only on Unix so far
     Escape,
 }
 
@@ -186,6 +187,9 @@ impl EscKey {
             keys: crate::platform::KeyReader::new(),
         }
     }
+
+    /// Give the terminal its settings back (dropping the key reader).
+    fn restore(self) {}
 
     fn wait(&mut self, deadline: Instant) -> Wake {
         while let Some(slice) = crate::cancel::slice_until(deadline) {
