@@ -15,6 +15,10 @@ pub mod local;
 pub mod platform;
 pub mod probe;
 pub mod protocols;
+// Until the query registry lands: the TLS query's standalone parts.
+pub mod query {
+    pub mod tls;
+}
 pub mod report;
 pub mod run;
 pub mod target;
