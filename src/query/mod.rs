@@ -22,6 +22,7 @@ pub mod netbios;
 pub mod snmp;
 pub mod sql_browser;
 pub mod tftp;
+pub mod tls;
 
 use crate::error::Error;
 use crate::probe::{Observation, State, Transport};
@@ -53,6 +54,8 @@ pub struct Options {
     /// The run is a `-r` range: PortQry skips the endpoint-mapper dump then.
     pub range: bool,
     pub verbose: bool,
+    /// `--tls`: speak TLS on every TCP port.
+    pub tls: bool,
 }
 
 /// One query's context: the options, the target, the port.
@@ -231,6 +234,7 @@ pub static REGISTRY: &[&dyn Query] = &[
     &banner::IMAP,
     &sql_browser::SqlBrowser,
     &ike::Ike,
+    &tls::Tls,
 ];
 
 /// The query for a port: by its services-file name, else by well-known port.

@@ -8,16 +8,76 @@ pub mod cert;
 pub mod handshake;
 pub mod verify;
 
+use super::{Answer, Block, Ctx, Line, Outcome, Query, Request, Route, Sink, to_json};
+use crate::probe::{Evidence, Observation, State};
 use cert::CertSummary;
 use rustls::pki_types::{ServerName, UnixTime};
 use serde::Serialize;
 use std::net::{IpAddr, TcpStream};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use verify::Verdict;
 
 /// Services-file names that mean TLS from the first byte.
 pub const SERVICES: &[&str] = &["ldaps", "msft-gc-ssl", "https"];
 pub const PORTS: &[u16] = &[636, 3269, 443];
+
+#[derive(Debug)]
+pub struct Tls;
+
+impl Query for Tls {
+    fn id(&self) -> &'static str {
+        "tls"
+    }
+    fn label(&self) -> &'static str {
+        "TLS"
+    }
+    fn route(&self) -> Route {
+        Route { services: SERVICES, ports: PORTS, transports: super::TCP }
+    }
+    // The handshake is a conversation (`tcp` below); there is no single request.
+    fn request(&self, _ctx: &Ctx, _tcp: bool) -> Request {
+        Request { bytes: Vec::new(), token: 0 }
+    }
+    fn answer(&self, _ctx: &Ctx, _req: &Request, _reply: &[u8]) -> Result<Arc<dyn Answer>, String> {
+        Err("TLS is a handshake, not a single reply".into())
+    }
+    fn tcp(&self, ctx: &Ctx, stream: TcpStream, sink: &mut dyn Sink) -> Outcome {
+        sink.show(vec![Line::Para(format!("Starting a TLS handshake on TCP port {}...", ctx.port))]);
+        let wait = ctx.opts.tcp_wait;
+        let a = converse(stream, &ctx.target.input, ctx.target.addr, ctx.port, wait);
+        // The TCP connection already proved LISTENING; the handshake says what listens.
+        let mut outcome = Outcome::new(self.id(), State::Listening);
+        if a.received > 0 {
+            outcome.observation = Some(Observation {
+                evidence: Evidence::Reply { bytes: a.received },
+                tries: 1,
+                rtt: Some(a.elapsed),
+                wait,
+            });
+        }
+        outcome.error = a.failure.clone();
+        if a.received == 0 && a.certificates.is_empty() {
+            let why = a.failure.unwrap_or_else(|| "no answer".into());
+            outcome.notes.push(Line::Para(format!("No TLS answer: {why}")));
+        } else {
+            outcome.answer = Some(Arc::new(a));
+        }
+        outcome
+    }
+}
+
+impl Answer for TlsAnswer {
+    fn block(&self) -> Block {
+        self.lines().into_iter().map(|(l, para)| if para { Line::Para(l) } else { Line::Plain(l) }).collect()
+    }
+    fn json(&self) -> serde_json::Value {
+        to_json(self)
+    }
+    fn proof(&self) -> Option<String> {
+        self.proof_text()
+    }
+}
 
 /// The answer: the handshake, the chain, the verdict.
 #[derive(Debug, Clone, Serialize)]
@@ -33,6 +93,9 @@ pub struct TlsAnswer {
     pub alpn: Option<String>,
     /// Bytes the server sent during the handshake.
     pub received: usize,
+    /// How long the handshake took (the verdict's work not included).
+    #[serde(skip)]
+    pub elapsed: Duration,
     /// End entity first, as the server sent them.
     pub certificates: Vec<CertSummary>,
     /// The server's handshake signature checked with the certificate's key:
@@ -63,9 +126,11 @@ pub fn alpn_for(port: u16) -> &'static [&'static str] {
 /// The whole conversation on an open connection: handshake, summary, verdict.
 pub fn converse(stream: TcpStream, typed: &str, addr: IpAddr, port: u16, wait: Duration) -> TlsAnswer {
     let name = server_name(typed, addr);
-    let hs = handshake::run(stream, name.clone(), alpn_for(port), Instant::now() + wait);
+    let started = Instant::now();
+    let hs = handshake::run(stream, name.clone(), alpn_for(port), started + wait);
+    let elapsed = started.elapsed();
     let verdict = (!hs.chain.is_empty()).then(|| verify::verify(&hs.chain, &name, UnixTime::now()));
-    summarize(hs, verdict, unix_now())
+    TlsAnswer { elapsed, ..summarize(hs, verdict, unix_now()) }
 }
 
 /// Build the answer from a handshake and its verdict as of `now` (Unix seconds).
@@ -88,6 +153,7 @@ pub fn summarize(hs: handshake::Handshake, verification: Option<Verdict>, now: i
         key_exchange: hs.key_exchange,
         alpn: hs.alpn,
         received: hs.received,
+        elapsed: Duration::ZERO,
         certificates,
         key_proof: hs.key_proof.map(|r| r.map(|()| "verified".to_string()).unwrap_or_else(|e| e)),
         verification,

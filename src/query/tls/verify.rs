@@ -85,6 +85,11 @@ pub fn verify_with(
         Ok(_) => v.verified = true,
         Err(e) => {
             let mut why = reason(&e);
+            if self_issued(&end) && (why == "unknown issuer" || why == CA_AS_SERVER) {
+                // webpki refuses a self-signed CA:TRUE certificate before looking for its
+                // issuer; either way the troubleshooter's answer is: nobody here trusts it.
+                why = "unknown issuer (self-signed)".into();
+            }
             // webpki stops at the first fault; a wrong name is worth saying too.
             if v.name_matches == Some(false) && why != "name mismatch" {
                 why.push_str("; name mismatch");
@@ -93,6 +98,12 @@ pub fn verify_with(
         }
     }
     v
+}
+
+const CA_AS_SERVER: &str = "a CA certificate used as the server's certificate";
+
+fn self_issued(end: &CertificateDer) -> bool {
+    x509_parser::parse_x509_certificate(end).is_ok_and(|(_, c)| c.subject().as_raw() == c.issuer().as_raw())
 }
 
 /// rustls' certificate error in the words a troubleshooter searches for.
@@ -115,6 +126,8 @@ fn reason(e: &rustls::Error) -> String {
             CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
                 "certificate not for TLS servers (extended key usage)".into()
             }
+            // webpki's own errors come wrapped; this one has no rustls name.
+            other if format!("{other:?}").contains("CaUsedAsEndEntity") => CA_AS_SERVER.into(),
             other => format!("{other:?}"),
         },
         other => other.to_string(),
