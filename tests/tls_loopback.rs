@@ -250,7 +250,7 @@ fn something_else_than_tls_is_shown_as_such() {
     assert_eq!(
         a.failure.as_deref(),
         Some(
-            "not TLS: the server sent 32 byte(s): 53 53 48 2d 32 2e 30 2d 4f 70 65 6e 53 53 48 5f 39 2e 32 70 31 20 44 65 62 69 61 6e 2d 32 0d 0a"
+            "not TLS: the server sent 32 byte(s): 53 53 48 2d 32 2e 30 2d 4f 70 65 6e 53 53 48 5f 39 2e 32 70 31 20 44 65 62 69 61 6e 2d 32 0d 0a (\"SSH-2.0-OpenSSH_9.2p1 Debian-2\")"
         )
     );
     assert!(a.certificates.is_empty() && a.verification.is_none());

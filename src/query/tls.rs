@@ -210,8 +210,10 @@ impl TlsAnswer {
             if let Some(s) = &c.not_before {
                 line(format!("  not before: {s}"));
             }
-            if let (Some(s), Some(d)) = (&c.not_after, c.days_left) {
-                line(format!("  not after:  {s} ({d} days left)"));
+            match (&c.not_after, c.days_left) {
+                (Some(s), _) if c.expired => line(format!("  not after:  {s} (expired)")),
+                (Some(s), Some(d)) => line(format!("  not after:  {s} ({d} days left)")),
+                _ => {}
             }
             line(format!("  SHA-256:    {}", c.sha256));
             if let Some(w) = &c.warning {

@@ -172,7 +172,7 @@ pub fn run(mut stream: TcpStream, name: ServerName<'static>, alpn: &[&str], dead
         Err(Stop::Tls(e)) => {
             // Send the alert rustls queued (the server sees why we stopped).
             let _ = flush(&mut conn, &mut stream, deadline);
-            hs.failure = Some(describe_error(&e, &kept));
+            hs.failure = Some(describe_error(&e, &kept, hs.received));
         }
         Err(Stop::Other(why)) => hs.failure = Some(why),
     }
@@ -266,9 +266,10 @@ fn is_timeout(e: &std::io::Error) -> bool {
 }
 
 /// rustls' error, said the way a troubleshooter needs it, with the server's bytes when useful.
-pub fn describe_error(err: &rustls::Error, kept: &[u8]) -> String {
+/// `kept`: the server's first bytes; `total`: how many it sent.
+pub fn describe_error(err: &rustls::Error, kept: &[u8], total: usize) -> String {
     if !kept.is_empty() && !looks_like_tls(kept) {
-        return format!("not TLS: the server sent {}", excerpt(kept, kept.len()));
+        return format!("not TLS: the server sent {}", excerpt(kept, total.max(kept.len())));
     }
     if let rustls::Error::AlertReceived(alert) = err {
         return format!("the server sent a TLS alert: {}", snake(&format!("{alert:?}")));
@@ -317,10 +318,17 @@ fn version_name(v: rustls::ProtocolVersion) -> String {
     }
 }
 
+/// Hex of the first 32 bytes, and the text when they are printable (a banner).
 fn excerpt(kept: &[u8], total: usize) -> String {
-    let shown: Vec<String> = kept.iter().take(32).map(|b| format!("{b:02x}")).collect();
+    let head = &kept[..kept.len().min(32)];
+    let shown: Vec<String> = head.iter().map(|b| format!("{b:02x}")).collect();
     let more = if total > shown.len() { " ..." } else { "" };
-    format!("{total} byte(s): {}{more}", shown.join(" "))
+    let mut s = format!("{total} byte(s): {}{more}", shown.join(" "));
+    if !head.is_empty() && head.iter().all(|b| b.is_ascii_graphic() || b" \r\n\t".contains(b)) {
+        let text: String = head.iter().map(|&b| b as char).collect();
+        s += &format!(" ({:?}{more})", text.trim_end());
+    }
+    s
 }
 
 /// `ProtocolVersion` → `protocol_version` (the RFC's alert names).
@@ -347,11 +355,11 @@ mod tests {
     fn alerts_read_like_the_rfc() {
         let e = rustls::Error::AlertReceived(rustls::AlertDescription::ProtocolVersion);
         assert_eq!(
-            describe_error(&e, &[21, 3, 3, 0, 2, 2, 70]),
+            describe_error(&e, &[21, 3, 3, 0, 2, 2, 70], 7),
             "the server sent a TLS alert: protocol_version"
         );
         let e = rustls::Error::AlertReceived(rustls::AlertDescription::HandshakeFailure);
-        assert_eq!(describe_error(&e, &[21, 3, 1]), "the server sent a TLS alert: handshake_failure");
+        assert_eq!(describe_error(&e, &[21, 3, 1], 3), "the server sent a TLS alert: handshake_failure");
     }
 
     #[test]
@@ -359,7 +367,10 @@ mod tests {
         // An LDAP message (what a plain LDAP server might send back).
         let ldap = [0x30, 0x84, 0x00, 0x00, 0x00, 0x10, 0x02, 0x01];
         let e = rustls::Error::General("x".into());
-        assert_eq!(describe_error(&e, &ldap), "not TLS: the server sent 8 byte(s): 30 84 00 00 00 10 02 01");
+        assert_eq!(
+            describe_error(&e, &ldap, 8),
+            "not TLS: the server sent 8 byte(s): 30 84 00 00 00 10 02 01"
+        );
         assert!(!looks_like_tls(b"SSH-2.0-OpenSSH"));
         assert!(looks_like_tls(&[22, 3, 1, 0, 5]));
     }
@@ -369,7 +380,9 @@ mod tests {
         let hello = [22, 3, 1, 0, 0x31, 2, 0, 0, 0x2d, 3, 1, 0xaa];
         assert_eq!(server_hello_version(&hello), Some(0x0301));
         let e = rustls::Error::General("refused".into());
-        assert!(describe_error(&e, &hello).starts_with("the server chose TLS 1.0, which is refused here"));
+        assert!(
+            describe_error(&e, &hello, 12).starts_with("the server chose TLS 1.0, which is refused here")
+        );
         assert_eq!(server_hello_version(&hello[..9]), None);
         assert_eq!(server_hello_version(&[]), None);
     }
