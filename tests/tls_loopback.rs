@@ -317,3 +317,48 @@ fn a_server_that_hangs_up_is_told_apart() {
     let a = ask(port, "127.0.0.1", port, Duration::from_secs(5));
     assert_eq!(a.failure.as_deref(), Some("the server reset the connection without a TLS answer"));
 }
+
+#[path = "support/json_shape.rs"]
+mod json_shape;
+
+/// The whole path through the binary: probe, `--tls` on a port no route names,
+/// the query's text, JSON (in the documented result shape) and exit code.
+#[test]
+fn the_binary_speaks_tls_on_any_port_with_the_option() {
+    let pki = pki(true);
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_portqry")).args(args).output().unwrap();
+        (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let (port, server) = tls_server(&pki, rustls::DEFAULT_VERSIONS, &[]);
+    let p = port.to_string();
+    let (code, out) = run(&["-n", "127.0.0.1", "-e", &p, "--tls", "--json", "-nr"]);
+    assert!(server.join().unwrap().close_notify);
+    assert_eq!(code, Some(0), "{out}");
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let r = &doc["targets"][0]["results"][0];
+    json_shape::check_result(r);
+    assert_eq!(r["state"], "listening", "{r}");
+    let q = &r["query"];
+    assert_eq!(
+        (&q["protocol"], &q["state"], &q["error"]),
+        (&"tls".into(), &"listening".into(), &serde_json::Value::Null)
+    );
+    assert_eq!(q["answer"]["protocol"], "tls");
+    assert_eq!(q["answer"]["certificates"][0]["sha256"], sha256_colon(&pki.chain[0]));
+    assert_eq!(q["answer"]["certificates"][0]["expired"], true);
+    assert_eq!(q["observation"]["evidence"]["kind"], "reply");
+    // The text run, as a troubleshooter sees it.
+    let (port, server) = tls_server(&pki, rustls::DEFAULT_VERSIONS, &[]);
+    let p = port.to_string();
+    let (code, out) = run(&["-n", "127.0.0.1", "-e", &p, "--tls", "-nr"]);
+    server.join().unwrap();
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains(&format!("Starting a TLS handshake on TCP port {port}...")), "{out}");
+    assert!(out.contains("  not after:  2020-01-31 00:00:00 UTC (expired)"), "{out}");
+    assert!(out.contains("WARNING: certificate 1 (CN=localhost, O=portqry tests): EXPIRED "), "{out}");
+    // Without --tls nothing speaks TLS to an unknown port.
+    let (port, _server) = tls_server(&pki, rustls::DEFAULT_VERSIONS, &[]);
+    let (_, out) = run(&["-n", "127.0.0.1", "-e", &port.to_string(), "-nr"]);
+    assert!(!out.contains("TLS"), "{out}");
+}
