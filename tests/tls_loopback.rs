@@ -299,6 +299,28 @@ fn a_silent_server_costs_the_wait_and_no_more() {
 }
 
 #[test]
+fn a_trickling_server_does_not_move_the_deadline() {
+    // A handshake record header, then one byte every 50 ms for ever.
+    let listener = TcpListener::bind((LOCAL, 0)).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let _ = s.read(&mut [0u8; 4096]);
+        let _ = s.write_all(&[22, 3, 3, 0x40, 0]);
+        while s.write_all(&[2]).is_ok() {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    let t = Instant::now();
+    let a = ask(port, "127.0.0.1", port, Duration::from_millis(700));
+    let took = t.elapsed();
+    let f = a.failure.unwrap();
+    assert!(f.starts_with("the TLS handshake did not finish before the deadline; the server sent "), "{f}");
+    assert!(f.contains(" byte(s): 16 03 03 40 00 02 02"), "{f}");
+    assert!(took >= Duration::from_millis(650) && took < Duration::from_millis(1500), "{took:?}");
+}
+
+#[test]
 fn a_server_that_hangs_up_is_told_apart() {
     let listener = TcpListener::bind((LOCAL, 0)).unwrap();
     let port = listener.local_addr().unwrap().port();
