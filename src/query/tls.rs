@@ -260,3 +260,27 @@ impl TlsAnswer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    #[test]
+    fn the_name_checked_is_the_dns_name_typed_else_the_address() {
+        let ip = IpAddr::V4(Ipv4Addr::new(198, 18, 13, 2));
+        let name = |typed| server_name(typed, ip).to_str().into_owned();
+        assert_eq!(name("DC1.portqry.test."), "DC1.portqry.test");
+        assert_eq!(name(" dc1 "), "dc1");
+        for typed in ["198.18.13.2", "[fe80::1%3]", "198.18.13.0/30", "", "a b"] {
+            assert_eq!(name(typed), "198.18.13.2", "{typed:?}");
+        }
+        assert!(matches!(server_name("dc1.portqry.test", ip), ServerName::DnsName(_)));
+    }
+
+    #[test]
+    fn alpn_is_offered_to_https_only() {
+        assert_eq!(alpn_for(443), ["h2", "http/1.1"]);
+        assert!(alpn_for(636).is_empty() && alpn_for(3269).is_empty());
+    }
+}
