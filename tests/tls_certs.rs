@@ -208,6 +208,25 @@ fn dropped_and_closed_tls_ports_read_as_the_probe_says() {
 }
 
 #[test]
+#[ignore = "root: openssl s_server in a namespace"]
+fn a_tls10_only_server_is_named_by_its_alert() {
+    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let ip = ensure("tls");
+    let r = result(&["-n", &ip, "-e", "4433", "--tls"], &[]);
+    assert_eq!((&r["state"], &r["query"]["state"]), (&"listening".into(), &"listening".into()), "{r}");
+    assert_eq!(r["query"]["error"], "the server sent a TLS alert: protocol_version", "{r}");
+    assert_eq!(r["query"]["answer"]["handshake_completed"], false, "{r}");
+    // openssl agrees: it cannot get TLS 1.2 there either (offered without
+    // supported_versions, the server answers with a TLS 1.0 ServerHello instead).
+    let script = format!("timeout 10 openssl s_client -tls1_2 -connect {ip}:4433 </dev/null 2>&1");
+    let (_, out, _) = sh(&["bash", "-c", &script], &[]);
+    assert!(out.contains("unsupported protocol"), "{out}");
+    let (code, out) = text(&["-n", &ip, "-e", "4433", "--tls"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("TLS handshake failed: the server sent a TLS alert: protocol_version"), "{out}");
+}
+
+#[test]
 #[ignore = "root: Samba AD DC in a namespace"]
 fn samba_dc_ldaps_and_global_catalog_match_openssl() {
     let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());

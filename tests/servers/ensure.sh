@@ -530,7 +530,8 @@ EOF
 # ---------------------------------------------------------------- tls
 # openssl s_server twice: 443 with a certificate from a test CA made here (valid a
 # year, SANs pq-tls.portqry.test and the address; ALPN http/1.1), 636 with one that
-# expired in 2020 (the LDAPS outage). 3269 is dropped (FILTERED), 8443 closed.
+# expired in 2020 (the LDAPS outage), 4433 speaking TLS 1.0 only. 3269 is dropped
+# (FILTERED), 8443 closed.
 TLS_NAME=pq-tls.portqry.test
 
 check_tls() {
@@ -539,6 +540,7 @@ check_tls() {
     timeout 3 openssl s_client -connect "$ADDR4:$p" </dev/null 2>/dev/null | grep -q 'BEGIN CERTIFICATE' ||
       return 1
   done
+  tcp_open "$ADDR4" 4433
 }
 
 start_tls() {
@@ -593,6 +595,13 @@ EOF
     echo $! >"$d/pids/s_server-$port.pid"
     disown
   done
+  # 4433: a TLS 1.0-only server (OpenSSL 3 needs security level 0 for it), what old
+  # DCs and appliances still run; it answers TLS 1.2+ with a protocol_version alert.
+  ip netns exec "$NS" openssl s_server -accept "$ADDR4:4433" -cert "$d/valid.pem" -key "$d/valid.key" \
+    -tls1 -cipher 'DEFAULT:@SECLEVEL=0' -quiet -naccept 100000 \
+    </dev/null >>"$d/s_server-4433.log" 2>&1 9>&- &
+  echo $! >"$d/pids/s_server-4433.pid"
+  disown
 }
 
 # ---------------------------------------------------------------- common
