@@ -6,11 +6,13 @@
 //! and the state decision table; every OS call in [`platform`]) →
 //! [`protocols`] (the protocol conversations: DNS, NetBIOS, LDAP, SNMP, RPC…)
 //! over [`wire`] (pure bytes) → [`report`] (PortQry's text). [`cancel`] is the
-//! one stop flag every wait checks.
+//! one stop flag every wait checks. [`interactive`] is PortQry's `-i` prompt,
+//! running each query through [`run::run_with`].
 
 pub mod cancel;
 pub mod cli;
 pub mod error;
+pub mod interactive;
 pub mod local;
 pub mod platform;
 pub mod probe;
