@@ -208,6 +208,10 @@ impl Source for StdinSource {
                 break;
             }
         }
+        // A signal that came with the input (its handler ran before poll returned).
+        if crate::cancel::requested() {
+            return Err(None);
+        }
         match file.read(buf) {
             Ok(n) => Ok(n),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {

@@ -28,6 +28,8 @@ pub fn run(cfg: &Config) -> Result<i32, Error> {
         None => None,
     };
     let mut out = Output::new(true, log);
+    // The blank line after the log's header, as PortQry's logs have it.
+    out.log_line("");
     let mut input = Input::open();
     let result = session(cfg, &mut input, &mut out);
     // A closed stdout or a log that could not be written is the error to report.
@@ -121,6 +123,7 @@ fn session(cfg: &Config, input: &mut Input, out: &mut Output) -> Result<i32, Err
                 complain(&text, out);
                 continue;
             }
+            Line::Eof if crate::cancel::requested() => return Ok(stopped_code()),
             Line::Eof => {
                 if echo {
                     out.line(PROMPT.trim_end());
