@@ -5,6 +5,7 @@
 //! prompt, ends it with 130. The plain tier runs against loopback; the root
 //! tier against dnsmasq and slapd in namespaces (tests/servers/ensure.sh).
 //! The terminal (rustyline, tmux) is tests/interactive_tmux.rs.
+#![cfg(unix)] // SIGINT, /dev/zero, root
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, UdpSocket};
