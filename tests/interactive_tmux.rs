@@ -123,9 +123,12 @@ fn terminal_session_with_history_and_ctrl_c() {
     let ip = ensure("ldap");
     // TCP 9 in pq-ldap: SYNs dropped, so the query waits its full deadline.
     let _drop = Rule::add("pq-ldap", &["INPUT", "-p", "tcp", "--dport", "9", "-j", "DROP"]);
+    let log = std::env::temp_dir().join(format!("portqry-tmux-{}.log", std::process::id()));
+    let log_s = log.to_str().unwrap();
     // 10 s per try, 3 tries: 30 s unless Ctrl-C ends it.
-    let cmd =
-        format!("bash -c '{BIN} -i -n {ip} -nr --timeout 10000; echo \"portqry exit code $?\"; sleep 600'");
+    let cmd = format!(
+        "bash -c '{BIN} -i -n {ip} -nr --timeout 10000 -l {log_s} -y; echo \"portqry exit code $?\"; sleep 600'"
+    );
     let t = Tmux::start(&cmd);
 
     // The banner and the prompt.
@@ -181,4 +184,18 @@ fn terminal_session_with_history_and_ctrl_c() {
     t.keys(&["C-c"]);
     let s = t.wait(5, "the exit", |s| s.contains("portqry exit code"));
     assert!(s.contains("portqry exit code 130"), "{s}");
+
+    // The log has the session as typed: each prompt with its command.
+    let text = std::fs::read_to_string(&log).unwrap();
+    for want in [
+        "\n> set e=389\n   end port= 389\n",
+        "\n> q\nQuerying target system called:",
+        "\n> set e=9\n   end port= 9\n",
+        "\n> set all\nCurrent option values:\n",
+        "\n> ^C\n\n========= end of log file =========\n",
+    ] {
+        assert!(text.contains(want), "log lacks {want:?}:\n{text}");
+    }
+    assert_eq!(text.matches(listening).count(), 2, "{text}");
+    std::fs::remove_file(&log).unwrap();
 }
