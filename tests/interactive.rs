@@ -368,6 +368,36 @@ fn ctrl_c_cancels_a_query_then_ends_the_session_at_the_prompt() {
     drop(silent);
 }
 
+/// A reader that closes standard output ends the session at the next write,
+/// quietly, with 141 (as the command-line mode does).
+#[test]
+fn closed_stdout_ends_the_session_with_141() {
+    let mut child = Command::new(BIN)
+        .arg("-i")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let mut stdin = child.stdin.take().unwrap();
+    // The banner alone may already fail; more commands certainly write.
+    let _ = stdin.write_all(b"help\nset all\nhelp\n");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "the session did not end");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    drop(stdin);
+    let mut err = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+    assert_eq!(status.code(), Some(141), "{err}");
+    assert_eq!(err, "");
+}
+
 /// A stream with no line end at all (`< /dev/zero`) ends the session with
 /// an error instead of reading for ever.
 #[cfg(target_os = "linux")]
