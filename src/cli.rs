@@ -376,8 +376,8 @@ pub struct Args {
     #[arg(short = '6', long = "ipv6")]
     pub ipv6: bool,
 
-    /// PortQry interactive mode (not supported)
-    #[arg(short = 'i', long = "interactive", hide = true)]
+    /// Interactive mode: a prompt for node, query and set commands; -n, -e, -p, -sp, -cn, -nr and -sl seed its settings (PortQry: -i)
+    #[arg(short = 'i', long = "interactive")]
     pub interactive: bool,
 
     /// Local mode: this machine's TCP/UDP ports, their processes (with -v: services and modules) (PortQry: -local)
@@ -420,6 +420,8 @@ pub struct Config {
     pub quiet: bool,
     pub verbose: bool,
     pub no_reverse: bool,
+    /// `-sl`: UDP waits are doubled (`udp_wait` already is).
+    pub slow_link: bool,
     pub source_port: Option<u16>,
     pub tcp_timeout: Duration,
     /// `--timeout` was given: deadlines stay fixed instead of adapting to the RTT.
@@ -450,10 +452,19 @@ impl Config {
     }
 }
 
+/// How long a query over an open TCP connection waits for each answer: twice
+/// the longer of the UDP wait and the TCP timeout.
+pub fn query_wait(udp_wait: Duration, tcp_timeout: Duration) -> Duration {
+    udp_wait.max(tcp_timeout) * 2
+}
+
 /// What the command line asks for.
 #[derive(Debug)]
 pub enum Command {
     Run(Box<Config>),
+    /// Interactive mode (`-i`): the settings the switches seed (the one
+    /// target in `names`, 127.0.0.1 unless `-n` gave one).
+    Interactive(Box<Config>),
     /// Local mode: `-local`, `-wport`, `-wpid`.
     Local(LocalConfig),
     /// Help or version text: print it to stdout, exit 0.
@@ -507,6 +518,9 @@ pub fn parse(argv: Vec<OsString>) -> Result<Command, Error> {
     };
     if args.set.as_deref().is_some_and(|s| s.trim().eq_ignore_ascii_case("list")) {
         return Ok(Command::Print(sets::list_text()));
+    }
+    if args.interactive {
+        return validate_interactive(args, command_line).map(|c| Command::Interactive(Box::new(c)));
     }
     if args.local || args.wport.is_some() || args.wpid.is_some() || args.wt.is_some() {
         if args.set.is_some() {
@@ -568,11 +582,6 @@ fn check_log_name(log: Option<&PathBuf>) -> Result<(), Error> {
 /// PortQry's local-mode rules: one of `-local`, `-wport`, `-wpid`; `-wt` only
 /// with a watch, 1 to 1200 seconds; no `-q`; no `-n`.
 fn validate_local(a: Args, command_line: String) -> Result<LocalConfig, Error> {
-    if a.interactive {
-        return Err(Error::Usage(
-            "interactive mode (-i) is not supported: run one query per command, e.g. portqry -n HOST -e 135 -p both".into(),
-        ));
-    }
     let modes = [a.local, a.wport.is_some(), a.wpid.is_some()].iter().filter(|x| **x).count();
     if modes > 1 {
         return Err(Error::Usage("-local, -wport and -wpid are mutually exclusive: give one of them".into()));
@@ -625,11 +634,6 @@ fn validate_local(a: Args, command_line: String) -> Result<LocalConfig, Error> {
 
 fn validate(a: Args, command_line: String) -> Result<Config, Error> {
     let format = output_format(&a);
-    if a.interactive {
-        return Err(Error::Usage(
-            "interactive mode (-i) is not supported: run one query per command, e.g. portqry -n HOST -e 135 -p both".into(),
-        ));
-    }
     if a.name.is_empty() {
         return Err(Error::Usage("no target given: add -n HOST (a name, IPv4 or IPv6 address)".into()));
     }
@@ -713,8 +717,7 @@ fn validate(a: Args, command_line: String) -> Result<Config, Error> {
         community,
         udp_wait,
         udp_tries,
-        // A query over an open connection may wait twice the longer of the two waits per answer.
-        tcp_wait: udp_wait.max(tcp_timeout) * 2,
+        tcp_wait: query_wait(udp_wait, tcp_timeout),
         source_port,
         rpc_names: a.rpc_names,
         range: port_mode == PortMode::Range,
@@ -732,6 +735,7 @@ fn validate(a: Args, command_line: String) -> Result<Config, Error> {
         quiet: a.quiet,
         verbose: a.verbose,
         no_reverse: a.no_reverse,
+        slow_link: a.slow_link,
         source_port,
         tcp_timeout,
         timeout_given: a.timeout.is_some(),
@@ -754,6 +758,49 @@ fn validate(a: Args, command_line: String) -> Result<Config, Error> {
         command_line,
     })
 }
+
+/// Interactive mode (`portqry -i [-n node] [-e port] [-p proto] [-sp port]
+/// [-cn !c!] [-nr] [-sl]`, plus `-l`, `-y`, `-v` and the tuning options):
+/// the switches seed the session's settings. One default node, one end
+/// port, text only.
+fn validate_interactive(mut a: Args, command_line: String) -> Result<Config, Error> {
+    if a.local || a.wport.is_some() || a.wpid.is_some() || a.wt.is_some() {
+        return Err(Error::Usage(
+            "-i queries remote ports and -local, -wport and -wpid report this machine: give one of them"
+                .into(),
+        ));
+    }
+    if a.range.is_some() || a.ports.is_some() || a.set.is_some() {
+        return Err(Error::Usage(
+            "interactive mode has one end port: seed it with -e PORT (drop -r, -o and --set; at the prompt, q SHORTCUT queries several)".into(),
+        ));
+    }
+    if a.quiet || a.json || a.jsonl {
+        return Err(Error::Usage(
+            "interactive mode prints PortQry's text: drop -q, --json and --jsonl (run portqry -n HOST ... -q for an exit code alone)".into(),
+        ));
+    }
+    match a.name.as_slice() {
+        [] => a.name.push(DEFAULT_NODE.to_string()),
+        [one] if crate::interactive::commands::check_node(one).is_ok() => {}
+        [one] => {
+            return Err(Error::Usage(format!(
+                "-n with -i takes one default node: {}",
+                crate::interactive::commands::check_node(one).err().unwrap_or_default()
+            )));
+        }
+        _ => {
+            return Err(Error::Usage(
+                "-n with -i takes one default node: give -n once (change it at the prompt with n NAME)"
+                    .into(),
+            ));
+        }
+    }
+    validate(a, command_line)
+}
+
+/// Interactive mode's node until `-n` or `n NAME` gives another (PortQry's).
+pub const DEFAULT_NODE: &str = "127.0.0.1";
 
 /// The output format the switches ask for (`--json`, `--jsonl`, else text).
 fn output_format(a: &Args) -> Format {
@@ -814,9 +861,37 @@ mod tests {
         assert_eq!(c.query.community, "secure123");
         let c = cfg("-n myproxy-server -e 1745 -p udp -sl");
         assert_eq!(c.udp_wait, Duration::from_millis(2 * DEFAULT_UDP_WAIT_MS));
-        // The interactive examples parse, then say clearly they are unsupported.
-        assert!(usage_err("-n 10.0.0.1 -e 53 -p UDP -i").contains("interactive"));
-        assert!(usage_err("-i -n server1 -e 135 -p both").contains("interactive"));
+        // The interactive examples seed a session's settings.
+        for (line, node, port, transports) in [
+            ("-n 10.0.0.1 -e 53 -p UDP -i", "10.0.0.1", 53, &[Transport::Udp][..]),
+            ("-i -n server1 -e 135 -p both", "server1", 135, &[Transport::Tcp, Transport::Udp][..]),
+            ("-i", DEFAULT_NODE, 80, &[Transport::Tcp][..]),
+        ] {
+            match parse(argv(line)) {
+                Ok(Command::Interactive(c)) => {
+                    assert_eq!(
+                        (c.names.as_slice(), c.ports.as_slice(), c.transports),
+                        ([node.to_string()].as_slice(), [port].as_slice(), transports),
+                        "{line}"
+                    );
+                }
+                other => panic!("{line}: {other:?}"),
+            }
+        }
+        for (line, says) in [
+            ("-i -r 1:20", "one end port"),
+            ("-i -o 25,80", "one end port"),
+            ("-i --set dns", "one end port"),
+            ("-i -q", "drop -q"),
+            ("-i --json", "drop -q"),
+            ("-i -local", "give one of them"),
+            ("-i -n a -n b", "give -n once"),
+            ("-i -n @hosts.txt", "one default node"),
+            ("-i -n -", "one default node"),
+            ("-i -e 0", "port"),
+        ] {
+            assert!(usage_err(line).contains(says), "{line}: {}", usage_err(line));
+        }
         assert!(matches!(parse(argv("-local")), Ok(Command::Local(c)) if c.mode == LocalMode::All));
         let Ok(Command::Local(c)) = parse(argv("-local -l logfile.txt -v")) else { panic!() };
         assert!(c.verbose && c.log == Some(PathBuf::from("logfile.txt")));
