@@ -164,6 +164,9 @@ pub struct Negotiate {
     /// FILETIME: 100 ns ticks since 1601-01-01 UTC (0: not given).
     pub system_time: u64,
     pub server_start_time: u64,
+    /// The same as UTC text ("2026-12-01 04:20:01 UTC"); None when not given.
+    pub system_time_utc: Option<String>,
+    pub server_start_time_utc: Option<String>,
     pub security_blob_len: usize,
     pub contexts: Vec<Context>,
 }
@@ -483,6 +486,8 @@ pub fn parse_negotiate_reply(frame: &[u8]) -> Result<Smb2Reply, Smb2Error> {
         max_write_size,
         system_time,
         server_start_time,
+        system_time_utc: filetime_utc(system_time),
+        server_start_time_utc: filetime_utc(server_start_time),
         security_blob_len,
         contexts,
     }))
@@ -533,13 +538,13 @@ impl Negotiate {
         };
         let caps =
             if self.capability_names.is_empty() { "none".into() } else { self.capability_names.join(", ") };
-        let time = |ft: u64| filetime_utc(ft).unwrap_or_else(|| "not given".into());
+        let time = |t: &Option<String>| t.clone().unwrap_or_else(|| "not given".into());
         let mut lines = vec![
             format!("SMB dialect: {}", self.dialect),
             format!("signing: {signing} (SecurityMode {:#06x})", self.security_mode),
             format!("server GUID: {}", self.server_guid),
-            format!("system time: {}", time(self.system_time)),
-            format!("server start time: {}", time(self.server_start_time)),
+            format!("system time: {}", time(&self.system_time_utc)),
+            format!("server start time: {}", time(&self.server_start_time_utc)),
             format!("capabilities: {caps} ({:#010x})", self.capabilities),
             format!(
                 "max transact/read/write size: {} / {} / {} bytes",
