@@ -53,3 +53,29 @@ impl Answer for rdp::Confirm {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::Transport;
+    use crate::target::Target;
+
+    #[test]
+    fn routed_by_port_and_name_and_parses_a_confirm() {
+        let id = |p, s| super::super::select(Transport::Tcp, p, s, false).map(|q| q.id());
+        assert_eq!(id(3389, None), Some("rdp"));
+        assert_eq!(id(3390, Some("ms-wbt-server")), Some("rdp"));
+        let opts = super::super::Options::default();
+        let target = Target { input: "t".into(), addr: [127, 0, 0, 1].into(), scope_id: 0 };
+        let ctx = Ctx { opts: &opts, target: &target, port: 3389, transport: Transport::Tcp };
+        let req = Rdp.request(&ctx, true);
+        // xrdp's answer (capture.py rdp), security_layer=negotiate.
+        let cc = [3, 0, 0, 0x13, 0x0e, 0xd0, 0, 0, 0x12, 0x34, 0, 2, 1, 8, 0, 1, 0, 0, 0];
+        assert_eq!(Rdp.framed_len(&cc[..10]), None);
+        assert_eq!(Rdp.framed_len(&cc), Some(19));
+        let a = Rdp.answer(&ctx, &req, &cc).unwrap();
+        assert_eq!(a.json()["protocol_name"], "TLS");
+        assert_eq!(a.block()[0], Line::Plain("RDP security protocol selected: TLS (0x1)".into()));
+        assert!(Rdp.answer(&ctx, &req, b"SSH-2.0-x").is_err());
+    }
+}

@@ -77,3 +77,46 @@ impl Answer for smb2::Smb2Reply {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::probe::Transport;
+    use crate::target::Target;
+
+    /// Samba's ERROR (STATUS_INVALID_PARAMETER) to MessageId 0, as captured
+    /// (capture.py smb: real-smbd-no-dialect): all zero but these bytes.
+    fn error_to_0() -> Vec<u8> {
+        let mut m = vec![0u8; 77];
+        m[..20].copy_from_slice(&[
+            0, 0, 0, 0x49, 0xfe, b'S', b'M', b'B', 0x40, 0, 0, 0, 0x0d, 0, 0, 0xc0, 0, 0, 1, 0,
+        ]);
+        m[20] = 1; // Flags: response
+        m[36..38].copy_from_slice(&[0xff, 0xfe]); // ProcessId 0xfeff
+        m[68] = 9; // ERROR StructureSize
+        m
+    }
+
+    #[test]
+    fn routed_by_port_and_name_and_checks_the_message_id() {
+        let id = |p, s| super::super::select(Transport::Tcp, p, s, false).map(|q| q.id());
+        assert_eq!(id(445, None), Some("smb"));
+        assert_eq!(id(1445, Some("microsoft-ds")), Some("smb"));
+        assert_eq!(super::super::select(Transport::Udp, 445, None, false).map(|q| q.id()), None);
+        let opts = super::super::Options::default();
+        let target = Target { input: "t".into(), addr: [127, 0, 0, 1].into(), scope_id: 0 };
+        let ctx = Ctx { opts: &opts, target: &target, port: 445, transport: Transport::Tcp };
+        let req = Smb.request(&ctx, true);
+        assert_eq!(req.token, 0);
+        assert_eq!(smb2::framed_len(&req.bytes), Some(req.bytes.len()));
+        let a = Smb.answer(&ctx, &req, &error_to_0()).unwrap();
+        assert_eq!(a.proof().unwrap(), "an SMB2 error response to our MessageId 0");
+        let mut other = error_to_0();
+        other[28] = 7; // MessageId 7
+        assert_eq!(Smb.answer(&ctx, &req, &other).unwrap_err(), "SMB2 reply to MessageId 7, not ours (0)");
+        // Two requests differ in their random GUID and salt only.
+        let again = Smb.request(&ctx, true);
+        assert_eq!(again.bytes.len(), req.bytes.len());
+        assert_ne!(again.bytes, req.bytes);
+    }
+}
