@@ -275,6 +275,33 @@ mod tests {
         assert_eq!(parse_confirm(&XRDP_LEGACY).unwrap(), Confirm::Legacy);
     }
 
+    /// What Windows sends when it requires NLA or chooses it, built from
+    /// [MS-RDPBCGR] 2.2.1.2 (no capture: xrdp never selects CredSSP).
+    #[test]
+    fn credssp_selections_and_hybrid_required() {
+        let confirm = |kind: u8, flags: u8, value: u8| {
+            let mut c = XRDP_NEGOTIATE;
+            c[11] = kind;
+            c[12] = flags;
+            c[15] = value;
+            parse_confirm(&c).unwrap().render_lines()
+        };
+        assert_eq!(
+            confirm(2, 0x1f, 2),
+            [
+                "RDP security protocol selected: CredSSP (NLA) (0x2)",
+                "negotiation flags: EXTENDED_CLIENT_DATA_SUPPORTED, DYNVC_GFX_PROTOCOL_SUPPORTED, \
+                 NEGRSP_FLAG_RESERVED, RESTRICTED_ADMIN_MODE_SUPPORTED, REDIRECTED_AUTHENTICATION_MODE_SUPPORTED (0x1f)"
+            ]
+        );
+        assert_eq!(
+            confirm(2, 0, 8)[0],
+            "RDP security protocol selected: CredSSP EX (NLA with Early User Authorization) (0x8)"
+        );
+        assert_eq!(confirm(2, 0, 8)[1], "negotiation flags: none (0x00)");
+        assert_eq!(confirm(3, 0, 5), ["RDP negotiation failure: HYBRID_REQUIRED_BY_SERVER (5)"]);
+    }
+
     #[test]
     fn failure_names() {
         let names: Vec<String> = (1..=6).map(failure_name).collect();

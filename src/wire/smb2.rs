@@ -682,10 +682,63 @@ mod tests {
         assert!(matches!(parse_negotiate_reply(&other), Err(Smb2Error::NotSmb(_))));
     }
 
+    /// A 3.1.1 response as Windows may send it, built from [MS-SMB2] 2.2.4: a random
+    /// GUID, a start time, ENCRYPTION capability, and compression and transport
+    /// contexts besides preauth (no capture: no Windows server here).
+    #[test]
+    fn windows_style_contexts() {
+        let mut m = unhex(SMBD_NO_DIALECT)[4..68].to_vec();
+        m[8..12].copy_from_slice(&[0; 4]); // Status SUCCESS
+        let mut body = Vec::new();
+        put_u16_le(&mut body, 65);
+        put_u16_le(&mut body, SIGNING_ENABLED);
+        put_u16_le(&mut body, 0x0311);
+        put_u16_le(&mut body, 3); // contexts
+        body.extend_from_slice(&[
+            0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 9, 10, 11, 12, 13, 14, 15, 16,
+        ]);
+        put_u32_le(&mut body, 0x6f);
+        for _ in 0..3 {
+            put_u32_le(&mut body, 8 << 20);
+        }
+        body.extend_from_slice(&133_000_000_000_000_000u64.to_le_bytes());
+        body.extend_from_slice(&132_000_000_000_000_000u64.to_le_bytes());
+        put_u16_le(&mut body, 128);
+        put_u16_le(&mut body, 0); // no security blob
+        put_u32_le(&mut body, 128); // contexts right after the fixed part
+        m.extend_from_slice(&body);
+        put_context(&mut m, 0, CTX_PREAUTH_INTEGRITY, &[1, 0, 0x20, 0, 1, 0]);
+        put_context(&mut m, 0, CTX_COMPRESSION, &[1, 0, 0, 0, 0, 0, 0, 0, 3, 0]);
+        put_context(&mut m, 0, CTX_TRANSPORT, &[1, 0, 0, 0]);
+        let mut frame = vec![0, 0, 0, m.len() as u8];
+        frame.extend_from_slice(&m);
+        let Smb2Reply::Negotiate(n) = parse_negotiate_reply(&frame).unwrap() else { panic!() };
+        assert_eq!(n.server_guid, "44332211-6655-8877-090a-0b0c0d0e0f10");
+        assert!(
+            n.capability_names.contains(&"encryption") && n.capability_names.contains(&"directory leasing")
+        );
+        assert_eq!(n.system_time_utc.as_deref(), Some("2022-06-18 04:26:40 UTC"));
+        assert_eq!(n.server_start_time_utc.as_deref(), Some("2019-04-17 18:40:00 UTC"));
+        assert_eq!(
+            n.contexts[1..],
+            [
+                Context::Compression { algorithms: vec!["LZ77+Huffman".into()] },
+                Context::Other { context_type: CTX_TRANSPORT, data_len: 4 },
+            ]
+        );
+        assert_eq!(n.contexts[2].line(), "negotiate context 0x0006 (4 bytes)");
+        // The context offset pointing outside the message.
+        let at = TRANSPORT_LEN + HEADER_LEN + 60;
+        frame[at..at + 4].copy_from_slice(&4000u32.to_le_bytes());
+        assert_eq!(parse_negotiate_reply(&frame), Err(Smb2Error::ContextOffset(4000)));
+    }
+
     #[test]
     fn filetimes() {
         assert_eq!(filetime_utc(0), None);
         assert_eq!(filetime_utc(116_444_736_000_000_000).unwrap(), "1970-01-01 00:00:00 UTC");
+        // Python: datetime(1601, 1, 1) + timedelta(microseconds=133_000_000_000_000_000 // 10).
+        assert_eq!(filetime_utc(133_000_000_000_000_000).unwrap(), "2022-06-18 04:26:40 UTC");
         assert_eq!(filetime_utc(1), None);
     }
 
