@@ -303,6 +303,13 @@ mod tests {
     }
 
     #[test]
+    fn wraps_into_wire_error() {
+        let w = crate::wire::WireError::from(RdpError::NegLength(9));
+        assert!(matches!(w, crate::wire::WireError::Rdp(RdpError::NegLength(9))));
+        assert_eq!(w.to_string(), "RDP negotiation structure length 9 (8 expected)");
+    }
+
+    #[test]
     fn failure_names() {
         let names: Vec<String> = (1..=6).map(failure_name).collect();
         assert_eq!(

@@ -734,6 +734,13 @@ mod tests {
     }
 
     #[test]
+    fn wraps_into_wire_error() {
+        let w = crate::wire::WireError::from(Smb2Error::NotResponse);
+        assert!(matches!(w, crate::wire::WireError::Smb2(Smb2Error::NotResponse)));
+        assert_eq!(w.to_string(), "SMB2 message is not flagged as a response");
+    }
+
+    #[test]
     fn filetimes() {
         assert_eq!(filetime_utc(0), None);
         assert_eq!(filetime_utc(116_444_736_000_000_000).unwrap(), "1970-01-01 00:00:00 UTC");
