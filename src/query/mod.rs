@@ -19,6 +19,8 @@ pub mod ike;
 pub mod l2tp;
 pub mod ldap;
 pub mod netbios;
+pub mod rdp;
+pub mod smb;
 pub mod snmp;
 pub mod sql_browser;
 pub mod tftp;
@@ -231,6 +233,8 @@ pub static REGISTRY: &[&dyn Query] = &[
     &banner::IMAP,
     &sql_browser::SqlBrowser,
     &ike::Ike,
+    &smb::Smb,
+    &rdp::Rdp,
 ];
 
 /// The query for a port: by its services-file name, else by well-known port.

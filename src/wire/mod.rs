@@ -13,6 +13,8 @@ pub mod ike;
 pub mod l2tp;
 pub mod ldap;
 pub mod netbios;
+pub mod rdp;
+pub mod smb2;
 pub mod snmp;
 pub mod ssrp;
 pub mod tftp;
@@ -41,6 +43,10 @@ pub enum WireError {
     Ssrp(#[from] ssrp::SsrpError),
     #[error(transparent)]
     Ike(#[from] ike::IkeError),
+    #[error(transparent)]
+    Smb2(#[from] smb2::Smb2Error),
+    #[error(transparent)]
+    Rdp(#[from] rdp::RdpError),
     #[error(transparent)]
     Rpc(#[from] dcerpc::RpcError),
     #[error(transparent)]

@@ -16,7 +16,7 @@ export PATH
 STATE_ROOT=/run/portqry-test
 # shellcheck disable=SC2034
 CACHE_ROOT=/var/cache/portqry-test
-SERVICES=(dns ldap nmbd dc snmp tftp l2tp ftp mail ike)
+SERVICES=(dns ldap nmbd dc snmp tftp l2tp ftp mail ike smb rdp)
 
 die() {
   echo "portqry-servers: $*" >&2
@@ -47,6 +47,8 @@ svc_index() {
     ftp) echo 20 ;;
     mail) echo 21 ;;
     ike) echo 22 ;;
+    smb) echo 36 ;;
+    rdp) echo 37 ;;
     *) return 1 ;;
   esac
 }
