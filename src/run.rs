@@ -99,7 +99,7 @@ fn run_one_by_one(
         if i > 0 {
             out.line("");
         }
-        let target = match resolve(name, look_up(name, cfg), out) {
+        let target = match report::text::resolution(name, look_up(name, cfg), out) {
             Ok(t) => t,
             Err(Error::InterruptedWhile(_)) => return Ok((verdict, error_code, true)),
             Err(e) => {
@@ -154,9 +154,9 @@ fn run_fleet(
         }
         found.push(Some(f));
     }
-    let address = |f: &Option<Result<Found, Error>>| match f {
-        Some(Ok(Found::Literal { addr, scope_id, .. })) => Some((*addr, *scope_id)),
-        Some(Ok(Found::Name(Ok(addr)))) => Some((*addr, 0)),
+    let address = |f: &Option<Result<target::Found, Error>>| match f {
+        Some(Ok(target::Found::Literal { addr, scope_id, .. })) => Some((*addr, *scope_id)),
+        Some(Ok(target::Found::Name(Ok(addr)))) => Some((*addr, 0)),
         _ => None,
     };
     let mut plan = Vec::new();
@@ -196,7 +196,7 @@ fn run_fleet(
                     out.line("");
                 }
                 let f = found[k].take().expect("each target is printed once");
-                match resolve(&names[k], f, out) {
+                match report::text::resolution(&names[k], f, out) {
                     Ok(t) if k == upto => {
                         out.para("querying...");
                         pr.current = Some((t, Vec::new()));
@@ -242,21 +242,13 @@ fn run_fleet(
     Ok((pr.verdict, pr.error_code, !complete))
 }
 
-/// What the look-ups found for one `-n` item, computed ahead of printing.
-enum Found {
-    /// An address literal, with its reverse look-up unless `-nr`.
-    Literal { addr: std::net::IpAddr, scope_id: u32, reverse: Option<Result<Option<String>, Error>> },
-    /// A name and what it resolved to.
-    Name(Result<std::net::IpAddr, Error>),
-}
-
 /// Look one item up (blocking, each look-up under its own deadline).
-fn look_up(name: &str, cfg: &Config) -> Result<Found, Error> {
+fn look_up(name: &str, cfg: &Config) -> Result<target::Found, Error> {
     if let Some((addr, scope_id)) = target::parse_literal(name)? {
         let reverse = (!cfg.no_reverse).then(|| target::reverse_lookup(addr, target::LOOKUP_TIMEOUT));
-        return Ok(Found::Literal { addr, scope_id, reverse });
+        return Ok(target::Found::Literal { addr, scope_id, reverse });
     }
-    Ok(Found::Name(target::resolve_name(name, cfg.family, target::LOOKUP_TIMEOUT)))
+    Ok(target::Found::Name(target::resolve_name(name, cfg.family, target::LOOKUP_TIMEOUT)))
 }
 
 /// Look-ups for many targets run ahead of the probes on a small pool, so 200
@@ -264,8 +256,8 @@ fn look_up(name: &str, cfg: &Config) -> Result<Found, Error> {
 /// order given).
 #[cfg(unix)]
 struct Lookahead {
-    rx: mpsc::Receiver<(usize, Result<Found, Error>)>,
-    ready: HashMap<usize, Result<Found, Error>>,
+    rx: mpsc::Receiver<(usize, Result<target::Found, Error>)>,
+    ready: HashMap<usize, Result<target::Found, Error>>,
     consumed: Arc<AtomicUsize>,
 }
 
@@ -316,7 +308,7 @@ impl Lookahead {
     }
 
     /// The look-up of item `i`, waiting for it in slices a stop request cuts.
-    fn take(&mut self, i: usize) -> Result<Found, Error> {
+    fn take(&mut self, i: usize) -> Result<target::Found, Error> {
         loop {
             if let Some(found) = self.ready.remove(&i) {
                 self.consumed.store(i + 1, Ordering::SeqCst);
@@ -332,40 +324,6 @@ impl Lookahead {
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     return Err(Error::InterruptedWhile("during a name look-up".into()));
-                }
-            }
-        }
-    }
-}
-
-/// Print PortQry's resolution lines for what the look-ups found; return the target.
-fn resolve(name: &str, found: Result<Found, Error>, out: &mut Output) -> Result<Target, Error> {
-    out.para("Querying target system called:");
-    match found? {
-        Found::Literal { addr, scope_id, reverse } => {
-            out.para(&format!(" {name}"));
-            if let Some(reverse) = reverse {
-                out.para("Attempting to resolve IP address to a name...");
-                match reverse? {
-                    Some(n) => out.para(&format!("IP address resolved to {n}")),
-                    None => out.para("Failed to resolve IP address to name"),
-                }
-            }
-            Ok(Target { input: name.to_string(), addr, scope_id })
-        }
-        Found::Name(result) => {
-            out.para(name);
-            out.para("Attempting to resolve name to IP address...");
-            match result {
-                Ok(addr) => {
-                    out.para(&format!("Name resolved to {addr}"));
-                    Ok(Target { input: name.to_string(), addr, scope_id: 0 })
-                }
-                // Interrupted: nothing failed to resolve.
-                Err(e @ Error::InterruptedWhile(_)) => Err(e),
-                Err(e) => {
-                    out.para("Failed to resolve name to IP address");
-                    Err(e)
                 }
             }
         }

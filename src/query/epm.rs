@@ -656,6 +656,13 @@ impl Query for Epm {
     /// Bind to the endpoint mapper and dump it over the open connection. Each
     /// call may take the TCP query wait, the dump [`Limits`] allow.
     fn tcp(&self, ctx: &Ctx, mut stream: TcpStream, sink: &mut dyn Sink) -> Outcome {
+        // PortQry dumps over a new connection from an ephemeral port and says so;
+        // portqry dumps over the probe's own connection, from `-sp`'s port if given.
+        let from = match ctx.opts.source_port {
+            Some(p) => format!("Using source port {p}"),
+            None => "Using ephemeral source port".to_string(),
+        };
+        sink.show(vec![Line::Plain(from)]);
         sink.show(self.announce(ctx));
         let started = Instant::now();
         let wait = ctx.opts.tcp_wait;

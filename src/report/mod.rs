@@ -247,7 +247,7 @@ pub fn open_log(
     let date = system_date();
     let host = gethostname::gethostname().to_string_lossy().into_owned();
     let header = format!(
-        "PortQry Version 2.0 Log File\n\nSystem Date: {date}\n\nCommand run:\n {command_line}\n\nLocal computer name:\n\n {host}\n"
+        "PortQry Version 2.0 Log File\n\nSystem Date: {date}\n\nCommand run:\n {command_line}\n\nLocal computer name:\n\n {host}\n\n"
     );
     w.write_all(header.as_bytes())
         .map_err(|e| Error::Log(format!("cannot write log file '{shown}': {e}")))?;

@@ -2,9 +2,10 @@
 //! a service set's summary. Queries hand their text here as [`Block`]s.
 
 use super::{Output, PortResult};
+use crate::error::Error;
 use crate::probe::{self, Observation, State, Transport};
 use crate::query::{Block, Line, Outcome, Sink};
-use crate::target::{self, Target};
+use crate::target::{self, Found, Target};
 
 impl Sink for Output {
     fn show(&mut self, block: Block) {
@@ -89,5 +90,39 @@ pub fn summary(set: &target::sets::ServiceSet, summaries: &[(Target, Vec<PortRes
             ));
         }
         out.line("");
+    }
+}
+
+/// Print PortQry's resolution lines for what the look-ups found; return the target.
+pub fn resolution(name: &str, found: Result<Found, Error>, out: &mut Output) -> Result<Target, Error> {
+    out.para("Querying target system called:");
+    match found? {
+        Found::Literal { addr, scope_id, reverse } => {
+            out.para(&format!(" {name}"));
+            if let Some(reverse) = reverse {
+                out.para("Attempting to resolve IP address to a name...");
+                match reverse? {
+                    Some(n) => out.para(&format!("IP address resolved to {n}")),
+                    None => out.para("Failed to resolve IP address to name"),
+                }
+            }
+            Ok(Target { input: name.to_string(), addr, scope_id })
+        }
+        Found::Name(result) => {
+            out.para(name);
+            out.para("Attempting to resolve name to IP address...");
+            match result {
+                Ok(addr) => {
+                    out.para(&format!("Name resolved to {addr}"));
+                    Ok(Target { input: name.to_string(), addr, scope_id: 0 })
+                }
+                // Interrupted: nothing failed to resolve.
+                Err(e @ Error::InterruptedWhile(_)) => Err(e),
+                Err(e) => {
+                    out.para("Failed to resolve name to IP address");
+                    Err(e)
+                }
+            }
+        }
     }
 }
