@@ -252,12 +252,16 @@ fn lookup_tcp(
     for frag in dcerpc::emit_request(call_id, 0, epm::EPT_LOOKUP_OPNUM, &stub, max_frag) {
         conn.send(&frag, due)?;
     }
-    let mut reasm =
-        dcerpc::CoReassembler::new(call_id, MAX_REPLY_BYTES).with_max_fragments(MAX_REPLY_FRAGMENTS);
+    let mut reasm = dcerpc::CoReassembler::new(MAX_REPLY_BYTES).with_max_fragments(MAX_REPLY_FRAGMENTS);
     // Bounded by `due`: every frame() returns by then.
     loop {
         let frame = conn.frame(due)?;
-        if let Some(stub) = reasm.push(&frame)? {
+        let resp = dcerpc::parse_response(&frame)?;
+        // Every fragment must answer this call, checked before it joins the reply.
+        if resp.call_id != call_id {
+            return Err(RpcError::CallIdMismatch { expected: call_id, got: resp.call_id }.into());
+        }
+        if let Some(stub) = reasm.add(&resp)? {
             return Ok(stub);
         }
     }
