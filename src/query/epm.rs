@@ -17,7 +17,7 @@
 //! Entries are handed to the caller page by page as they arrive (to print them),
 //! and a bound that cuts the list short says so in [`Dump::incomplete`].
 
-use super::{Answer, Block, Ctx, Line, Outcome, Query, Request, Route, Sink, exchange};
+use super::{Answer, Block, Ctx, Line, Outcome, Query, Route, Sink, exchange};
 use crate::cancel;
 use crate::platform;
 use crate::probe::{Evidence, Observation, State};
@@ -644,13 +644,6 @@ impl Query for Epm {
     /// PortQry never dumps the endpoint mapper during a range scan (`-r`), only for `-e` and `-o`.
     fn in_ranges(&self) -> bool {
         false
-    }
-    // A conversation (`tcp`, `udp`), not a single exchange.
-    fn request(&self, _ctx: &Ctx, _tcp: bool) -> Request {
-        Request { bytes: Vec::new(), token: 0 }
-    }
-    fn answer(&self, _ctx: &Ctx, _req: &Request, _reply: &[u8]) -> Result<Arc<dyn Answer>, String> {
-        Err("not a single exchange".into())
     }
 
     /// Bind to the endpoint mapper and dump it over the open connection. Each

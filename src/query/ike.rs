@@ -9,7 +9,7 @@
 //! followed by a hint to try `-sp 500`.
 
 use super::dialog::{Dialog, HostSocket};
-use super::{Answer, Block, Ctx, Line, Outcome, Query, Request, Route, Sink, exchange, plain, to_json};
+use super::{Answer, Block, Ctx, Line, Outcome, Query, Route, Sink, exchange, plain, to_json};
 use crate::error::Error;
 use crate::probe::Evidence;
 use crate::probe::udp::UdpOptions;
@@ -32,13 +32,6 @@ impl Query for Ike {
     }
     fn route(&self) -> Route {
         Route { services: &["isakmp"], ports: &[IKE_PORT], transports: super::UDP }
-    }
-    // A conversation (`udp`), not a single exchange.
-    fn request(&self, _ctx: &Ctx, _tcp: bool) -> Request {
-        Request { bytes: Vec::new(), token: 0 }
-    }
-    fn answer(&self, _ctx: &Ctx, _req: &Request, _reply: &[u8]) -> Result<Arc<dyn Answer>, String> {
-        Err("not a single exchange".into())
     }
     fn udp(&self, ctx: &Ctx, sink: &mut dyn Sink) -> Result<Outcome, Error> {
         sink.show(self.announce(ctx));

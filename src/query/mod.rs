@@ -178,14 +178,20 @@ pub trait Query: Sync + std::fmt::Debug {
     fn label(&self) -> &'static str;
     /// Where it applies.
     fn route(&self) -> Route;
-    /// The request (`tcp`: framed for a TCP connection).
-    fn request(&self, ctx: &Ctx, tcp: bool) -> Request;
+    /// The request (`tcp`: framed for a TCP connection). A conversation that
+    /// overrides both `udp` and `tcp` (or the one transport it routes) has none.
+    fn request(&self, _ctx: &Ctx, _tcp: bool) -> Request {
+        Request { bytes: Vec::new(), token: 0 }
+    }
     /// TCP: `Some(n)` once `buf` holds a complete reply of `n` bytes.
     fn framed_len(&self, buf: &[u8]) -> Option<usize> {
         (!buf.is_empty()).then_some(buf.len())
     }
     /// Parse a reply to `req`, checking that it answers it; `Err` says why not.
-    fn answer(&self, ctx: &Ctx, req: &Request, reply: &[u8]) -> Result<Arc<dyn Answer>, String>;
+    /// (A single-exchange query must implement it; a conversation need not.)
+    fn answer(&self, _ctx: &Ctx, _req: &Request, _reply: &[u8]) -> Result<Arc<dyn Answer>, String> {
+        Err("not a single exchange".into())
+    }
     /// The UDP conversation; by default one exchange.
     fn udp(&self, ctx: &Ctx, sink: &mut dyn Sink) -> Result<Outcome, Error> {
         exchange::udp(self, ctx, sink)
