@@ -167,6 +167,13 @@ fn smb_samba_dc_matches_nmap() {
     assert!(out.contains("preauth integrity: SHA-512 (salt 32 bytes)\nencryption cipher: "), "{out}");
     // Samba uses its NetBIOS name as the server GUID ("dc1").
     assert!(out.contains("server GUID: 00316364-0000-0000-0000-000000000000"), "{out}");
+    // -v says what shows the answer is SMB's, after the block.
+    let (code, out) = portqry(&["-n", &ip, "-nr", "-e", "445", "-v", "--services", svc.as_str()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.ends_with("\n    evidence: the reply is an SMB2 NEGOTIATE response to our MessageId 0\n\n"),
+        "{out}"
+    );
 }
 
 #[test]
