@@ -421,7 +421,6 @@ pub struct Config {
     pub verbose: bool,
     pub no_reverse: bool,
     pub source_port: Option<u16>,
-    pub community: String,
     pub tcp_timeout: Duration,
     /// `--timeout` was given: deadlines stay fixed instead of adapting to the RTT.
     pub timeout_given: bool,
@@ -429,8 +428,8 @@ pub struct Config {
     pub udp_wait: Duration,
     pub udp_tries: u32,
     pub services: Option<PathBuf>,
-    pub dns_name: String,
-    pub rpc_names: bool,
+    /// What the protocol queries need, built once here.
+    pub query: crate::query::Options,
     pub format: Format,
     pub concurrency: usize,
     pub udp_fast: bool,
@@ -707,6 +706,20 @@ fn validate(a: Args, command_line: String) -> Result<Config, Error> {
     };
     let udp_base = a.timeout.unwrap_or(DEFAULT_UDP_WAIT_MS);
     let udp_wait = Duration::from_millis(if a.slow_link { udp_base * 2 } else { udp_base });
+    let tcp_timeout = Duration::from_millis(a.timeout.unwrap_or(DEFAULT_TCP_TIMEOUT_MS));
+    let udp_tries = a.tries.unwrap_or(DEFAULT_UDP_TRIES);
+    let query = crate::query::Options {
+        dns_name: a.dns_name,
+        community,
+        udp_wait,
+        udp_tries,
+        // A query over an open connection may wait twice the longer of the two waits per answer.
+        tcp_wait: udp_wait.max(tcp_timeout) * 2,
+        source_port,
+        rpc_names: a.rpc_names,
+        range: port_mode == PortMode::Range,
+        verbose: a.verbose,
+    };
     Ok(Config {
         names: a.name,
         transports: if set.is_some() { ProtoSel::Both } else { a.proto.unwrap_or(ProtoSel::Tcp) }
@@ -720,15 +733,13 @@ fn validate(a: Args, command_line: String) -> Result<Config, Error> {
         verbose: a.verbose,
         no_reverse: a.no_reverse,
         source_port,
-        community,
-        tcp_timeout: Duration::from_millis(a.timeout.unwrap_or(DEFAULT_TCP_TIMEOUT_MS)),
+        tcp_timeout,
         timeout_given: a.timeout.is_some(),
         tcp_tries: a.tries.unwrap_or(DEFAULT_TCP_TRIES),
         udp_wait,
-        udp_tries: a.tries.unwrap_or(DEFAULT_UDP_TRIES),
+        udp_tries,
         services: a.services,
-        dns_name: a.dns_name,
-        rpc_names: a.rpc_names,
+        query,
         format,
         concurrency: a.concurrency.unwrap_or(DEFAULT_CONCURRENCY),
         udp_fast: a.udp_fast,
@@ -794,13 +805,13 @@ mod tests {
         assert_eq!(c.transports, &[Transport::Tcp, Transport::Udp]);
         assert_eq!(c.source_port, Some(53));
         let c = cfg("-n host2 -cn !my community name! -e 161 -p udp");
-        assert_eq!(c.community, "my community name");
+        assert_eq!(c.query.community, "my community name");
         assert_eq!(c.transports, &[Transport::Udp]);
         let c = cfg("-n 169.254.18.22 -e 443 -nr -l pqlog.txt -q");
         assert!(c.no_reverse && c.quiet);
         assert_eq!(c.log, Some(PathBuf::from("pqlog.txt")));
         let c = cfg("-n 127.0.0.1 -e 161 -p udp -cn !secure123!");
-        assert_eq!(c.community, "secure123");
+        assert_eq!(c.query.community, "secure123");
         let c = cfg("-n myproxy-server -e 1745 -p udp -sl");
         assert_eq!(c.udp_wait, Duration::from_millis(2 * DEFAULT_UDP_WAIT_MS));
         // The interactive examples parse, then say clearly they are unsupported.

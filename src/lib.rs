@@ -4,8 +4,9 @@
 //! [`cli`] (PortQry's `-x` / `/x` syntax and long options) → [`target`]
 //! (names, addresses, ports, services file) → [`probe`] (TCP and UDP probes
 //! and the state decision table; every OS call in [`platform`]) →
-//! [`protocols`] (the protocol conversations: DNS, NetBIOS, LDAP, SNMP, RPC…)
-//! over [`wire`] (pure bytes) → [`report`] (PortQry's text). [`cancel`] is the
+//! [`query`] (one file per protocol conversation, one registry: DNS, NetBIOS,
+//! LDAP, SNMP, RPC…) over [`wire`] (pure bytes) → [`report`] (PortQry's text,
+//! the log, JSON). [`cancel`] is the
 //! one stop flag every wait checks.
 
 pub mod cancel;
@@ -14,7 +15,7 @@ pub mod error;
 pub mod local;
 pub mod platform;
 pub mod probe;
-pub mod protocols;
+pub mod query;
 pub mod report;
 pub mod run;
 pub mod target;

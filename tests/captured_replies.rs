@@ -4,7 +4,7 @@
 //! truncated at every length, with trailing garbage and with every byte flipped.
 //! Whole replies must parse; damaged ones may fail, but never panic.
 
-use portqry::protocols::banner;
+use portqry::query::banner;
 use portqry::wire::{dcerpc, dns, epm, ike, l2tp, ldap, netbios, snmp, tftp};
 use std::path::PathBuf;
 

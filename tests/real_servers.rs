@@ -138,6 +138,7 @@ fn attr_lines(text: &str, from_portqry: bool) -> BTreeSet<String> {
     body.lines()
         .filter(|l| l.split_once(':').is_some_and(|(name, _)| !name.is_empty() && !name.contains(' ')))
         .filter(|l| !l.starts_with("dn:") && !l.to_lowercase().starts_with("currenttime:"))
+        .filter(|l| !l.starts_with("currentdate:"))
         .map(|l| l.trim_end().to_string())
         .collect()
 }
@@ -183,6 +184,16 @@ fn cldap_and_ldap_samba_dc() {
     let missing: Vec<_> =
         theirs.difference(&ours).filter(|l| !l.starts_with("highestCommittedUSN")).collect();
     assert!(missing.is_empty(), "ldapsearch shows what we do not: {missing:?}\nours:\n{tcp}");
+    // The DC's currentTime, shown as PortQry shows it: same day as ldapsearch's.
+    let theirs =
+        ldif.lines().find_map(|l| l.strip_prefix("currentTime: ")).expect("no currentTime from the DC");
+    let day = format!("{}/{}/{}", &theirs[4..6], &theirs[6..8], &theirs[..4]);
+    let line = tcp.lines().find(|l| l.starts_with("currentdate: ")).unwrap_or_else(|| panic!("{tcp}"));
+    assert!(
+        line.starts_with(&format!("currentdate: {day} ")) && line.ends_with(" (unadjusted GMT)"),
+        "{line}"
+    );
+    assert!(!tcp.contains("currentTime:"), "{tcp}");
 }
 
 /// (interface uuid, binding) pairs.
@@ -206,7 +217,7 @@ fn epm_samba_dc_matches_impacket() {
     let ip = ensure("dc");
     let (code, out) = portqry(&["-n", &ip, "-nr", "-e", "135"]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("TCP port 135 (epmap service): LISTENING\n\nQuerying Endpoint Mapper Database...\nServer's response:\n\nUUID: "), "{out}");
+    assert!(out.contains("TCP port 135 (epmap service): LISTENING\n\nUsing ephemeral source port\nQuerying Endpoint Mapper Database...\nServer's response:\n\nUUID: "), "{out}");
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/servers/epm_dump.py");
     let (pc, dump, err) = sh(&["/opt/portqry-venv/bin/python", script, &ip]);
     assert_eq!(pc, 0, "epm_dump.py: {err}");

@@ -146,7 +146,7 @@ impl RootDse {
         let mut lines: Vec<String> = self
             .attributes
             .iter()
-            .flat_map(|a| a.values.iter().map(move |v| format!("{}: {v}", a.name)))
+            .flat_map(|a| a.values.iter().map(move |v| render_attribute(&a.name, v)))
             .collect();
         if let Some(code) = self.result_code.filter(|&c| c != RESULT_SUCCESS) {
             let name = self.result_name.as_deref().unwrap_or(result_name(code));
@@ -154,6 +154,33 @@ impl RootDse {
         }
         lines
     }
+}
+
+/// One `name: value` line; the server's `currentTime` is shown as PortQry shows
+/// it, `currentdate: MM/DD/YYYY HH:MM:SS (unadjusted GMT)` (docs/PORTQRY-DIFFERENCES.md).
+fn render_attribute(name: &str, value: &str) -> String {
+    if name.eq_ignore_ascii_case("currentTime")
+        && let Some(date) = portqry_date(value)
+    {
+        return format!("currentdate: {date} (unadjusted GMT)");
+    }
+    format!("{name}: {value}")
+}
+
+/// A GeneralizedTime `YYYYMMDDHHMMSS[.fraction]Z` as `MM/DD/YYYY HH:MM:SS`; `None`
+/// for anything else (then the raw value is shown).
+fn portqry_date(value: &str) -> Option<String> {
+    let digits = value.get(..14).filter(|d| d.bytes().all(|b| b.is_ascii_digit()))?;
+    let rest = &value[14..];
+    let fraction_ok = rest.strip_suffix('Z').is_some_and(|f| {
+        f.is_empty() || (f.len() > 1 && f.starts_with('.') && f[1..].bytes().all(|b| b.is_ascii_digit()))
+    });
+    if !fraction_ok {
+        return None;
+    }
+    let (y, mo, d, h, mi, s) =
+        (&digits[..4], &digits[4..6], &digits[6..8], &digits[8..10], &digits[10..12], &digits[12..14]);
+    Some(format!("{mo}/{d}/{y} {h}:{mi}:{s}"))
 }
 
 /// resultCode `success`.
@@ -750,5 +777,24 @@ mod tests {
         assert_eq!(sanitize_text(b"000004DC: LdapErr\0"), "000004DC: LdapErr");
         assert_eq!(sanitize_text(b"a\x1b[2Jb\xff"), "a\\u{1b}[2Jb\u{fffd}");
         assert_eq!(sanitize_text(b"\0\0"), "");
+    }
+
+    #[test]
+    fn current_time_is_shown_as_portqry_currentdate() {
+        assert_eq!(
+            render_attribute("currentTime", "20261201042300.0Z"),
+            "currentdate: 12/01/2026 04:23:00 (unadjusted GMT)"
+        );
+        assert_eq!(
+            render_attribute("currentTime", "20261201042300Z"),
+            "currentdate: 12/01/2026 04:23:00 (unadjusted GMT)"
+        );
+        // Not a GeneralizedTime in UTC: shown as it came.
+        assert_eq!(render_attribute("currentTime", "2026120104"), "currentTime: 2026120104");
+        assert_eq!(
+            render_attribute("currentTime", "20261201042300+0100"),
+            "currentTime: 20261201042300+0100"
+        );
+        assert_eq!(render_attribute("namingContexts", "dc=x"), "namingContexts: dc=x");
     }
 }

@@ -2,7 +2,7 @@
 //! with its field offsets named once and `parse` / `emit` pairs, tested from
 //! literal byte arrays (the smoltcp `wire` layout). Whether a reply is *ours*
 //! (transaction IDs, SPIs, call IDs) is the conversation's business, in
-//! [`crate::protocols`].
+//! [`crate::query`].
 
 pub mod ber;
 pub mod bytes;
