@@ -58,6 +58,7 @@ const VALUED_LONGS: &[&str] = &[
     "tries",
     "services",
     "dns-name",
+    "realm",
     "concurrency",
     "max-hosts",
     "set",
@@ -342,6 +343,10 @@ pub struct Args {
     /// Name to ask for in DNS queries to port 53 (an A query; any answer proves a DNS server)
     #[arg(long = "dns-name", value_name = "NAME", default_value = "localhost")]
     pub dns_name: String,
+
+    /// Kerberos realm the Kerberos (88) and kpasswd (464) queries ask about [default: the target name's domain, upper-cased]
+    #[arg(long = "realm", value_name = "REALM")]
+    pub realm: Option<String>,
 
     /// Print one JSON document for the run on stdout (errors stay on stderr)
     #[arg(long = "json")]
@@ -710,6 +715,7 @@ fn validate(a: Args, command_line: String) -> Result<Config, Error> {
     let udp_tries = a.tries.unwrap_or(DEFAULT_UDP_TRIES);
     let query = crate::query::Options {
         dns_name: a.dns_name,
+        realm: a.realm,
         community,
         udp_wait,
         udp_tries,

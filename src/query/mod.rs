@@ -16,9 +16,11 @@ pub mod dns;
 pub mod epm;
 pub mod exchange;
 pub mod ike;
+pub mod kerberos;
 pub mod l2tp;
 pub mod ldap;
 pub mod netbios;
+pub mod ntp;
 pub mod snmp;
 pub mod sql_browser;
 pub mod tftp;
@@ -53,6 +55,8 @@ pub struct Options {
     /// The run is a `-r` range: PortQry skips the endpoint-mapper dump then.
     pub range: bool,
     pub verbose: bool,
+    /// `--realm`: the Kerberos realm the Kerberos and kpasswd queries ask about.
+    pub realm: Option<String>,
 }
 
 /// One query's context: the options, the target, the port.
@@ -231,6 +235,9 @@ pub static REGISTRY: &[&dyn Query] = &[
     &banner::IMAP,
     &sql_browser::SqlBrowser,
     &ike::Ike,
+    &kerberos::Kerberos,
+    &kerberos::Kpasswd,
+    &ntp::Ntp,
 ];
 
 /// The query for a port: by its services-file name, else by well-known port.

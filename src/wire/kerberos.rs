@@ -559,7 +559,7 @@ fn parse_kdc_rep(fields: Children<'_>) -> Result<AsRep, KerberosError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     // Captured from tests/servers/ensure.sh kdc (MIT krb5kdc/kadmind 1.20.1, realm

@@ -173,7 +173,7 @@ pub fn put_timestamp(out: &mut Vec<u8>, ts: u64) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Our request as sent (transmit timestamp 220768f6b0c9b93e) and chronyd 4.3's
