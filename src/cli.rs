@@ -656,6 +656,16 @@ fn validate(a: Args, command_line: String) -> Result<Config, Error> {
         };
         return Err(Error::Usage(format!("--dns-name: {detail}: give a name such as localhost")));
     }
+    // A realm goes into GeneralStrings as is: printable ASCII, and short enough for
+    // a kpasswd frame's 16-bit length.
+    if let Some(r) = &a.realm
+        && (r.is_empty() || r.len() > 255 || !r.bytes().all(|b| b.is_ascii_graphic()))
+    {
+        return Err(Error::Usage(format!(
+            "--realm: '{}' is not a Kerberos realm: give one such as CORP.EXAMPLE",
+            clip(r)
+        )));
+    }
     if a.json && a.jsonl {
         return Err(Error::Usage("--json and --jsonl are alternatives: give one of them".into()));
     }

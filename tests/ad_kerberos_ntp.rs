@@ -303,3 +303,115 @@ fn tshark_dissects_our_requests() {
     assert_eq!(count(bad), 0, "malformed packets in {pcap_s}");
     let _ = std::fs::remove_file(&pcap);
 }
+
+// ---- plain tier: loopback responders (no root) ----
+
+/// MIT krb5kdc's KRB-ERROR for krbtgt/PQKDC.TEST@PQKDC.TEST, captured on 2026-12-01
+/// (fuzz/seeds/kerberos_reply/real-mit-krb5kdc-udp88-as-error.bin): its stime is
+/// old by now, so the clock skew against this machine is far beyond 5 minutes.
+const MIT_AS_ERROR_HEX: &str = "7e8199308196a003020105a10302011ea411180f32303236313230313034313732305aa50502030e5a05a603020106a70c1b0a50514b44432e54455354a81a3018a003020101a111300f1b0d706f72747172792d70726f6265a90c1b0a50514b44432e54455354aa1f301da003020102a11630141b066b72627467741b0a50514b44432e54455354ab121b10434c49454e545f4e4f545f464f554e44";
+
+fn unhex(h: &str) -> Vec<u8> {
+    (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap()).collect()
+}
+
+/// A UDP responder on 127.0.0.1 that ignores empty datagrams (the probe) and answers
+/// each other one with `reply(request)`, until the test ends (bounded waits).
+fn responder(reply: impl Fn(&[u8]) -> Vec<u8> + Send + 'static) -> u16 {
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+    let port = sock.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 2048];
+        while let Ok((n, from)) = sock.recv_from(&mut buf) {
+            if n > 0 {
+                let _ = sock.send_to(&reply(&buf[..n]), from);
+            }
+        }
+    });
+    port
+}
+
+/// A services file naming `port` as `name`/udp, so the query runs on that port.
+fn services(name: &str, port: u16) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("portqry-svc-{name}-{}-{port}", std::process::id()));
+    std::fs::write(&path, format!("{name} {port}/udp\n")).unwrap();
+    path
+}
+
+/// The whole path on loopback: a KRB-ERROR for our realm and service is the
+/// Kerberos answer, its old stime flagged as a skew beyond 5 minutes; the same
+/// reply to a request for another realm is not ours (but the port answered).
+#[test]
+fn kerberos_loopback_skew_and_foreign_realm() {
+    let port = responder(|_| unhex(MIT_AS_ERROR_HEX));
+    let svc = services("kerberos", port);
+    let p = port.to_string();
+    let base = ["-n", "127.0.0.1", "-nr", "-e", &p, "-p", "udp", "--services", svc.to_str().unwrap()];
+    let (code, out) = portqry(&[&base[..], &["--realm", "PQKDC.TEST"]].concat());
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&format!("Sending Kerberos query to UDP port {p}...\n\nKerberos error 6 (KDC_ERR_C_PRINCIPAL_UNKNOWN)\nRealm: PQKDC.TEST (asked PQKDC.TEST, from --realm)\n")), "{out}");
+    assert!(out.contains("Server time: 2026-12-01 04:17:20.940549 UTC\n"), "{out}");
+    assert!(out.contains("(server minus this machine) - more than Kerberos' 5-minute tolerance\n"), "{out}");
+    assert!(out.contains(&format!("UDP port {p} is LISTENING")), "{out}");
+    let (code, out) = portqry(&[&base[..], &["--realm", "CORP.EXAMPLE"]].concat());
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("The reply did not parse as Kerberos: a KRB-ERROR for krbtgt/PQKDC.TEST@PQKDC.TEST, not for our krbtgt/CORP.EXAMPLE@CORP.EXAMPLE; reply was 156 byte(s): 7e 81 99"), "{out}");
+    let _ = std::fs::remove_file(&svc);
+}
+
+/// NTP on loopback: a reply echoing our transmit timestamp is read (offset near
+/// zero: the responder stamps its own clock); a Kiss-o'-Death is shown as one; a
+/// reply with another origin timestamp is not ours.
+#[test]
+fn ntp_loopback_answer_kiss_and_foreign() {
+    fn server(req: &[u8], stratum: u8, refid: [u8; 4], echo: bool) -> Vec<u8> {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+        let ts =
+            ((now.as_secs() + 2_208_988_800) << 32) | ((u64::from(now.subsec_nanos()) << 32) / 1_000_000_000);
+        let mut r = vec![0u8; 48];
+        r[0] = 0x24; // LI 0, version 4, mode 4
+        r[1] = stratum;
+        r[12..16].copy_from_slice(&refid);
+        if echo {
+            r[24..32].copy_from_slice(&req[40..48]);
+        }
+        r[32..40].copy_from_slice(&ts.to_be_bytes());
+        r[40..48].copy_from_slice(&ts.to_be_bytes());
+        r
+    }
+    for (stratum, refid, echo) in
+        [(2u8, [192, 0, 2, 7], true), (0, *b"RATE", true), (2, [192, 0, 2, 7], false)]
+    {
+        let port = responder(move |req| server(req, stratum, refid, echo));
+        let svc = services("ntp", port);
+        let p = port.to_string();
+        let (code, out) =
+            portqry(&["-n", "127.0.0.1", "-nr", "-e", &p, "-p", "udp", "--services", svc.to_str().unwrap()]);
+        let _ = std::fs::remove_file(&svc);
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains(&format!("UDP port {p} is LISTENING")), "{out}");
+        match (stratum, echo) {
+            (2, true) => {
+                assert!(out.contains("NTP version 4 server, stratum 2 (secondary)\nReference ID: 192.0.2.7\n"), "{out}");
+                let offset = numbers_after(&out, "Offset: ");
+                assert!(offset.len() == 1 && offset[0].abs() < 0.05, "{offset:?}\n{out}");
+            }
+            (0, _) => {
+                assert!(out.contains("Kiss-o'-Death: RATE (the server refuses to serve us"), "{out}");
+                assert!(!out.contains("Offset:"), "{out}");
+            }
+            _ => assert!(out.contains("The reply did not parse as NTP: not a reply to our request (origin timestamp 0000000000000000, we sent "), "{out}"),
+        }
+    }
+}
+
+/// `--realm` takes a realm, not any text.
+#[test]
+fn realm_option_is_checked() {
+    for bad in ["", "A B", "CORP\tEXAMPLE"] {
+        let (code, out) = portqry(&["-n", "127.0.0.1", "-e", "88", "--realm", bad]);
+        assert_eq!(code, 64, "{out}");
+        assert!(out.contains("--realm: '") && out.contains("is not a Kerberos realm"), "{out}");
+    }
+}

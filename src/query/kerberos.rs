@@ -197,7 +197,10 @@ impl KrbAnswer {
         let service = asked.service.join("/");
         match m {
             Message::Error(e) => {
-                let realm_ok = e.realm.eq_ignore_ascii_case(&asked.realm) || e.error_code == 68;
+                // A kpasswd server names its own realm whatever the (fake) ticket said:
+                // there the kpasswd framing and kadmin/changepw are the proof.
+                let realm_ok =
+                    e.realm.eq_ignore_ascii_case(&asked.realm) || e.error_code == 68 || ap_rep_len.is_some();
                 if !same_name(&e.sname, &asked.service) || !realm_ok {
                     return Err(format!(
                         "a KRB-ERROR for {}@{}, not for our {service}@{}",
@@ -238,10 +241,17 @@ impl KrbAnswer {
                     a.kpasswd_result_text = Some(clean(&text)).filter(|t| !t.is_empty());
                 }
                 let wrap = if ap_rep_len.is_some() { " in a kpasswd reply" } else { "" };
-                a.proof = format!(
-                    "a KRB-ERROR{wrap} naming the realm and service we asked for ({service}@{}){framing}",
-                    asked.realm
-                );
+                a.proof = if e.realm.eq_ignore_ascii_case(&asked.realm) {
+                    format!(
+                        "a KRB-ERROR{wrap} naming the realm and service we asked for ({service}@{}){framing}",
+                        asked.realm
+                    )
+                } else {
+                    format!(
+                        "a KRB-ERROR{wrap} naming the service we asked for ({service}), from realm {}{framing}",
+                        a.realm
+                    )
+                };
             }
             Message::AsRep(r) => {
                 if ap_rep_len.is_some() || !same_name(&r.cname, &[CLIENT.to_string()]) {
@@ -362,5 +372,15 @@ mod tests {
         assert_eq!(a.kpasswd_result_text.as_deref(), Some("gensec_update failed - NT_STATUS_LOGON_FAILURE"));
         assert!(a.proof().unwrap().contains("in a kpasswd reply"), "{:?}", a.proof());
         assert!(a.proof().unwrap().contains("TCP record"), "{:?}", a.proof());
+        // Asked with a placeholder realm, Samba's kpasswd names its own: still ours.
+        let r = krb::parse_kpasswd_reply(&SAMBA_KPASSWD_REPLY).unwrap();
+        let a =
+            KrbAnswer::build(&asked("PORTQRY.INVALID", &["kadmin", "changepw"]), r.message, Some(0), false)
+                .unwrap();
+        assert_eq!(a.realm, "PORTQRY.TEST");
+        assert_eq!(
+            a.proof().unwrap(),
+            "a KRB-ERROR in a kpasswd reply naming the service we asked for (kadmin/changepw), from realm PORTQRY.TEST"
+        );
     }
 }
