@@ -325,6 +325,61 @@ mod tests {
         assert_eq!(realm_from_name("dc1."), None);
     }
 
+    #[test]
+    fn realm_comes_from_the_option_then_the_name() {
+        let target = |input: &str| crate::target::Target {
+            input: input.into(),
+            addr: std::net::Ipv4Addr::LOCALHOST.into(),
+            scope_id: 0,
+        };
+        let realm = |opt: Option<&str>, input: &str| {
+            let opts = super::super::Options { realm: opt.map(String::from), ..Default::default() };
+            let t = target(input);
+            let ctx = Ctx { opts: &opts, target: &t, port: 88, transport: Transport::Udp };
+            realm_for(&ctx)
+        };
+        assert_eq!(realm(Some("corp.example"), "dc1.other.test"), ("CORP.EXAMPLE".into(), "--realm"));
+        assert_eq!(realm(None, "dc1.other.test"), ("OTHER.TEST".into(), "the target's DNS name"));
+        assert_eq!(realm(None, "127.0.0.1"), (PLACEHOLDER_REALM.into(), "a placeholder: give --realm"));
+        // The AS-REQ asks for krbtgt/REALM@REALM in that realm.
+        let opts = super::super::Options::default();
+        let t = target("dc1.corp.example");
+        let ctx = Ctx { opts: &opts, target: &t, port: 88, transport: Transport::Tcp };
+        let req = Kerberos.request(&ctx, true);
+        assert_eq!(Kerberos.framed_len(&req.bytes), Some(req.bytes.len()));
+        let msg = krb::untcp(&req.bytes).unwrap();
+        assert_eq!(
+            msg,
+            krb::emit_as_req("CORP.EXAMPLE", CLIENT, &["krbtgt", "CORP.EXAMPLE"], req.token as u32)
+        );
+        assert!(req.token > 0 && req.token <= 0x7fff_ffff);
+    }
+
+    #[test]
+    fn wrong_realm_may_name_another_realm() {
+        let e = krb::KrbError {
+            stime: "20261201041720Z".into(),
+            stime_unix: 1_796_098_640,
+            error_code: 68,
+            realm: "CORP.EXAMPLE".into(),
+            sname: krb::PrincipalName::new(2, &["krbtgt", "PORTQRY.INVALID"]),
+            ..Default::default()
+        };
+        let a = KrbAnswer::build(
+            &asked("PORTQRY.INVALID", &["krbtgt", "PORTQRY.INVALID"]),
+            Message::Error(e),
+            None,
+            false,
+        )
+        .unwrap();
+        assert_eq!(a.error_name, Some("KDC_ERR_WRONG_REALM"));
+        assert_eq!(a.realm, "CORP.EXAMPLE");
+        assert!(a.proof().unwrap().ends_with("from realm CORP.EXAMPLE"), "{:?}", a.proof());
+        // An AS-REP for someone else, or any other message, is not ours.
+        let other = Message::Other(krb::AP_REP);
+        assert!(KrbAnswer::build(&asked("R", &["krbtgt", "R"]), other, None, false).is_err());
+    }
+
     fn asked(realm: &str, service: &[&str]) -> Asked {
         Asked {
             realm: realm.into(),
