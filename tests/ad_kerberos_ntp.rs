@@ -415,3 +415,62 @@ fn realm_option_is_checked() {
         assert!(out.contains("--realm: '") && out.contains("is not a Kerberos realm"), "{out}");
     }
 }
+
+/// Kerberos over TCP on loopback: a record split across two writes is read whole
+/// (the 4-byte length says when); a length with the reserved bit set is refused,
+/// the port LISTENING all the same.
+#[test]
+fn kerberos_tcp_records_on_loopback() {
+    use std::io::{Read, Write};
+    for reserved in [false, true] {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            // Answer the first connection that sends a request (bounded: a few connections).
+            for conn in listener.incoming().take(4) {
+                let Ok(mut c) = conn else { continue };
+                c.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+                let mut buf = [0u8; 4096];
+                match c.read(&mut buf) {
+                    Ok(n) if n > 0 => {}
+                    _ => continue,
+                }
+                let body = unhex(MIT_AS_ERROR_HEX);
+                let mut rec =
+                    (body.len() as u32 | if reserved { 0x8000_0000 } else { 0 }).to_be_bytes().to_vec();
+                rec.extend_from_slice(&body);
+                let _ = c.write_all(&rec[..10]);
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                let _ = c.write_all(&rec[10..]);
+                return;
+            }
+        });
+        let path = std::env::temp_dir().join(format!("portqry-svc-krbtcp-{}-{port}", std::process::id()));
+        std::fs::write(&path, format!("kerberos {port}/tcp\n")).unwrap();
+        let p = port.to_string();
+        let (code, out) = portqry(&[
+            "-n",
+            "127.0.0.1",
+            "-nr",
+            "-e",
+            &p,
+            "-p",
+            "tcp",
+            "--realm",
+            "PQKDC.TEST",
+            "--services",
+            path.to_str().unwrap(),
+        ]);
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(code, 0, "{out}");
+        assert!(out.contains(&format!("TCP port {p} (kerberos service): LISTENING")), "{out}");
+        if reserved {
+            assert!(out.contains("The reply did not parse as Kerberos: TCP record length 0x8000009c has the reserved bit set; reply was 4 byte(s): 80 00 00 9c"), "{out}");
+        } else {
+            assert!(
+                out.contains("Kerberos error 6 (KDC_ERR_C_PRINCIPAL_UNKNOWN)\nRealm: PQKDC.TEST"),
+                "{out}"
+            );
+        }
+    }
+}
