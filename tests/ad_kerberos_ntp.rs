@@ -182,6 +182,15 @@ fn kpasswd_mit_and_samba() {
         // MIT's kpasswd errors carry whole seconds (susec 0): within a couple of seconds.
         let skews = numbers_after(&out, "Clock skew: ");
         assert!(skews.len() == 2 && skews.iter().all(|s| s.abs() < 2.0), "{skews:?}\n{out}");
+        // Without --realm (an address gives none): the server names its own realm.
+        let (code, out) = portqry(&["-n", &ip, "-nr", "-e", "464", "-p", "udp"]);
+        assert_eq!(code, 0, "{out}");
+        assert!(
+            out.contains(&format!(
+                "Realm: {realm} (asked PORTQRY.INVALID, from a placeholder: give --realm)\n"
+            )),
+            "{out}"
+        );
     }
 }
 
