@@ -375,7 +375,19 @@ mod tests {
         assert_eq!(a.error_name, Some("KDC_ERR_WRONG_REALM"));
         assert_eq!(a.realm, "CORP.EXAMPLE");
         assert!(a.proof().unwrap().ends_with("from realm CORP.EXAMPLE"), "{:?}", a.proof());
-        // An AS-REP for someone else, or any other message, is not ours.
+        // MIT's AS-REP for our client (had it existed) is ours, for anyone else not.
+        let rep = || krb::parse_message(&crate::wire::kerberos::tests::MIT_AS_REP).unwrap();
+        let a =
+            KrbAnswer::build(&asked("PQKDC.TEST", &["krbtgt", "PQKDC.TEST"]), rep(), None, false).unwrap();
+        assert_eq!((a.message, a.error_code, a.server_name.as_str()), ("AS-REP", None, "krbtgt/PQKDC.TEST"));
+        assert_eq!(
+            a.block()[0],
+            Line::Plain("AS-REP (a ticket was issued without pre-authentication)".into())
+        );
+        assert!(
+            KrbAnswer::build(&asked("PQKDC.TEST", &["krbtgt", "PQKDC.TEST"]), rep(), Some(0), false).is_err()
+        );
+        // Any other message is not ours.
         let other = Message::Other(krb::AP_REP);
         assert!(KrbAnswer::build(&asked("R", &["krbtgt", "R"]), other, None, false).is_err());
     }
