@@ -370,12 +370,14 @@ fn kerberos_loopback_skew_and_foreign_realm() {
 }
 
 /// NTP on loopback: a reply echoing our transmit timestamp is read (offset near
-/// zero: the responder stamps its own clock); a Kiss-o'-Death is shown as one; a
+/// zero: the responder stamps this machine's clock; +10 s when it runs ahead); a Kiss-o'-Death is shown as one; a
 /// reply with another origin timestamp is not ours.
 #[test]
 fn ntp_loopback_answer_kiss_and_foreign() {
     fn server(req: &[u8], stratum: u8, refid: [u8; 4], echo: bool) -> Vec<u8> {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap();
+        // The stratum-3 server's clock runs 10 s ahead.
+        let ahead = std::time::Duration::from_secs(if stratum == 3 { 10 } else { 0 });
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap() + ahead;
         let ts =
             ((now.as_secs() + 2_208_988_800) << 32) | ((u64::from(now.subsec_nanos()) << 32) / 1_000_000_000);
         let mut r = vec![0u8; 48];
@@ -405,6 +407,10 @@ fn ntp_loopback_answer_kiss_and_foreign() {
                 assert!(out.contains("NTP version 4 server, stratum 2 (secondary)\nReference ID: 192.0.2.7\n"), "{out}");
                 let offset = numbers_after(&out, "Offset: ");
                 assert!(offset.len() == 1 && offset[0].abs() < 0.05, "{offset:?}\n{out}");
+            }
+            (3, _) => {
+                let offset = numbers_after(&out, "Offset: ");
+                assert!(offset.len() == 1 && (offset[0] - 10.0).abs() < 0.05, "{offset:?}\n{out}");
             }
             (0, _) => {
                 assert!(out.contains("Kiss-o'-Death: RATE (the server refuses to serve us"), "{out}");
