@@ -370,8 +370,8 @@ fn kerberos_loopback_skew_and_foreign_realm() {
 }
 
 /// NTP on loopback: a reply echoing our transmit timestamp is read (offset near
-/// zero: the responder stamps this machine's clock; +10 s when it runs ahead); a Kiss-o'-Death is shown as one; a
-/// reply with another origin timestamp is not ours.
+/// zero: the responder stamps this machine's clock; +10 s when it runs ahead); a
+/// Kiss-o'-Death is shown as one; a reply with another origin timestamp is not ours.
 #[test]
 fn ntp_loopback_answer_kiss_and_foreign() {
     fn server(req: &[u8], stratum: u8, refid: [u8; 4], echo: bool) -> Vec<u8> {
