@@ -86,8 +86,8 @@ impl Query for Kerberos {
         let tcp = ctx.transport == Transport::Tcp;
         let msg = if tcp { krb::untcp(reply).map_err(|e| e.to_string())? } else { reply };
         let m = krb::parse_message(msg).map_err(|e| e.to_string())?;
-        let asked =
-            Asked { realm, source, service: vec!["krbtgt".into(), realm_for(ctx).0], nonce: req.token };
+        let service = vec!["krbtgt".into(), realm.clone()];
+        let asked = Asked { realm, source, service, nonce: req.token };
         KrbAnswer::build(&asked, m, None, tcp).map(|a| Arc::new(a) as Arc<dyn Answer>)
     }
 }
