@@ -67,14 +67,14 @@ fn domains_and_trusts_against_samba_dc() {
         ("TCP", 53, "domain", L),
         ("UDP", 53, "domain", L), // DNS query answered
         ("TCP", 88, "kerberos", L),
-        ("UDP", 88, "kerberos", LF), // served, silent to the empty datagram, no Kerberos query
+        ("UDP", 88, "kerberos", L), // KRB-ERROR to our AS-REQ
         ("TCP", 445, "microsoft-ds", L),
         ("UDP", 137, "netbios-ns", L),   // NBSTAT answered
         ("UDP", 138, "netbios-dgm", LF), // served; the datagram service never replies
         ("TCP", 139, "netbios-ssn", L),
         ("TCP", 42, "nameserver", NL),
         ("TCP", 464, "kpasswd", L),
-        ("UDP", 464, "kpasswd", LF), // served, silent to the empty datagram, no kpasswd query
+        ("UDP", 464, "kpasswd", L), // kpasswd reply with a KRB-ERROR
         ("UDP", 123, "ntp", NL),
         ("TCP", 9389, "adws", NL),
     ];

@@ -16,9 +16,11 @@ pub mod dns;
 pub mod epm;
 pub mod exchange;
 pub mod ike;
+pub mod kerberos;
 pub mod l2tp;
 pub mod ldap;
 pub mod netbios;
+pub mod ntp;
 pub mod rdp;
 pub mod smb;
 pub mod snmp;
@@ -55,6 +57,8 @@ pub struct Options {
     /// The run is a `-r` range: PortQry skips the endpoint-mapper dump then.
     pub range: bool,
     pub verbose: bool,
+    /// `--realm`: the Kerberos realm the Kerberos and kpasswd queries ask about.
+    pub realm: Option<String>,
 }
 
 /// One query's context: the options, the target, the port.
@@ -241,6 +245,9 @@ pub static REGISTRY: &[&dyn Query] = &[
     &ike::Ike,
     &smb::Smb,
     &rdp::Rdp,
+    &kerberos::Kerberos,
+    &kerberos::Kpasswd,
+    &ntp::Ntp,
 ];
 
 /// The query for a port: by its services-file name, else by well-known port.

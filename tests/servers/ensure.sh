@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ensure.sh SERVICE: make sure SERVICE (dns|ldap|nmbd|dc|snmp|tftp|l2tp|ftp|mail|ike|smb|rdp) runs in its own network
+# ensure.sh SERVICE: make sure SERVICE (dns|ldap|nmbd|dc|snmp|tftp|l2tp|ftp|mail|ike|smb|rdp|kdc|ntp) runs in its own network
 # namespace and answers; print its IPv4 target address (only that) on stdout.
 # Idempotent and safe to call concurrently (per-service lock). Run as root.
 set -euo pipefail
@@ -8,7 +8,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$HERE/lib.sh"
 
-[[ $# -eq 1 ]] || die "usage: ensure.sh dns|ldap|nmbd|dc|snmp|tftp|l2tp|ftp|mail|ike|smb|rdp"
+[[ $# -eq 1 ]] || die "usage: ensure.sh dns|ldap|nmbd|dc|snmp|tftp|l2tp|ftp|mail|ike|smb|rdp|kdc|ntp"
 [[ $(id -u) -eq 0 ]] || die "must run as root"
 SVC=$1
 svc_vars "$SVC"
@@ -663,6 +663,91 @@ EOF
   done
 }
 
+# ---------------------------------------------------------------- kdc
+# An MIT KDC (krb5kdc, 88) and kadmind (kpasswd, 464) for realm PQKDC.TEST, apart
+# from the Samba DC's PORTQRY.TEST: a second implementation for the Kerberos query.
+KDC_REALM=PQKDC.TEST
+
+kdc_env() {
+  env KRB5_CONFIG="$STATE/krb5.conf" KRB5_KDC_PROFILE="$STATE/kdc.conf" "$@"
+}
+
+check_kdc() {
+  # kinit for a principal that does not exist: the KDC's own "not found" (no password asked).
+  local out
+  out=$(kdc_env kinit portqry-ensure-check </dev/null 2>&1) || true
+  [[ $out == *"not found in Kerberos database"* ]] &&
+    ip netns exec "$NS" ss -Hunl "sport = :464" | grep -q ":464" &&
+    ip netns exec "$NS" ss -Htnl "sport = :464" | grep -q ":464"
+}
+
+start_kdc() {
+  netns_create 127.0.0.1 "$ADDR4	kdc1.pqkdc.test kdc1"
+  mkdir -p "$STATE/pids" "$STATE/db"
+  cat >"$STATE/krb5.conf" <<EOF
+# portqry test MIT KDC: client side (kinit, kdb5_util)
+[libdefaults]
+  default_realm = $KDC_REALM
+  dns_lookup_kdc = false
+  dns_lookup_realm = false
+[realms]
+  $KDC_REALM = {
+    kdc = $ADDR4
+    admin_server = $ADDR4
+    kpasswd_server = $ADDR4
+  }
+EOF
+  cat >"$STATE/kdc.conf" <<EOF
+# portqry test MIT KDC (krb5kdc, kadmind)
+[kdcdefaults]
+  kdc_listen = $ADDR4:88
+  kdc_tcp_listen = $ADDR4:88
+[realms]
+  $KDC_REALM = {
+    database_name = $STATE/db/principal
+    key_stash_file = $STATE/db/stash
+    acl_file = $STATE/kadm5.acl
+    kadmind_listen = $ADDR4:749
+    kpasswd_listen = $ADDR4:464
+    max_life = 10h 0m 0s
+  }
+[logging]
+  kdc = FILE:$STATE/krb5kdc.log
+  admin_server = FILE:$STATE/kadmind.log
+EOF
+  : >"$STATE/kadm5.acl"
+  kdc_env kdb5_util create -s -r "$KDC_REALM" -P portqry-test-master </dev/null \
+    >>"$STATE/start.log" 2>&1 || fail "kdb5_util create failed"
+  ip netns exec "$NS" env KRB5_CONFIG="$STATE/krb5.conf" KRB5_KDC_PROFILE="$STATE/kdc.conf" \
+    krb5kdc -P "$STATE/pids/krb5kdc.pid" </dev/null >>"$STATE/start.log" 2>&1 9>&-
+  ip netns exec "$NS" env KRB5_CONFIG="$STATE/krb5.conf" KRB5_KDC_PROFILE="$STATE/kdc.conf" \
+    kadmind -P "$STATE/pids/kadmind.pid" </dev/null >>"$STATE/start.log" 2>&1 9>&-
+}
+
+# ---------------------------------------------------------------- ntp
+check_ntp() {
+  # sntp asks once and prints the stratum ("s10": our "local stratum 10").
+  timeout 5 sntp -t 2 "$ADDR4" 2>/dev/null | grep -q " s10 "
+}
+
+start_ntp() {
+  netns_create 127.0.0.1 "$ADDR4	pq-ntp.portqry.test pq-ntp"
+  mkdir -p "$STATE/pids" "$STATE/lib"
+  # A server from its local clock only (no sources); -x: never touch the clock.
+  cat >"$STATE/chrony.conf" <<EOF
+# portqry test NTP server (chronyd -x -f)
+bindaddress $ADDR4
+port 123
+local stratum 10
+allow all
+cmdport 0
+pidfile $STATE/pids/chronyd.pid
+driftfile $STATE/lib/drift
+logdir $STATE
+EOF
+  ip netns exec "$NS" chronyd -x -f "$STATE/chrony.conf" </dev/null >>"$STATE/start.log" 2>&1 9>&-
+}
+
 # ---------------------------------------------------------------- common
 fail() {
   echo "ensure.sh $SVC: $*" >&2
@@ -689,6 +774,8 @@ case $SVC in
   ike) need swanctl ss ;;
   smb) need smbd smbclient ;;
   rdp) need xrdp openssl python3 ;;
+  kdc) need krb5kdc kadmind kdb5_util kinit ss ;;
+  ntp) need chronyd sntp ;;
 esac
 case $SVC in
   dc) WAIT=120 ;;

@@ -12,6 +12,7 @@ PKGS=(
   strongswan-charon strongswan-swanctl
   tmux
   xrdp
+  krb5-kdc krb5-admin-server chrony sntp
 )
 
 if [[ $(id -u) -ne 0 ]]; then
