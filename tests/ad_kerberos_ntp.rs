@@ -7,37 +7,17 @@
 
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
+#[path = "support/servers.rs"]
+mod servers;
+use servers::{ensure, sh_env};
 
 /// One test at a time: they share the fixtures' firewalls.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-fn sh(cmd: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let o = Command::new(cmd[0])
-        .args(&cmd[1..])
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn ensure(service: &str) -> String {
-    // SAFETY: geteuid has no preconditions.
-    assert_eq!(unsafe { libc::geteuid() }, 0, "real-server tests need root: run them through .ci/run");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/servers/ensure.sh");
-    let (code, out, err) = sh(&["bash", script, service], &[]);
-    assert_eq!(code, 0, "ensure.sh {service} failed:\n{out}\n{err}");
-    out.trim().to_string()
-}
-
 fn portqry(args: &[&str]) -> (i32, String) {
     let mut cmd = vec![env!("CARGO_BIN_EXE_portqry")];
     cmd.extend_from_slice(args);
-    let (code, out, err) = sh(&cmd, &[]);
+    let (code, out, err) = sh_env(&cmd, &[]);
     (code, format!("{out}{err}"))
 }
 
@@ -45,7 +25,7 @@ fn portqry(args: &[&str]) -> (i32, String) {
 fn ipt(ns: &str, args: &[&str]) {
     let mut cmd = vec!["ip", "netns", "exec", ns, "iptables"];
     cmd.extend_from_slice(args);
-    let (code, _, err) = sh(&cmd, &[]);
+    let (code, _, err) = sh_env(&cmd, &[]);
     assert_eq!(code, 0, "{cmd:?}: {err}");
 }
 
@@ -62,7 +42,7 @@ const KDC_KRB5_CONF: &str = "/run/portqry-test/kdc/krb5.conf";
 
 /// kinit for `principal` with `conf`; its message names the KDC's error.
 fn kinit(conf: &str, principal: &str) -> String {
-    let (code, out, err) = sh(&["kinit", principal], &[("KRB5_CONFIG", conf), ("KRB5CCNAME", "MEMORY:")]);
+    let (code, out, err) = sh_env(&["kinit", principal], &[("KRB5_CONFIG", conf), ("KRB5CCNAME", "MEMORY:")]);
     assert_ne!(code, 0, "kinit succeeded?\n{out}{err}");
     format!("{out}{err}")
 }
@@ -240,7 +220,7 @@ fn ntp_chrony_matches_sntp() {
     let delay: f64 =
         out.split("round-trip delay ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
     assert!((0.0..0.5).contains(&delay), "{delay}");
-    let (code, s, e) = sh(&["sntp", "-t", "2", &ip], &[]);
+    let (code, s, e) = sh_env(&["sntp", "-t", "2", &ip], &[]);
     assert_eq!(code, 0, "{s}{e}");
     assert!(s.contains(&format!("{ip} s10 no-leap")), "sntp: {s}");
     // JSON.
@@ -289,7 +269,7 @@ fn tshark_dissects_our_requests() {
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
     let _ = child.wait();
     let count = |filter: &str| {
-        let (_, o, e) = sh(&["tshark", "-r", &pcap_s, "-Y", filter], &[]);
+        let (_, o, e) = sh_env(&["tshark", "-r", &pcap_s, "-Y", filter], &[]);
         assert!(!e.contains("isn't a valid display filter"), "{filter}: {e}");
         o.lines().count()
     };

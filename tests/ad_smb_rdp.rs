@@ -12,35 +12,12 @@ mod json_shape;
 
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
+#[path = "support/servers.rs"]
+mod servers;
+use servers::{Capture, ensure, sh};
 
 /// One test at a time: they share the fixtures (and iptables rules in them).
 static SERIAL: Mutex<()> = Mutex::new(());
-
-fn root() {
-    // SAFETY: geteuid has no preconditions.
-    assert_eq!(unsafe { libc::geteuid() }, 0, "real-server tests need root: run them through .ci/run");
-}
-
-fn sh(cmd: &[&str]) -> (i32, String, String) {
-    let o = Command::new(cmd[0])
-        .args(&cmd[1..])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn ensure(service: &str) -> String {
-    root();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/servers/ensure.sh");
-    let (code, out, err) = sh(&["bash", script, service]);
-    assert_eq!(code, 0, "ensure.sh {service} failed:\n{out}\n{err}");
-    out.trim().to_string()
-}
 
 fn portqry(args: &[&str]) -> (i32, String) {
     let mut cmd = vec![env!("CARGO_BIN_EXE_portqry")];
@@ -340,83 +317,11 @@ fn tshark_dissects_smb_negotiate_and_rdp_request() {
         ),
         ("pqh-rdp", &rdp, "3389", "rdp.neg_type == 0x01", "rdp.neg_type == 0x02"),
     ] {
-        let cap = Capture::start(iface, ip, port);
+        let cap = Capture::start(iface, &format!("host {ip} and tcp port {port}"), &format!("smbrdp-{port}"));
         let (code, out) = portqry(&["-n", ip, "-nr", "-e", port]);
         assert_eq!(code, 0, "{out}");
         let count = cap.stop();
         assert_eq!(count(ours), 1, "our request not dissected as such on {port}");
         assert_eq!(count(theirs), 1, "the server's reply not dissected as such on {port}");
-    }
-}
-
-/// A tshark capture of one fixture's link, to a pcap in the temp directory.
-struct Capture {
-    child: std::process::Child,
-    pcap: std::path::PathBuf,
-}
-
-impl Capture {
-    /// Start capturing traffic to and from `ip`:`port` on `iface`; returns once tshark captures.
-    fn start(iface: &str, ip: &str, port: &str) -> Capture {
-        use std::io::Read;
-        let pcap = std::env::temp_dir().join(format!("portqry-smbrdp-{port}-{}.pcap", std::process::id()));
-        let mut child = Command::new("tshark")
-            .args([
-                "-q",
-                "-i",
-                iface,
-                "-w",
-                pcap.to_str().unwrap(),
-                "-f",
-                &format!("host {ip} and tcp port {port}"),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("tshark");
-        let mut err = child.stderr.take().unwrap();
-        let mut seen = String::new();
-        let mut b = [0u8; 256];
-        for _ in 0..100 {
-            let n = err.read(&mut b).unwrap_or(0);
-            if n == 0 {
-                break;
-            }
-            seen.push_str(&String::from_utf8_lossy(&b[..n]));
-            if seen.contains("Capture started") {
-                break;
-            }
-        }
-        assert!(seen.contains("Capture started"), "tshark did not start: {seen}");
-        std::thread::spawn(move || {
-            let mut sink = Vec::new();
-            let _ = err.read_to_end(&mut sink);
-        });
-        // "Capture started" is printed just before the capture loop runs.
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        Capture { child, pcap }
-    }
-
-    /// Stop, check that frames were captured and none is malformed, and return a
-    /// counter of frames matching a display filter.
-    fn stop(mut self) -> impl Fn(&str) -> usize {
-        std::thread::sleep(std::time::Duration::from_millis(500));
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
-        let _ = self.child.wait();
-        let pcap_s = self.pcap.to_str().unwrap().to_string();
-        let count = move |filter: &str| {
-            let (_, o, e) = sh(&["tshark", "-r", &pcap_s, "-Y", filter]);
-            assert!(!e.contains("isn't a valid display filter"), "{filter}: {e}");
-            o.lines().count()
-        };
-        let pcap_s = self.pcap.display();
-        assert!(count("frame") > 0, "nothing captured in {pcap_s}");
-        assert_eq!(
-            count("_ws.malformed || _ws.expert.severity == error"),
-            0,
-            "malformed packets in {pcap_s}"
-        );
-        count
     }
 }
