@@ -6,12 +6,14 @@
 //! and the state decision table; every OS call in [`platform`]) →
 //! [`query`] (one file per protocol conversation, one registry: DNS, NetBIOS,
 //! LDAP, SNMP, RPC…) over [`wire`] (pure bytes) → [`report`] (PortQry's text,
-//! the log, JSON). [`cancel`] is the
-//! one stop flag every wait checks.
+//! the log, JSON). [`cancel`] is the one stop flag every wait checks.
+//! [`interactive`] is PortQry's `-i` prompt, running each query through
+//! [`run::run_with`].
 
 pub mod cancel;
 pub mod cli;
 pub mod error;
+pub mod interactive;
 pub mod local;
 pub mod platform;
 pub mod probe;

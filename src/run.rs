@@ -29,6 +29,32 @@ pub use crate::report::{PortResult, aggregate_exit};
 /// and folded into the exit code, so the other targets still run; errors that
 /// stop everything (log file, services file, local sockets) are returned.
 pub fn run(cfg: &Config) -> Result<i32, Error> {
+    let prepared = prepare(cfg)?;
+    let log = match &cfg.log {
+        Some(path) => Some(report::open_log(path, cfg.overwrite, cfg.quiet, &cfg.command_line)?),
+        None => None,
+    };
+    let mut out = Output::new(!cfg.quiet && cfg.format == Format::Text, log);
+    let result = run_prepared(cfg, prepared, &mut out);
+    // A closed or full stdout stopped the run: that is the error to report.
+    let finished = out.finish();
+    let code = result?;
+    finished?;
+    Ok(code)
+}
+
+/// Run the queries `cfg` describes into an [`Output`] the caller opened and
+/// will finish (interactive mode runs every query of a session through here,
+/// into one screen and one log); returns the exit code. A stop request
+/// (Ctrl-C) ends the queries with what was decided and returns its code.
+pub fn run_with(cfg: &Config, out: &mut Output) -> Result<i32, Error> {
+    let prepared = prepare(cfg)?;
+    run_prepared(cfg, prepared, out)
+}
+
+/// What is checked before anything is printed or a log file is opened:
+/// the services file and the targets.
+fn prepare(cfg: &Config) -> Result<(Services, Vec<String>), Error> {
     let services = Services::load(cfg.services.as_deref())?;
     let names = target::expand(&cfg.names, cfg.max_hosts)?;
     // A malformed literal (unknown IPv6 zone) is a command-line error: say so
@@ -36,11 +62,14 @@ pub fn run(cfg: &Config) -> Result<i32, Error> {
     for name in &names {
         target::check_literal(name, cfg.family)?;
     }
-    let log = match &cfg.log {
-        Some(path) => Some(report::open_log(path, cfg.overwrite, cfg.quiet, &cfg.command_line)?),
-        None => None,
-    };
-    let mut out = Output::new(!cfg.quiet && cfg.format == Format::Text, log);
+    Ok((services, names))
+}
+
+fn run_prepared(
+    cfg: &Config,
+    (services, names): (Services, Vec<String>),
+    out: &mut Output,
+) -> Result<i32, Error> {
     let mut json = JsonSink::new(if cfg.quiet { None } else { Some(cfg.format) }, &cfg.command_line);
     #[cfg(unix)]
     let fleet = names.len() > 1;
@@ -50,35 +79,27 @@ pub fn run(cfg: &Config) -> Result<i32, Error> {
     let mut summaries: Vec<(Target, Vec<PortResult>)> = Vec::new();
     let (verdict, error_code, interrupted) = if fleet {
         #[cfg(unix)]
-        match run_fleet(cfg, &services, &names, &mut out, &mut json, &mut summaries) {
-            Ok(r) => r,
-            Err(e) => {
-                let _ = out.finish();
-                return Err(e);
-            }
+        {
+            run_fleet(cfg, &services, &names, out, &mut json, &mut summaries)?
         }
         #[cfg(not(unix))]
         unreachable!()
     } else {
-        match run_one_by_one(cfg, &services, &names, &mut out, &mut json, &mut summaries) {
-            Ok(r) => r,
-            Err(e) => {
-                let _ = out.finish();
-                return Err(e);
-            }
-        }
+        run_one_by_one(cfg, &services, &names, out, &mut json, &mut summaries)?
     };
     if let Some(set) = cfg.set
         && cfg.format == Format::Text
         && !cfg.quiet
     {
-        report::text::summary(set, &summaries, &mut out);
+        report::text::summary(set, &summaries, out);
     }
-    json.finish(&mut out);
-    // A closed or full stdout stopped the run: that is the error to report.
-    out.finish()?;
+    json.finish(out);
     if interrupted {
-        report::error_line("portqry: interrupted: the results above were decided, the rest were not");
+        // Lines held for one write go out before the note on stderr.
+        out.hold(false);
+        if !out.failed() {
+            report::error_line("portqry: interrupted: the results above were decided, the rest were not");
+        }
         return Ok(crate::cancel::exit_code());
     }
     Ok(if error_code != 0 { error_code } else { verdict })

@@ -7,37 +7,13 @@
 #![cfg(target_os = "linux")] // namespaces, iptables and Debian servers
 
 use std::collections::BTreeSet;
-use std::process::{Command, Stdio};
 use std::sync::Mutex;
+#[path = "support/servers.rs"]
+mod servers;
+use servers::{Capture, ensure, sh};
 
 /// One test at a time per server fixture: they share namespaces.
 static SERIAL: Mutex<()> = Mutex::new(());
-
-fn root() {
-    // SAFETY: geteuid has no preconditions.
-    assert_eq!(unsafe { libc::geteuid() }, 0, "real-server tests need root: run them through .ci/run");
-}
-
-fn sh(cmd: &[&str]) -> (i32, String, String) {
-    let o = Command::new(cmd[0])
-        .args(&cmd[1..])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn ensure(service: &str) -> String {
-    root();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/servers/ensure.sh");
-    let (code, out, err) = sh(&["bash", script, service]);
-    assert_eq!(code, 0, "ensure.sh {service} failed:\n{out}\n{err}");
-    out.trim().to_string()
-}
 
 fn portqry(args: &[&str]) -> (i32, String) {
     let mut cmd = vec![env!("CARGO_BIN_EXE_portqry")];
@@ -264,7 +240,7 @@ fn epm_samba_dc_matches_impacket() {
 fn tshark_dissects_our_requests() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let ip = ensure("dc");
-    let cap = Capture::start("pqh-dc", &ip, "dc");
+    let cap = Capture::start("pqh-dc", &format!("host {ip}"), "dc");
     for args in [
         vec!["-e", "53", "-p", "both"],
         vec!["-e", "137", "-p", "udp"],
@@ -282,71 +258,6 @@ fn tshark_dissects_our_requests() {
     assert!(count("ldap.protocolOp == 3") >= 1, "no LDAP searchRequest seen");
     assert!(count("dcerpc.pkt_type == 11") >= 1, "no DCE/RPC bind seen");
     assert!(count("epm.opnum == 2") >= 1, "no ept_lookup seen");
-}
-
-/// A tshark capture of one fixture's link, to a pcap in the temp directory.
-struct Capture {
-    child: std::process::Child,
-    pcap: std::path::PathBuf,
-}
-
-impl Capture {
-    /// Start capturing traffic to and from `ip` on `iface`; returns once tshark captures.
-    fn start(iface: &str, ip: &str, tag: &str) -> Capture {
-        use std::io::Read;
-        let pcap = std::env::temp_dir().join(format!("portqry-{tag}-{}.pcap", std::process::id()));
-        let mut child = Command::new("tshark")
-            .args(["-q", "-i", iface, "-w", pcap.to_str().unwrap(), "-f", &format!("host {ip}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("tshark");
-        // Wait until tshark reports it is capturing (bounded).
-        let mut err = child.stderr.take().unwrap();
-        let mut seen = String::new();
-        let mut b = [0u8; 256];
-        for _ in 0..100 {
-            let n = err.read(&mut b).unwrap_or(0);
-            if n == 0 {
-                break;
-            }
-            seen.push_str(&String::from_utf8_lossy(&b[..n]));
-            if seen.contains("Capture started") {
-                break;
-            }
-        }
-        assert!(seen.contains("Capture started"), "tshark did not start: {seen}");
-        std::thread::spawn(move || {
-            let mut sink = Vec::new();
-            let _ = err.read_to_end(&mut sink);
-        });
-        // "Capture started" is printed just before the capture loop runs.
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        Capture { child, pcap }
-    }
-
-    /// Stop, check that frames were captured and none is malformed, and return a
-    /// counter of frames matching a display filter.
-    fn stop(mut self) -> impl Fn(&str) -> usize {
-        std::thread::sleep(std::time::Duration::from_millis(500));
-        // SAFETY: signalling our own child.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
-        let _ = self.child.wait();
-        let pcap_s = self.pcap.to_str().unwrap().to_string();
-        let count = move |filter: &str| {
-            let (_, o, e) = sh(&["tshark", "-r", &pcap_s, "-Y", filter]);
-            assert!(!e.contains("isn't a valid display filter"), "{filter}: {e}");
-            o.lines().count()
-        };
-        let pcap_s = self.pcap.display();
-        assert!(count("frame") > 0, "nothing captured in {pcap_s}");
-        assert_eq!(
-            count("_ws.malformed || _ws.expert.severity == error"),
-            0,
-            "malformed packets in {pcap_s}"
-        );
-        count
-    }
 }
 
 /// `--jsonl` carries each protocol's parsed answer as structured fields.
@@ -501,7 +412,7 @@ fn snmp_wrong_community_proven_by_v3_report() {
 fn snmp_tshark_dissects_our_requests() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let ip = ensure("snmp");
-    let cap = Capture::start("pqh-snmp", &ip, "snmp");
+    let cap = Capture::start("pqh-snmp", &format!("host {ip}"), "snmp");
     for community in ["!portqry-test!", "!wrong!"] {
         portqry(&["-n", &ip, "-nr", "-e", "161", "-p", "udp", "-cn", community, "--timeout", "300"]);
     }
@@ -675,7 +586,7 @@ fn tftp_rejected_dropped_and_stopped() {
 fn tftp_tshark_dissects_request_and_reply() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let ip = ensure("tftp");
-    let cap = Capture::start("pqh-tftp", &ip, "tftp");
+    let cap = Capture::start("pqh-tftp", &format!("host {ip}"), "tftp");
     let (code, out) = portqry(&["-n", &ip, "-nr", "-e", "69", "-p", "udp"]);
     assert_eq!(code, 0, "{out}");
     let count = cap.stop();
@@ -749,7 +660,7 @@ fn l2tp_xl2tpd_answers_and_tunnel_is_closed() {
 fn l2tp_tshark_dissects_sccrq_and_stopccn() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let ip = ensure("l2tp");
-    let cap = Capture::start("pqh-l2tp", &ip, "l2tp");
+    let cap = Capture::start("pqh-l2tp", &format!("host {ip}"), "l2tp");
     let (code, out) = portqry(&["-n", &ip, "-nr", "-e", "1701", "-p", "udp"]);
     assert_eq!(code, 0, "{out}");
     let count = cap.stop();
@@ -953,7 +864,7 @@ fn banner_closed_ports_and_ranges() {
 fn banner_tshark_dissects_our_commands() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let (ftp, mail) = (ensure("ftp"), ensure("mail"));
-    let cap = Capture::start("pqh-ftp", &ftp, "ftp");
+    let cap = Capture::start("pqh-ftp", &format!("host {ftp}"), "ftp");
     let (code, out) = portqry(&["-n", &ftp, "-nr", "-e", "21"]);
     assert_eq!(code, 0, "{out}");
     let count = cap.stop();
@@ -964,7 +875,7 @@ fn banner_tshark_dissects_our_commands() {
     assert_eq!(count("ftp.request.command == \"QUIT\""), 1, "QUIT");
     assert_eq!(count("ftp.response.code == 221"), 1, "221");
     assert_eq!(count("ftp.request.command == \"PASS\""), 0, "no password");
-    let cap = Capture::start("pqh-mail", &mail, "mail");
+    let cap = Capture::start("pqh-mail", &format!("host {mail}"), "mail");
     let (code, out) = portqry(&["-n", &mail, "-nr", "-o", "25,110,143"]);
     assert_eq!(code, 0, "{out}");
     let count = cap.stop();
@@ -1090,7 +1001,7 @@ fn ike_rejected_and_dropped() {
 fn ike_tshark_dissects_sa_init() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let ip = ensure("ike");
-    let cap = Capture::start("pqh-ike", &ip, "ike");
+    let cap = Capture::start("pqh-ike", &format!("host {ip}"), "ike");
     let (code, out) = portqry(&["-n", &ip, "-nr", "-e", "500", "-p", "udp"]);
     assert_eq!(code, 0, "{out}");
     let count = cap.stop();
@@ -1101,57 +1012,4 @@ fn ike_tshark_dissects_sa_init() {
     let reply = "isakmp.exchangetype == 34 && isakmp.flags == 0x20 && isakmp.tf.id.encr == 12 \
                  && isakmp.tf.id.dh == 14 && isakmp.key_exchange.dh_group == 14 && isakmp.nonce";
     assert_eq!(count(reply), 1, "charon's response");
-}
-
-/// `--set "Domains and Trusts"` against the Samba AD DC: every port of the
-/// set the DC serves (its own `ss -tuln`) is LISTENING — a UDP port with a
-/// protocol query (DNS, CLDAP, NetBIOS) proven so, a silent one (Kerberos,
-/// kpasswd, NetBIOS datagrams) "LISTENING or FILTERED" as in PortQry — and
-/// every port it does not serve is NOT LISTENING; the summary says the same.
-#[test]
-#[ignore = "root: real Samba AD DC in a namespace"]
-fn domains_and_trusts_set_samba_dc() {
-    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let ip = ensure("dc");
-    let (_, ss, _) = sh(&["ip", "netns", "exec", "pq-dc", "ss", "-Htuln"]);
-    let served: BTreeSet<(String, u16)> = ss
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            let (addr, port) = f.get(4)?.rsplit_once(':')?;
-            let reachable = addr == ip || addr == "0.0.0.0" || addr == "*" || addr == "[::]";
-            if !reachable {
-                return None;
-            }
-            Some((f[0].to_uppercase(), port.parse().ok()?))
-        })
-        .collect();
-    assert!(served.contains(&("TCP".into(), 389)), "{ss}");
-    let (code, out) = portqry(&["-n", &ip, "-nr", "--set", "Domains and Trusts"]);
-    let (_, summary) = out
-        .split_once(&format!("Summary of service set \"Domains and Trusts\" on {ip}:\n\n"))
-        .unwrap_or_else(|| panic!("{out}"));
-    let rows: Vec<&str> = summary.lines().take_while(|l| !l.is_empty()).collect();
-    assert_eq!(rows.len(), 19, "{summary}");
-    let mut worst = 0;
-    for row in rows {
-        let w: Vec<&str> = row.split_whitespace().collect();
-        let (proto, port) = (w[0].to_string(), w[1].parse::<u16>().unwrap());
-        let verdict = w[3..].join(" ");
-        // UDP ports a query settled print PortQry's "UDP port N is LISTENING" after it.
-        let status = format!("{proto} port {port} ({} service): ", w[2]);
-        assert!(out.contains(&status), "{status} missing:\n{out}");
-        let expected: &[&str] = match (served.contains(&(proto.clone(), port)), proto.as_str(), port) {
-            (true, "TCP", _) | (true, "UDP", 53 | 389 | 137) => &["LISTENING"],
-            (true, _, _) => &["LISTENING", "LISTENING or FILTERED"],
-            (false, _, _) => &["NOT LISTENING"],
-        };
-        assert!(expected.contains(&verdict.as_str()), "{row}: expected {expected:?}\n{ss}\n{out}");
-        worst = worst.max(match verdict.as_str() {
-            "LISTENING" => 0,
-            "NOT LISTENING" => 1,
-            _ => 2,
-        });
-    }
-    assert_eq!(code, worst, "{out}");
 }
