@@ -5,45 +5,21 @@
 //! cross-checked with `openssl s_client | openssl x509`.
 #![cfg(target_os = "linux")] // namespaces, iptables and Debian servers
 
+#[path = "support/servers.rs"]
+mod servers;
+
 use serde_json::Value;
-use std::process::{Command, Stdio};
+use servers::{Capture, ensure, sh, sh_env};
 use std::sync::Mutex;
 
 /// One test at a time: ensure.sh dc is slow and the fixtures are shared.
 static SERIAL: Mutex<()> = Mutex::new(());
 
-fn root() {
-    // SAFETY: geteuid has no preconditions.
-    assert_eq!(unsafe { libc::geteuid() }, 0, "real-server tests need root: run them through .ci/run");
-}
-
-fn sh(cmd: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let o = Command::new(cmd[0])
-        .args(&cmd[1..])
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn ensure(service: &str) -> String {
-    root();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/servers/ensure.sh");
-    let (code, out, err) = sh(&["bash", script, service], &[]);
-    assert_eq!(code, 0, "ensure.sh {service} failed:\n{out}\n{err}");
-    out.trim().to_string()
-}
-
 /// portqry's JSON result for one port, with `env` set (SSL_CERT_FILE).
 fn result(args: &[&str], env: &[(&str, &str)]) -> Value {
     let mut cmd = vec![env!("CARGO_BIN_EXE_portqry"), "--json"];
     cmd.extend_from_slice(args);
-    let (_, out, err) = sh(&cmd, env);
+    let (_, out, err) = sh_env(&cmd, env);
     let doc: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}\n{err}"));
     let results = doc["targets"][0]["results"].as_array().unwrap_or_else(|| panic!("{doc}"));
     assert_eq!(results.len(), 1, "{doc}");
@@ -53,7 +29,7 @@ fn result(args: &[&str], env: &[(&str, &str)]) -> Value {
 fn text(args: &[&str]) -> (i32, String) {
     let mut cmd = vec![env!("CARGO_BIN_EXE_portqry")];
     cmd.extend_from_slice(args);
-    let (code, out, err) = sh(&cmd, &[]);
+    let (code, out, err) = sh(&cmd);
     (code, format!("{out}{err}"))
 }
 
@@ -72,7 +48,7 @@ fn openssl_view(addr: &str, port: u16) -> OpensslView {
         "timeout 10 openssl s_client -connect {addr}:{port} </dev/null 2>/dev/null | \
          openssl x509 -noout -fingerprint -sha256 -dates -subject -issuer"
     );
-    let (code, out, err) = sh(&["bash", "-c", &script], &[]);
+    let (code, out, err) = sh(&["bash", "-c", &script]);
     assert_eq!(code, 0, "{script}: {out}{err}");
     let field = |key: &str| {
         let line =
@@ -156,6 +132,31 @@ fn a_valid_test_ca_certificate_matches_openssl_and_is_not_trusted() {
     assert!(!out.contains("WARNING"), "{out}");
 }
 
+/// tshark dissects our ClientHello (SNI-less for an address, ALPN on 443) and the
+/// rest of the conversation cleanly: no malformed frame, no application data from us.
+#[test]
+#[ignore = "root: tshark capture on the s_server link"]
+fn tshark_dissects_the_handshake_and_our_close_notify() {
+    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let ip = ensure("tls");
+    let cap = Capture::start("pqh-tls", &format!("host {ip} and tcp port 443"), "tls");
+    let r = result(&["-n", &ip, "-e", "443", "-nr"], &[]);
+    assert_eq!(answer_of(&r)["handshake_completed"], true, "{r}");
+    let count = cap.stop();
+    let ours = format!("ip.dst == {ip}");
+    assert_eq!(count(&format!("{ours} && tls.handshake.type == 1")), 1, "one ClientHello");
+    assert_eq!(count(&format!("{ours} && tls.handshake.extensions_alpn_str == \"h2\"")), 1, "ALPN offered");
+    assert_eq!(count(&format!("{ours} && tls.handshake.extensions_server_name")), 0, "no SNI for an address");
+    assert_eq!(count(&format!("{ours} && tls.handshake.extensions.supported_version == 0x0304")), 1);
+    // After the ClientHello we send the ChangeCipherSpec + Finished flight and then
+    // close_notify: two encrypted records (opaque type 23 in TLS 1.3), nothing more.
+    assert_eq!(
+        count(&format!("{ours} && tls.record.opaque_type == 23")),
+        2,
+        "Finished and close_notify only"
+    );
+}
+
 #[test]
 #[ignore = "root: openssl s_server in a namespace"]
 fn an_expired_ldaps_certificate_is_flagged() {
@@ -219,7 +220,7 @@ fn a_tls10_only_server_is_named_by_its_alert() {
     // openssl agrees: it cannot get TLS 1.2 there either (offered without
     // supported_versions, the server answers with a TLS 1.0 ServerHello instead).
     let script = format!("timeout 10 openssl s_client -tls1_2 -connect {ip}:4433 </dev/null 2>&1");
-    let (_, out, _) = sh(&["bash", "-c", &script], &[]);
+    let (_, out, _) = sh(&["bash", "-c", &script]);
     assert!(out.contains("unsupported protocol"), "{out}");
     let (code, out) = text(&["-n", &ip, "-e", "4433", "--tls"]);
     assert_eq!(code, 0, "{out}");

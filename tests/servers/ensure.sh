@@ -746,8 +746,10 @@ driftfile $STATE/lib/drift
 logdir $STATE
 EOF
   ip netns exec "$NS" chronyd -x -f "$STATE/chrony.conf" </dev/null >>"$STATE/start.log" 2>&1 9>&-
+}
+
 # ---------------------------------------------------------------- tls
-# openssl s_server twice: 443 with a certificate from a test CA made here (valid a
+# openssl s_server three times: 443 with a certificate from a test CA made here (valid a
 # year, SANs pq-tls.portqry.test and the address; ALPN http/1.1), 636 with one that
 # expired in 2020 (the LDAPS outage), 4433 speaking TLS 1.0 only. 3269 is dropped
 # (FILTERED), 8443 closed.
