@@ -12,6 +12,7 @@ pub mod epm;
 pub mod ike;
 pub mod l2tp;
 pub mod ldap;
+pub mod nbdgm;
 pub mod netbios;
 pub mod snmp;
 pub mod ssrp;
@@ -31,6 +32,8 @@ pub enum WireError {
     Ber(#[from] ber::BerError),
     #[error(transparent)]
     Ldap(#[from] ldap::LdapError),
+    #[error(transparent)]
+    Nbdgm(#[from] nbdgm::NbdgmError),
     #[error(transparent)]
     Snmp(#[from] snmp::SnmpError),
     #[error(transparent)]
