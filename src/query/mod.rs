@@ -18,6 +18,7 @@ pub mod exchange;
 pub mod ike;
 pub mod l2tp;
 pub mod ldap;
+pub mod nbdgm;
 pub mod netbios;
 pub mod snmp;
 pub mod sql_browser;
@@ -220,6 +221,7 @@ pub trait Query: Sync + std::fmt::Debug {
 pub static REGISTRY: &[&dyn Query] = &[
     &dns::Dns,
     &netbios::NetBios,
+    &nbdgm::Nbdgm,
     &ldap::Ldap,
     &epm::Epm,
     &snmp::Snmp,

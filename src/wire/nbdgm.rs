@@ -156,7 +156,9 @@ pub fn emit_sam_logon_request(computer: &str, reply_mailslot: &str) -> Vec<u8> {
     m.extend_from_slice(reply_mailslot.as_bytes());
     m.push(0);
     put_u32_le(&mut m, 0); // AllowableAccountControlBits: any account
-    put_u32_le(&mut m, 0); // DomainSidSize: none, so no SID and no pad
+    put_u32_le(&mut m, 0); // DomainSidSize: none
+    // Pad: the DomainSid would start 4-aligned (Samba's NDR reads it even without a SID).
+    m.resize(m.len().next_multiple_of(4), 0);
     put_u32_le(&mut m, NT_VERSION);
     put_u16_le(&mut m, 0xffff); // LmNtToken
     put_u16_le(&mut m, 0xffff); // Lm20Token
