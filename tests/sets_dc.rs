@@ -39,7 +39,7 @@ fn bound(ns: &str, proto: &str, ip: &str) -> BTreeSet<u16> {
 /// Samba as an AD DC against PortQryUI's "Domains and Trusts": every port
 /// it serves that a reply can prove is LISTENING; the UDP ports it serves
 /// that answer no unformatted datagram and have no protocol query here
-/// (Kerberos 88 and kpasswd 464, NetBIOS datagrams 138) are "LISTENING or
+/// (Kerberos 88 and kpasswd 464) are "LISTENING or
 /// FILTERED", as PortQry reports them; the ports it does not serve (WINS
 /// replication 42, NTP 123, AD Web Services 9389) are NOT LISTENING. Which
 /// ports Samba serves is read from `ss` in its namespace, so a Samba that
@@ -69,8 +69,8 @@ fn domains_and_trusts_against_samba_dc() {
         ("TCP", 88, "kerberos", L),
         ("UDP", 88, "kerberos", LF), // served, silent to the empty datagram, no Kerberos query
         ("TCP", 445, "microsoft-ds", L),
-        ("UDP", 137, "netbios-ns", L),   // NBSTAT answered
-        ("UDP", 138, "netbios-dgm", LF), // served; the datagram service never replies
+        ("UDP", 137, "netbios-ns", L),  // NBSTAT answered
+        ("UDP", 138, "netbios-dgm", L), // NETLOGON ping answered
         ("TCP", 139, "netbios-ssn", L),
         ("TCP", 42, "nameserver", NL),
         ("TCP", 464, "kpasswd", L),
