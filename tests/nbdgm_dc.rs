@@ -205,3 +205,21 @@ fn answer_goes_to_the_header_port_and_tshark_dissects_the_ping() {
     let answers = fields(&format!("ip.src == {ip} && smb_netlogon"));
     assert_eq!(answers, ["138\t40138\t138"], "{answers:?}");
 }
+
+/// Samba's nmbd as a plain workgroup member serves 138 but is no DC: its node
+/// status names no `<1C>` group, nothing would answer the ping, so silence
+/// proves nothing and the verdict stays "LISTENING or FILTERED".
+#[test]
+#[ignore = "root: Samba nmbd in a namespace (tests/servers/ensure.sh nmbd)"]
+fn workgroup_member_stays_listening_or_filtered() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let ip = ensure("nmbd");
+    let (_, bound, _) = sh(&["ip", "netns", "exec", "pq-nmbd", "ss", "-Huan", "sport = :138"]);
+    assert!(!bound.trim().is_empty(), "nmbd serves no 138 in pq-nmbd");
+    let (_, nmb, _) = sh(&["nmblookup", "-s", "/dev/null", "-A", &ip]);
+    assert!(nmb.contains("<00> - <GROUP>") && !nmb.contains("<1c>"), "{nmb}");
+    let (code, out) = portqry(&["-n", &ip, "-nr", "-e", "138", "-p", "udp"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("UDP 137 names no domain controller group (<1C>)"), "{out}");
+    assert!(out.contains("UDP port 138 is LISTENING or FILTERED"), "{out}");
+}

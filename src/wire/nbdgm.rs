@@ -220,21 +220,14 @@ pub struct NetlogonResponse {
     pub opcode: u16,
     pub opcode_name: &'static str,
     /// DS_FLAG bits (extended answers only).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub flags: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub domain_guid: Option<String>,
     pub dc_name: String,
     pub domain_name: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub dns_forest: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub dns_domain: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub dns_host: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub dc_site: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_site: Option<String>,
 }
 
