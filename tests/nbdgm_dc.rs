@@ -197,8 +197,9 @@ fn answer_goes_to_the_header_port_and_tshark_dissects_the_ping() {
     };
     // Our ping: from 40138, and its header names 40138; no dissection error in it.
     // (Only ours is checked: Wireshark's NETLOGON dissector flags Samba's
-    // LOGON_SAM_LOGON_RESPONSE_EX to an NT version 7 ping as malformed,
-    // reading the final NtVersion/tokens as a socket address.)
+    // LOGON_SAM_LOGON_RESPONSE_EX to an NT version 7 ping as malformed: it
+    // reads a DcSockAddrSize byte, which only 5EX_WITH_IP answers carry, and
+    // runs off the end.)
     let pings = fields("smb_netlogon.command == 0x12");
     assert!(!pings.is_empty() && pings.iter().all(|l| l == "40138\t138\t40138"), "{pings:?}");
     assert!(
