@@ -58,6 +58,7 @@ const VALUED_LONGS: &[&str] = &[
     "tries",
     "services",
     "dns-name",
+    "realm",
     "concurrency",
     "max-hosts",
     "set",
@@ -342,6 +343,10 @@ pub struct Args {
     /// Name to ask for in DNS queries to port 53 (an A query; any answer proves a DNS server)
     #[arg(long = "dns-name", value_name = "NAME", default_value = "localhost")]
     pub dns_name: String,
+
+    /// Kerberos realm the Kerberos (88) and kpasswd (464) queries ask about [default: the target name's domain, upper-cased]
+    #[arg(long = "realm", value_name = "REALM")]
+    pub realm: Option<String>,
 
     /// Print one JSON document for the run on stdout (errors stay on stderr)
     #[arg(long = "json")]
@@ -655,6 +660,16 @@ fn validate(a: Args, command_line: String) -> Result<Config, Error> {
         };
         return Err(Error::Usage(format!("--dns-name: {detail}: give a name such as localhost")));
     }
+    // A realm goes into GeneralStrings as is: printable ASCII, and short enough for
+    // a kpasswd frame's 16-bit length.
+    if let Some(r) = &a.realm
+        && (r.is_empty() || r.len() > 255 || !r.bytes().all(|b| b.is_ascii_graphic()))
+    {
+        return Err(Error::Usage(format!(
+            "--realm: '{}' is not a Kerberos realm: give one such as CORP.EXAMPLE",
+            clip(r)
+        )));
+    }
     if a.json && a.jsonl {
         return Err(Error::Usage("--json and --jsonl are alternatives: give one of them".into()));
     }
@@ -714,6 +729,7 @@ fn validate(a: Args, command_line: String) -> Result<Config, Error> {
     let udp_tries = a.tries.unwrap_or(DEFAULT_UDP_TRIES);
     let query = crate::query::Options {
         dns_name: a.dns_name,
+        realm: a.realm,
         community,
         udp_wait,
         udp_tries,

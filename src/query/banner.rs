@@ -20,7 +20,7 @@
 //! control characters escaped; bytes that are not a reply of the protocol are still
 //! shown, with why. A hostile server gets a cut or unrecognised reply, never a panic.
 
-use super::{Answer, Block, Ctx, Line, Outcome, Query, Request, Route, Sink};
+use super::{Answer, Block, Ctx, Line, Outcome, Query, Route, Sink};
 use crate::probe::{Evidence, Observation, State};
 use serde::Serialize;
 use std::io::{Read, Write};
@@ -549,13 +549,6 @@ impl Query for Banner {
     }
     fn route(&self) -> Route {
         Route { services: self.services, ports: self.ports, transports: super::TCP }
-    }
-    // The server speaks first: there is no single request (the conversation is `tcp`).
-    fn request(&self, _ctx: &Ctx, _tcp: bool) -> Request {
-        Request { bytes: Vec::new(), token: 0 }
-    }
-    fn answer(&self, _ctx: &Ctx, _req: &Request, _reply: &[u8]) -> Result<Arc<dyn Answer>, String> {
-        Err("not a single exchange".into())
     }
     fn tcp(&self, ctx: &Ctx, mut stream: TcpStream, _sink: &mut dyn Sink) -> Outcome {
         let wait = ctx.opts.tcp_wait;

@@ -17,7 +17,7 @@
 //! Entries are handed to the caller page by page as they arrive (to print them),
 //! and a bound that cuts the list short says so in [`Dump::incomplete`].
 
-use super::{Answer, Block, Ctx, Line, Outcome, Query, Request, Route, Sink, exchange};
+use super::{Answer, Block, Ctx, Line, Outcome, Query, Route, Sink, exchange};
 use crate::cancel;
 use crate::platform;
 use crate::probe::{Evidence, Observation, State};
@@ -252,12 +252,16 @@ fn lookup_tcp(
     for frag in dcerpc::emit_request(call_id, 0, epm::EPT_LOOKUP_OPNUM, &stub, max_frag) {
         conn.send(&frag, due)?;
     }
-    let mut reasm =
-        dcerpc::CoReassembler::new(call_id, MAX_REPLY_BYTES).with_max_fragments(MAX_REPLY_FRAGMENTS);
+    let mut reasm = dcerpc::CoReassembler::new(MAX_REPLY_BYTES).with_max_fragments(MAX_REPLY_FRAGMENTS);
     // Bounded by `due`: every frame() returns by then.
     loop {
         let frame = conn.frame(due)?;
-        if let Some(stub) = reasm.push(&frame)? {
+        let resp = dcerpc::parse_response(&frame)?;
+        // Every fragment must answer this call, checked before it joins the reply.
+        if resp.call_id != call_id {
+            return Err(RpcError::CallIdMismatch { expected: call_id, got: resp.call_id }.into());
+        }
+        if let Some(stub) = reasm.add(&resp)? {
             return Ok(stub);
         }
     }
@@ -640,13 +644,6 @@ impl Query for Epm {
     /// PortQry never dumps the endpoint mapper during a range scan (`-r`), only for `-e` and `-o`.
     fn in_ranges(&self) -> bool {
         false
-    }
-    // A conversation (`tcp`, `udp`), not a single exchange.
-    fn request(&self, _ctx: &Ctx, _tcp: bool) -> Request {
-        Request { bytes: Vec::new(), token: 0 }
-    }
-    fn answer(&self, _ctx: &Ctx, _req: &Request, _reply: &[u8]) -> Result<Arc<dyn Answer>, String> {
-        Err("not a single exchange".into())
     }
 
     /// Bind to the endpoint mapper and dump it over the open connection. Each

@@ -9,7 +9,7 @@
 //! followed by a hint to try `-sp 500`.
 
 use super::dialog::{Dialog, HostSocket};
-use super::{Answer, Block, Ctx, Line, Outcome, Query, Request, Route, Sink, exchange, plain, to_json};
+use super::{Answer, Block, Ctx, Line, Outcome, Query, Route, Sink, exchange, plain, to_json};
 use crate::error::Error;
 use crate::probe::Evidence;
 use crate::probe::udp::UdpOptions;
@@ -32,13 +32,6 @@ impl Query for Ike {
     }
     fn route(&self) -> Route {
         Route { services: &["isakmp"], ports: &[IKE_PORT], transports: super::UDP }
-    }
-    // A conversation (`udp`), not a single exchange.
-    fn request(&self, _ctx: &Ctx, _tcp: bool) -> Request {
-        Request { bytes: Vec::new(), token: 0 }
-    }
-    fn answer(&self, _ctx: &Ctx, _req: &Request, _reply: &[u8]) -> Result<Arc<dyn Answer>, String> {
-        Err("not a single exchange".into())
     }
     fn udp(&self, ctx: &Ctx, sink: &mut dyn Sink) -> Result<Outcome, Error> {
         sink.show(self.announce(ctx));
@@ -66,13 +59,24 @@ impl Query for Ike {
 pub fn converse(target: SocketAddr, opts: &UdpOptions) -> Result<Dialog<ike::IkeAnswer>, Error> {
     let sock = HostSocket::open(target, opts.source_port)?;
     let spi = ike::random_spi();
-    let ours = |b: &[u8]| b.get(..8) == Some(&spi[..]);
-    let (observation, got) = sock.exchange_matching(&ike::emit_sa_init_random(spi), opts, &ours)?;
+    let carries_spi = |b: &[u8]| b.get(..8) == Some(&spi[..]);
+    let (observation, got) = sock.exchange_matching(&ike::emit_sa_init_random(spi), opts, &carries_spi)?;
     let Some((_, bytes)) = got else {
         return Ok(Dialog { observation, reply: None, answer: None });
     };
-    let answer = ike::parse_reply(&bytes, spi).map_err(|e| e.to_string());
+    let answer = ours(&bytes, spi).map_err(|e| e.to_string());
     Ok(Dialog { observation, reply: Some(bytes), answer: Some(answer) })
+}
+
+/// The reply to our IKE_SA_INIT with initiator SPI `spi`. `converse` already let
+/// only datagrams starting with it through, so this holds by construction; it is
+/// checked again so the answer never names another initiator's exchange.
+fn ours(bytes: &[u8], spi: [u8; 8]) -> Result<ike::IkeAnswer, ike::IkeError> {
+    let answer = ike::parse_reply(bytes)?;
+    if answer.initiator != spi {
+        return Err(ike::IkeError::OtherSpi(answer.initiator_spi));
+    }
+    Ok(answer)
 }
 
 impl Answer for ike::IkeAnswer {
@@ -92,5 +96,28 @@ impl Answer for ike::IkeAnswer {
             self.exchange,
             if self.response { "response" } else { "message" }
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// strongSwan's NO_PROPOSAL_CHOSEN to initiator SPI 5101510151015101 (captured).
+    const NO_PROPOSAL: &[u8] =
+        include_bytes!("../../fuzz/seeds/ike_response/real-strongswan-no-proposal.bin");
+    const SPI: [u8; 8] = [0x51, 0x01, 0x51, 0x01, 0x51, 0x01, 0x51, 0x01];
+
+    #[test]
+    fn only_our_spi_is_an_answer() {
+        let a = ours(NO_PROPOSAL, SPI).unwrap();
+        assert_eq!(a.notifies[0].name, "NO_PROPOSAL_CHOSEN");
+        // The raw SPI is for the check; JSON keeps only the hex `initiator_spi`.
+        assert!(a.json().get("initiator").is_none() && a.json().get("initiator_spi").is_some());
+        assert_eq!(
+            ours(NO_PROPOSAL, [9; 8]).unwrap_err().to_string(),
+            "IKE reply for initiator SPI 5101510151015101, not ours"
+        );
+        assert_eq!(ours(&NO_PROPOSAL[..27], SPI), Err(ike::IkeError::Truncated));
     }
 }

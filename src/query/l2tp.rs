@@ -2,7 +2,7 @@
 //! StopCCN) so that no tunnel is left half open.
 
 use super::dialog::{Dialog, HostSocket, Received, nonce};
-use super::{Answer, Block, Ctx, Outcome, Query, Request, Route, Sink, exchange, plain, to_json};
+use super::{Answer, Block, Ctx, Outcome, Query, Route, Sink, exchange, plain, to_json};
 use crate::error::Error;
 use crate::probe::udp::UdpOptions;
 use crate::wire::l2tp;
@@ -22,13 +22,6 @@ impl Query for L2tp {
     }
     fn route(&self) -> Route {
         Route { services: &["l2tp"], ports: &[1701], transports: super::UDP }
-    }
-    // A conversation (`udp`), not a single exchange.
-    fn request(&self, _ctx: &Ctx, _tcp: bool) -> Request {
-        Request { bytes: Vec::new(), token: 0 }
-    }
-    fn answer(&self, _ctx: &Ctx, _req: &Request, _reply: &[u8]) -> Result<Arc<dyn Answer>, String> {
-        Err("not a single exchange".into())
     }
 
     fn udp(&self, ctx: &Ctx, sink: &mut dyn Sink) -> Result<Outcome, Error> {

@@ -16,10 +16,14 @@ pub mod dns;
 pub mod epm;
 pub mod exchange;
 pub mod ike;
+pub mod kerberos;
 pub mod l2tp;
 pub mod ldap;
 pub mod nbdgm;
 pub mod netbios;
+pub mod ntp;
+pub mod rdp;
+pub mod smb;
 pub mod snmp;
 pub mod sql_browser;
 pub mod tftp;
@@ -54,6 +58,8 @@ pub struct Options {
     /// The run is a `-r` range: PortQry skips the endpoint-mapper dump then.
     pub range: bool,
     pub verbose: bool,
+    /// `--realm`: the Kerberos realm the Kerberos and kpasswd queries ask about.
+    pub realm: Option<String>,
 }
 
 /// One query's context: the options, the target, the port.
@@ -177,14 +183,20 @@ pub trait Query: Sync + std::fmt::Debug {
     fn label(&self) -> &'static str;
     /// Where it applies.
     fn route(&self) -> Route;
-    /// The request (`tcp`: framed for a TCP connection).
-    fn request(&self, ctx: &Ctx, tcp: bool) -> Request;
+    /// The request (`tcp`: framed for a TCP connection). A conversation that
+    /// overrides both `udp` and `tcp` (or the one transport it routes) has none.
+    fn request(&self, _ctx: &Ctx, _tcp: bool) -> Request {
+        Request { bytes: Vec::new(), token: 0 }
+    }
     /// TCP: `Some(n)` once `buf` holds a complete reply of `n` bytes.
     fn framed_len(&self, buf: &[u8]) -> Option<usize> {
         (!buf.is_empty()).then_some(buf.len())
     }
     /// Parse a reply to `req`, checking that it answers it; `Err` says why not.
-    fn answer(&self, ctx: &Ctx, req: &Request, reply: &[u8]) -> Result<Arc<dyn Answer>, String>;
+    /// (A single-exchange query must implement it; a conversation need not.)
+    fn answer(&self, _ctx: &Ctx, _req: &Request, _reply: &[u8]) -> Result<Arc<dyn Answer>, String> {
+        Err("not a single exchange".into())
+    }
     /// The UDP conversation; by default one exchange.
     fn udp(&self, ctx: &Ctx, sink: &mut dyn Sink) -> Result<Outcome, Error> {
         exchange::udp(self, ctx, sink)
@@ -233,6 +245,11 @@ pub static REGISTRY: &[&dyn Query] = &[
     &banner::IMAP,
     &sql_browser::SqlBrowser,
     &ike::Ike,
+    &smb::Smb,
+    &rdp::Rdp,
+    &kerberos::Kerberos,
+    &kerberos::Kpasswd,
+    &ntp::Ntp,
 ];
 
 /// The query for a port: by its services-file name, else by well-known port.

@@ -118,7 +118,9 @@ fn domain_names(ctx: &Ctx, opts: &udp::UdpOptions) -> Result<Option<netbios::Nod
     let id = super::random_u16();
     let nbns = udp::UdpOptions { source_port: None, ..*opts };
     let p = udp::exchange(ctx.target.socket_addr(137), &netbios::emit_node_status_request(id), &nbns)?;
-    Ok(p.reply.and_then(|r| netbios::parse_node_status_response(&r, id).ok()))
+    // A connected socket already takes only 137's datagrams; the id makes it our answer.
+    let ours = |r: &Vec<u8>| netbios::transaction_id(r) == Some(id);
+    Ok(p.reply.filter(ours).and_then(|r| netbios::parse_node_status_response(&r).ok()))
 }
 
 /// The workgroup a non-DC belongs to: its `<00>` group name.

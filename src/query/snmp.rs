@@ -29,7 +29,7 @@ impl Query for Snmp {
         Request { bytes, token: id as u64 }
     }
     fn answer(&self, _ctx: &Ctx, req: &Request, reply: &[u8]) -> Result<Arc<dyn Answer>, String> {
-        Ok(Arc::new(snmp::parse_reply(reply, req.token as i32).map_err(|e| e.to_string())?))
+        Ok(Arc::new(ours(reply, req.token as i32).map_err(|e| e.to_string())?))
     }
     fn udp(&self, ctx: &Ctx, sink: &mut dyn Sink) -> Result<Outcome, Error> {
         let port = ctx.port;
@@ -83,6 +83,18 @@ impl Query for Snmp {
     }
 }
 
+/// The reply to request `id`: a v1/v2c message carries it as request-id, a v3 message
+/// as msgID. The whole message is decoded before the id is compared, so a mismatch
+/// still means "a well-formed SNMP message".
+fn ours(reply: &[u8], id: i32) -> Result<snmp::SnmpAnswer, snmp::SnmpError> {
+    let answer = snmp::parse_reply(reply)?;
+    let (field, found) = answer.echoed_id();
+    if found != i64::from(id) {
+        return Err(snmp::SnmpError::IdMismatch { field, expected: id, found });
+    }
+    Ok(answer)
+}
+
 fn version_label(v: &str) -> &str {
     match v {
         "v1" => "SNMPv1",
@@ -114,5 +126,29 @@ impl Answer for snmp::SnmpAnswer {
         } else {
             format!("an {} {} carrying our request-id", version_label(self.version), self.pdu)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// net-snmp's v3 Report (msgID 0x5101) and v2c Response (request-id 0x5101), captured.
+    const V3_REPORT: &[u8] = include_bytes!("../../fuzz/seeds/snmp_response/real-snmpd-v3-report.bin");
+    const V2C_RESPONSE: &[u8] = include_bytes!("../../fuzz/seeds/snmp_response/real-snmpd-v2c-system.bin");
+
+    #[test]
+    fn only_our_id_is_an_answer() {
+        let a = ours(V3_REPORT, 0x5101).unwrap();
+        assert_eq!(a.version, "v3");
+        assert!(a.json().get("msg_id").is_none(), "the msgID is for the check, not the JSON");
+        assert_eq!(ours(V2C_RESPONSE, 0x5101).unwrap().version, "v2c");
+        assert_eq!(ours(V3_REPORT, 7).unwrap_err().to_string(), "SNMP msgID 20737 does not match ours (7)");
+        assert_eq!(
+            ours(V2C_RESPONSE, 0x5102).unwrap_err().to_string(),
+            "SNMP request-id 20737 does not match ours (20738)"
+        );
+        // A message that does not decode is refused as such, whatever its id.
+        assert!(matches!(ours(&V2C_RESPONSE[..20], 0x5102), Err(snmp::SnmpError::Ber(_))));
     }
 }

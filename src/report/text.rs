@@ -59,6 +59,10 @@ pub fn outcome(
     }
     out.show(o.notes.clone());
     if transport == Transport::Tcp {
+        // The connection proved LISTENING; `-v` says what shows the answer is the service's.
+        if verbose && let Some(p) = o.answer.as_ref().and_then(|a| a.proof()) {
+            out.para(&format!("    evidence: the reply is {p}"));
+        }
         return;
     }
     out.line(&format!("UDP port {port} is {}", o.state.portqry_text()));

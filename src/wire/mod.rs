@@ -10,10 +10,14 @@ pub mod dcerpc;
 pub mod dns;
 pub mod epm;
 pub mod ike;
+pub mod kerberos;
 pub mod l2tp;
 pub mod ldap;
 pub mod nbdgm;
 pub mod netbios;
+pub mod ntp;
+pub mod rdp;
+pub mod smb2;
 pub mod snmp;
 pub mod ssrp;
 pub mod tftp;
@@ -45,7 +49,15 @@ pub enum WireError {
     #[error(transparent)]
     Ike(#[from] ike::IkeError),
     #[error(transparent)]
+    Smb2(#[from] smb2::Smb2Error),
+    #[error(transparent)]
+    Rdp(#[from] rdp::RdpError),
+    #[error(transparent)]
     Rpc(#[from] dcerpc::RpcError),
+    #[error(transparent)]
+    Ntp(#[from] ntp::NtpError),
+    #[error(transparent)]
+    Kerberos(#[from] kerberos::KerberosError),
     #[error(transparent)]
     Truncated(#[from] bytes::Truncated),
 }
@@ -124,6 +136,10 @@ mod tests {
         check(ike::IkeError::Truncated, |w| matches!(w, WireError::Ike(ike::IkeError::Truncated)));
         check(dcerpc::RpcError::TruncatedEntry(3), |w| {
             matches!(w, WireError::Rpc(dcerpc::RpcError::TruncatedEntry(3)))
+        });
+        check(ntp::NtpError::Short(3), |w| matches!(w, WireError::Ntp(ntp::NtpError::Short(3))));
+        check(kerberos::KerberosError::Pvno(4), |w| {
+            matches!(w, WireError::Kerberos(kerberos::KerberosError::Pvno(4)))
         });
         let t = bytes::Truncated { offset: 1, needed: 2, available: 0 };
         check(t, |w| matches!(w, WireError::Truncated(_)));

@@ -9,7 +9,10 @@ PKGS=(
   dnsmasq-base slapd ldap-utils bind9-dnsutils tshark iptables iproute2 nmap
   krb5-user python3-venv util-linux procps groff-base hyperfine netcat-openbsd
   snmpd snmp tftpd-hpa tftp-hpa xl2tpd vsftpd opensmtpd dovecot-pop3d dovecot-imapd curl
-  strongswan-charon strongswan-swanctl tmux
+  strongswan-charon strongswan-swanctl
+  tmux
+  xrdp
+  krb5-kdc krb5-admin-server chrony sntp
 )
 
 if [[ $(id -u) -ne 0 ]]; then
