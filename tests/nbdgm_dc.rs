@@ -8,31 +8,12 @@
 
 use std::process::{Command, Stdio};
 use std::sync::Mutex;
+#[path = "support/servers.rs"]
+mod servers;
+use servers::{ensure, sh};
 
 /// One test at a time: they share the DC's namespace and its firewall.
 static SERIAL: Mutex<()> = Mutex::new(());
-
-fn sh(cmd: &[&str]) -> (i32, String, String) {
-    let o = Command::new(cmd[0])
-        .args(&cmd[1..])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    (
-        o.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&o.stdout).into_owned(),
-        String::from_utf8_lossy(&o.stderr).into_owned(),
-    )
-}
-
-fn ensure(service: &str) -> String {
-    // SAFETY: geteuid has no preconditions.
-    assert_eq!(unsafe { libc::geteuid() }, 0, "needs root: run it through .ci/run");
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/servers/ensure.sh");
-    let (code, out, err) = sh(&["bash", script, service]);
-    assert_eq!(code, 0, "ensure.sh {service} failed:\n{out}\n{err}");
-    out.trim().to_string()
-}
 
 fn portqry(args: &[&str]) -> (i32, String) {
     let mut cmd = vec![env!("CARGO_BIN_EXE_portqry")];

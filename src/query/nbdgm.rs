@@ -129,23 +129,19 @@ fn workgroup(n: &netbios::NodeStatus) -> Option<String> {
 }
 
 /// A socket for the ping and the address the DC must answer to: our address
-/// toward the target (the route's source) and the port the socket is bound to.
+/// toward the target (the route's source) and the port the socket is bound to
+/// (`-sp`'s, or an ephemeral one bound before anything is sent).
 fn open(target: SocketAddr, source_port: Option<u16>) -> Result<(HostSocket, SocketAddr), Error> {
     let any: IpAddr =
         if target.is_ipv4() { Ipv4Addr::UNSPECIFIED.into() } else { std::net::Ipv6Addr::UNSPECIFIED.into() };
     let sock_err = |e: std::io::Error| Error::Socket(format!("cannot create a UDP socket: {e}"));
-    // Connecting a UDP socket sends nothing; it asks the routing table.
-    let probe = UdpSocket::bind(SocketAddr::new(any, 0)).map_err(sock_err)?;
-    probe.connect(target).map_err(sock_err)?;
-    let local = probe.local_addr().map_err(sock_err)?;
-    let port = match source_port {
-        Some(p) => p,
-        // The header must name our port before the socket sends, so take a
-        // free one from the kernel: the probe socket's, released just below.
-        None => local.port(),
-    };
-    drop(probe);
-    Ok((HostSocket::open(target, Some(port))?, SocketAddr::new(local.ip(), port)))
+    // Connecting a UDP socket sends nothing; it asks the routing table for our address.
+    let route = UdpSocket::bind(SocketAddr::new(any, 0)).map_err(sock_err)?;
+    route.connect(target).map_err(sock_err)?;
+    let local = route.local_addr().map_err(sock_err)?;
+    let sock = HostSocket::open(target, source_port)?;
+    let port = sock.local_port()?;
+    Ok((sock, SocketAddr::new(local.ip(), port)))
 }
 
 impl Answer for NbdgmAnswer {
