@@ -191,6 +191,14 @@ fn log_file_header_and_overwrite_rules() {
     let r = portqry(&["-n", "127.0.0.1", "-e", &closed, "-nr", "-l", logs]);
     assert_eq!(r.code, 1);
     let text = std::fs::read_to_string(&log).unwrap();
+    // PortQry's line ends: CRLF on Windows (every one), LF elsewhere.
+    let text = if cfg!(windows) {
+        assert_eq!(text.matches("\r\n").count(), text.matches('\n').count(), "{text:?}");
+        text.replace("\r\n", "\n")
+    } else {
+        assert!(!text.contains('\r'), "{text:?}");
+        text
+    };
     assert!(text.starts_with("PortQry Version 2.0 Log File\n\nSystem Date: "), "{text}");
     assert!(
         text.contains(&format!("Command run:\n portqry -n 127.0.0.1 -e {closed} -nr -l {logs}\n")),
@@ -228,6 +236,7 @@ fn services_file_labels_and_errors() {
     let closed = closed_tcp_port();
     let mut f = std::fs::File::create(&svc).unwrap();
     writeln!(f, "# test\nbogus line\nmy-svc {closed}/tcp\n").unwrap();
+    drop(f); // Windows cannot delete a folder with an open file in it
     let r =
         portqry(&["-n", "127.0.0.1", "-nr", "-e", &closed.to_string(), "--services", svc.to_str().unwrap()]);
     assert!(r.out.contains(&format!("TCP port {closed} (my-svc service): NOT LISTENING")), "{}", r.out);
