@@ -61,6 +61,53 @@ fn tcp_listening_and_not_listening() {
     assert!(r.out.contains("evidence: TCP reset (RST) received"), "{}", r.out);
 }
 
+/// A listener that accepts each connection and closes it at once (a health
+/// check, a server at its connection limit): with `reset`, by RST (linger 0).
+fn accept_and_close(reset: bool) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            if reset {
+                let _ = socket2::SockRef::from(&s).set_linger(Some(std::time::Duration::ZERO));
+            }
+            drop(s);
+        }
+    });
+    port
+}
+
+/// A completed handshake is LISTENING even when the peer closes at once
+/// (Windows: socket2's connect_timeout said "no error set after POLLHUP",
+/// exit 71), one port at a time and through the engine.
+#[test]
+fn accept_and_close_is_listening() {
+    let mut modes = vec![false];
+    // Windows reports a connection reset after the handshake as
+    // WSAECONNRESET on the connect; Linux's ECONNRESET path is unchanged.
+    if cfg!(windows) {
+        modes.push(true);
+    }
+    for reset in modes {
+        let port = accept_and_close(reset).to_string();
+        for _ in 0..5 {
+            let r = portqry(&["-n", "127.0.0.1", "-nr", "-e", &port]);
+            assert_eq!(r.code, 0, "reset {reset}: {}{}", r.out, r.err);
+            assert!(r.out.contains(&format!("TCP port {port} (unknown service): LISTENING")), "{}", r.out);
+        }
+        let other = accept_and_close(reset).to_string();
+        let list = format!("{port},{other}");
+        let r = portqry(&["-n", "127.0.0.1", "-nr", "-o", &list]);
+        assert_eq!(r.code, 0, "reset {reset}: {}{}", r.out, r.err);
+        assert_eq!(
+            status_lines(&r.out).iter().filter(|l| l.ends_with(": LISTENING")).count(),
+            2,
+            "{}",
+            r.out
+        );
+    }
+}
+
 #[test]
 fn udp_reply_and_port_unreachable() {
     let port = udp_echo().to_string();

@@ -303,3 +303,48 @@ pub fn on_stop_signals(handler: extern "C" fn(i32)) {
         windows_sys::Win32::System::Console::SetConsoleCtrlHandler(Some(on_console_event), 1);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn winsock_errors_are_said_in_words_once() {
+        let e = io::Error::from_raw_os_error(ws::WSAEHOSTUNREACH);
+        assert_eq!(describe(&e), "No route to host (os error 10065)");
+        assert_eq!(unreachable_text(&e).as_deref(), Some("host unreachable (OS error 10065)"));
+        let e = io::Error::from_raw_os_error(ws::WSAECONNREFUSED);
+        assert_eq!(describe(&e), "Connection refused (os error 10061)");
+        assert_eq!(unreachable_text(&e), None);
+        // A code without words here: std's text, or the code once.
+        let d = describe(&io::Error::from_raw_os_error(2));
+        assert!(!d.contains("FormatMessageW"), "{d}");
+        assert_eq!(d.matches("error 2").count(), 1, "{d}");
+    }
+
+    #[test]
+    fn in_use_progress_and_exhaustion_codes() {
+        let code = io::Error::from_raw_os_error;
+        assert!(is_port_in_use(&code(ws::WSAEADDRINUSE)));
+        assert!(is_port_in_use(&code(ws::WSAEACCES)));
+        assert!(!is_port_in_use(&code(ws::WSAECONNREFUSED)));
+        assert!(is_in_progress(&code(ws::WSAEWOULDBLOCK)));
+        assert!(!is_in_progress(&code(ws::WSAECONNREFUSED)));
+        assert!(is_exhaustion(&code(ws::WSAENOBUFS)));
+        assert!(!is_exhaustion(&code(ws::WSAEADDRNOTAVAIL)));
+        assert!(is_reset_after_handshake(&code(ws::WSAECONNRESET)));
+        assert!(!is_reset_after_handshake(&code(ws::WSAECONNREFUSED)));
+    }
+
+    #[test]
+    fn loopback_reverse_resolves_and_polls() {
+        // /etc/hosts under Wine, the hosts file on Windows: 127.0.0.1 has a name.
+        assert!(reverse_name("127.0.0.1".parse().unwrap()).is_some_and(|n| !n.is_empty()));
+        let l = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let s = Socket::from(l.try_clone().unwrap());
+        assert_eq!(poll_ready(&[(&s, Interest::Read)], Duration::from_millis(1)), Some(vec![false]));
+        l.send_to(b"x", l.local_addr().unwrap()).unwrap();
+        assert!(wait_socket_readable(&s, Duration::from_millis(20)).is_ok());
+        assert_eq!(poll_ready(&[(&s, Interest::Read)], Duration::from_millis(1000)), Some(vec![true]));
+    }
+}
