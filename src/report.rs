@@ -152,7 +152,7 @@ impl Output {
 
 /// The error for a failed write to stdout.
 pub fn output_error(e: &std::io::Error) -> Error {
-    if e.kind() == std::io::ErrorKind::BrokenPipe { Error::BrokenPipe } else { Error::Output(e.to_string()) }
+    if crate::platform::is_broken_pipe(e) { Error::BrokenPipe } else { Error::Output(e.to_string()) }
 }
 
 /// Write text to stdout outside a report (help, version, completions).

@@ -8,7 +8,8 @@
 #   4. the -l log file has CRLF line ends;
 #   5. the reverse look-up of 127.0.0.1 names it;
 #   6. Ctrl-C (SIGINT, which Wine turns into CTRL_C_EVENT) exits 130 and the log
-#      keeps its end marker.
+#      keeps its end marker;
+# and local mode (-local) lists a listener from the IP Helper's tables.
 # Usage: scripts/wine/done-when.sh PATH/TO/portqry.exe
 # Wine runs the Linux network stack underneath: these check our Windows code
 # paths, not Windows' own TCP/IP (docs/DEVELOPING.md). Traffic stays on
@@ -92,6 +93,12 @@ grep -q $'^========= end of log file =========\r$' "$log" || fail "no end marker
 ok "$crlf of $lines log lines end in CRLF"
 grep -q "IP address resolved to localhost" <<<"$out" || fail "reverse look-up: $out"
 ok "$(grep 'IP address resolved to' <<<"$out")"
+
+echo "== local mode: the IP Helper's tables list the listener"
+rc=0
+out="$(pq -local 2>&1)" || rc=$?
+[ "$rc" = 0 ] && grep -Eq "^TCP $port +0\.0\.0\.0 +LISTENING" <<<"$out" || fail "-local: exit $rc: $out"
+ok "-local lists TCP $port LISTENING"
 
 echo "== namespaces: client ⇄ target (target drops TCP)"
 ip netns add "$nsc"

@@ -30,27 +30,32 @@ mod portable;
 
 #[cfg(unix)]
 mod unix;
+#[cfg(not(any(target_os = "linux", windows)))]
+pub use portable::local_snapshot;
 #[cfg(not(target_os = "linux"))]
 pub use portable::{
-    REUSE_REFUSED_SOCKETS, connect_state, enable_icmp_errors, local_snapshot, neighbour_unresolved,
-    take_icmp_error,
+    REUSE_REFUSED_SOCKETS, connect_state, enable_icmp_errors, neighbour_unresolved, take_icmp_error,
 };
 #[cfg(unix)]
 pub use unix::{
-    Interest, KeyReader, POLL_MISSES_UDP_ERRORS, describe, interface_exists, interface_index, is_exhaustion,
-    is_in_progress, is_no_reader, is_port_in_use, is_regular_fd, is_reset_after_handshake, on_stop_signals,
-    open_nonblocking, poll_ready, prepare_source_port, raise_fd_limit, reverse_name, set_blocking,
-    unreachable_text, wait_readable, wait_writable,
+    Interest, KeyReader, POLL_MISSES_UDP_ERRORS, describe, interface_exists, interface_index, is_broken_pipe,
+    is_exhaustion, is_in_progress, is_no_reader, is_port_in_use, is_regular_fd, is_reset_after_handshake,
+    on_stop_signals, open_nonblocking, poll_ready, prepare_source_port, raise_fd_limit, reverse_name,
+    set_blocking, unreachable_text, wait_readable, wait_writable,
 };
 
 #[cfg(windows)]
 mod windows;
 #[cfg(windows)]
+mod windows_local;
+#[cfg(windows)]
 pub use windows::{
-    Interest, POLL_MISSES_UDP_ERRORS, describe, interface_exists, interface_index, is_exhaustion,
-    is_in_progress, is_port_in_use, is_reset_after_handshake, on_stop_signals, poll_ready,
+    Interest, POLL_MISSES_UDP_ERRORS, describe, interface_exists, interface_index, is_broken_pipe,
+    is_exhaustion, is_in_progress, is_port_in_use, is_reset_after_handshake, on_stop_signals, poll_ready,
     prepare_source_port, raise_fd_limit, reverse_name, unreachable_text, wait_socket_readable, wait_writable,
 };
+#[cfg(windows)]
+pub use windows_local::local_snapshot;
 
 /// What asking again says about a non-blocking TCP connect in progress.
 #[derive(Debug)]

@@ -119,6 +119,11 @@ pub fn describe(e: &io::Error) -> String {
     e.to_string()
 }
 
+/// A write to a pipe whose reader went away (EPIPE).
+pub fn is_broken_pipe(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::BrokenPipe
+}
+
 /// A connect failing this way after its wait: on Unix every such error is the
 /// connect's own answer (only Windows reports an accepted-then-reset
 /// connection there; see `windows.rs`).

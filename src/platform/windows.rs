@@ -162,6 +162,12 @@ pub fn describe(e: &io::Error) -> String {
     }
 }
 
+/// A write to a pipe whose reader went away (`| more` quit): `ERROR_NO_DATA`
+/// on Windows, `ERROR_PIPE_NOT_CONNECTED` under Wine, besides std's BrokenPipe.
+pub fn is_broken_pipe(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::BrokenPipe || matches!(e.raw_os_error(), Some(232 | 233))
+}
+
 /// Errors that describe the path to the target rather than this machine.
 pub fn unreachable_text(e: &io::Error) -> Option<String> {
     let code = e.raw_os_error()?;
@@ -333,6 +339,7 @@ mod tests {
         assert!(is_exhaustion(&code(ws::WSAENOBUFS)));
         assert!(!is_exhaustion(&code(ws::WSAEADDRNOTAVAIL)));
         assert!(is_reset_after_handshake(&code(ws::WSAECONNRESET)));
+        assert!(is_broken_pipe(&code(233)) && is_broken_pipe(&code(232)) && !is_broken_pipe(&code(5)));
         assert!(!is_reset_after_handshake(&code(ws::WSAECONNREFUSED)));
     }
 
