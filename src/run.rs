@@ -508,8 +508,10 @@ fn scan_parallel(
     let (tx, rx) = mpsc::channel::<Batch>();
     // TCP-only plans are striped over one engine per core (connects are
     // kernel-bound); UDP stays on one engine, whose pacing must see every
-    // answer from the target to respect its ICMP rate limit.
-    let engines = if jobs.iter().all(|j| j.transport == Transport::Tcp) {
+    // answer from the target to respect its ICMP rate limit. Where `-sp` is
+    // bound exclusively (Windows) one engine probes one port at a time.
+    let shared_sp = crate::platform::SOURCE_PORT_SHARED || cfg.source_port.is_none();
+    let engines = if shared_sp && jobs.iter().all(|j| j.transport == Transport::Tcp) {
         std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4).min(jobs.len())
     } else {
         1

@@ -224,7 +224,28 @@ fn source_port_in_use_and_in_effect() {
     let h = thread::spawn(move || target.accept().map(|(_, peer)| peer.port()));
     let r = portqry(&["-n", "127.0.0.1", "-nr", "-e", &tport, "-sp", &free.to_string()]);
     assert_eq!(r.code, 0, "{}{}", r.out, r.err);
-    assert_eq!(h.join().unwrap().unwrap(), free);
+    match h.join().unwrap() {
+        Ok(port) => assert_eq!(port, free),
+        // Windows closes a -sp probe with a RST (no TIME_WAIT to hold the
+        // port): the connection may be gone before it is accepted.
+        Err(e) if cfg!(windows) && e.kind() == std::io::ErrorKind::NotConnected => {}
+        Err(e) => panic!("accept: {e}"),
+    }
+
+    // A list from one (fresh) source port: its probes do not hold the port
+    // against each other (Windows binds it exclusively: one at a time, and
+    // our own closed probe not yet released is waited for), whatever each
+    // port answers. Runs right after one another may find the port held for
+    // a while on Windows (TIME_WAIT; under Wine too): not tested here.
+    let ports = [accept_and_close(false), closed_tcp_port(), accept_and_close(false)];
+    let list = format!("{},{},{}", ports[0], ports[1], ports[2]);
+    // Not one of the targets (two look-ups of a free port can give the same one).
+    let sp = std::iter::repeat_with(closed_tcp_port).find(|p| !ports.contains(p)).unwrap().to_string();
+    let r = portqry(&["-n", "127.0.0.1", "-nr", "-o", &list, "-sp", &sp]);
+    assert_eq!(r.code, 1, "{}{}", r.out, r.err);
+    let states: Vec<&str> =
+        status_lines(&r.out).iter().map(|l| l.rsplit(": ").next().unwrap_or("")).collect();
+    assert_eq!(states, ["LISTENING", "NOT LISTENING", "LISTENING"], "{}", r.out);
 }
 
 #[test]

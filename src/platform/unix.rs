@@ -131,6 +131,10 @@ pub fn is_reset_after_handshake(_e: &io::Error) -> bool {
     false
 }
 
+/// Probes bound to `-sp` may run at once (`SO_REUSEADDR` lets them share the
+/// port towards different targets).
+pub const SOURCE_PORT_SHARED: bool = true;
+
 /// Before binding `-sp`: `SO_REUSEADDR`, so our own TIME_WAIT from the previous
 /// port does not block the next query; a port held by a listener still fails
 /// with `EADDRINUSE`.

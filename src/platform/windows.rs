@@ -188,9 +188,16 @@ pub fn is_reset_after_handshake(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(ws::WSAECONNRESET | ws::WSAECONNABORTED))
 }
 
+/// Probes bound to `-sp` cannot share the port here (exclusive binds): the
+/// engine runs them one at a time.
+pub const SOURCE_PORT_SHARED: bool = false;
+
 /// Before binding `-sp`: `SO_EXCLUSIVEADDRUSE`, so the bind fails on a port
 /// another program holds (on Windows `SO_REUSEADDR` would take it over).
+/// And an abortive close (linger 0, a RST): our own TIME_WAIT from one probe
+/// would hold the port against the next.
 pub fn prepare_source_port(sock: &Socket) {
+    let _ = sock.set_linger(Some(Duration::ZERO));
     let one: i32 = 1;
     // SAFETY: setsockopt on a socket we own with a 4-byte int option.
     unsafe {

@@ -155,6 +155,10 @@ pub trait Sink {
 struct Spares {
     v4: Vec<Socket>,
     v6: Vec<Socket>,
+    /// `-sp` was bound once already in this run: where binds are exclusive
+    /// (Windows), "in use" after that is our own closed probe not yet released
+    /// (Wine frees it a moment later) — wait and retry, not exit 71.
+    source_port_bound: bool,
 }
 
 impl Spares {
@@ -191,7 +195,12 @@ pub fn raise_fd_limit() -> usize {
 /// (without results for the rest) when `stop` is set.
 pub fn run(jobs: &[Job], opts: &Options, stop: &AtomicBool, sink: &mut impl Sink) {
     let fd_cap = raise_fd_limit().saturating_sub(64).max(1);
-    let mut limit = opts.concurrency.clamp(1, fd_cap);
+    // Where `-sp` binds exclusively (Windows), two probes cannot hold the
+    // source port at once: one at a time, as PortQry.
+    let exclusive =
+        !platform::SOURCE_PORT_SHARED && (opts.tcp.source_port.is_some() || opts.udp.source_port.is_some());
+    let most = if exclusive { 1 } else { opts.concurrency.clamp(1, fd_cap) };
+    let mut limit = most;
     let mut flights: Vec<Flight> = Vec::new();
     let mut starved = 0u32;
     let mut buf = vec![MaybeUninit::<u8>::uninit(); 65_535];
@@ -292,7 +301,7 @@ pub fn run(jobs: &[Job], opts: &Options, stop: &AtomicBool, sink: &mut impl Sink
         sink.flush();
         wait_and_handle(jobs, opts, &mut flights, &mut st, wake, &mut buf, sink);
         // Descriptors came back: let the limit grow again, slowly.
-        if limit < opts.concurrency.min(fd_cap) && flights.len() + 1 >= limit {
+        if limit < most && flights.len() + 1 >= limit {
             limit += 1;
         }
     }
@@ -783,7 +792,15 @@ fn launch(
             return Ok(Launch::Exhausted);
         };
         if let Some(port) = sp {
-            tcp::bind_source_port(&sock, job.addr, port)?;
+            match tcp::bind_source_port(&sock, job.addr, port) {
+                Err(Error::SourcePortInUse(_))
+                    if !platform::SOURCE_PORT_SHARED && spares.source_port_bound =>
+                {
+                    return Ok(Launch::Exhausted);
+                }
+                r => r?,
+            }
+            spares.source_port_bound = true;
         }
         let sent = Instant::now();
         match start(&sock, job, attempt, opts) {
