@@ -12,7 +12,7 @@ export DEBIAN_FRONTEND=noninteractive CARGO_TERM_COLOR=never
 
 if ! command -v wine >/dev/null || ! command -v x86_64-w64-mingw32-gcc >/dev/null; then
     apt-get update -qq
-    apt-get install -y -qq gcc-mingw-w64-x86-64 wine wine64 >/dev/null
+    apt-get install -y -qq --no-install-recommends gcc-mingw-w64-x86-64 wine wine64 >/dev/null
 fi
 rustup target add "$target"
 CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER="$PWD/scripts/wine/runner.sh"
