@@ -21,7 +21,7 @@ set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
 ALL=(dns_response netbios_response ldap_response epm_reply dcerpc_pdu snmp_response tftp_response
-     l2tp_response banner_response ssrp_response ike_response)
+     l2tp_response banner_response ssrp_response ike_response smb2_negotiate_reply rdp_confirm kerberos_reply ntp_reply)
 
 usage() {
   echo "usage: fuzz/run.sh TARGET|all [SECONDS]" >&2

@@ -27,6 +27,13 @@ pub fn request() {
     STOP.store(true, Ordering::SeqCst);
 }
 
+/// Forget a stop request, so the next query runs (interactive mode: Ctrl-C
+/// during a query cancels that query and returns to the prompt).
+pub fn reset() {
+    SIGNAL.store(0, Ordering::SeqCst);
+    STOP.store(false, Ordering::SeqCst);
+}
+
 /// The exit code of a stopped run: 128 + the signal's number, as shells
 /// report for a process a signal ended (130 for Ctrl-C).
 pub fn exit_code() -> i32 {

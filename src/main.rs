@@ -10,6 +10,10 @@ fn main() {
             portqry::cancel::install_handlers();
             portqry::run::run(&cfg).unwrap_or_else(|e| fail(&e))
         }
+        Ok(Command::Interactive(cfg)) => {
+            portqry::cancel::install_handlers();
+            portqry::interactive::run(&cfg).unwrap_or_else(|e| fail(&e))
+        }
         Ok(Command::Local(cfg)) => {
             portqry::cancel::install_handlers();
             portqry::local::run::run(&cfg).unwrap_or_else(|e| fail(&e))

@@ -5,10 +5,10 @@
 use crate::cli::{Config, Format};
 use crate::error::Error;
 use crate::probe::{self, Observation, State, Transport, tcp, udp};
-use crate::protocols;
+use crate::query;
+use crate::report::json::JsonSink;
 use crate::report::{self, Output};
 use crate::target::{self, Target, services::Services};
-use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::net::TcpStream;
 use std::sync::atomic::AtomicUsize;
@@ -18,28 +18,7 @@ use std::sync::{Arc, mpsc};
 /// The run-wide stop flag ([`crate::cancel`]).
 pub use crate::cancel::STOP;
 
-/// Everything decided about one port on one transport.
-#[derive(Debug, Clone)]
-pub struct PortResult {
-    pub transport: Transport,
-    pub port: u16,
-    pub service: Option<String>,
-    /// The final verdict (after a UDP protocol query, if one ran).
-    pub state: State,
-    /// The verdict of the probe alone.
-    pub probe_state: State,
-    pub observation: Observation,
-    /// Why the engine probed again or left the result unverified.
-    pub note: Option<probe::Note>,
-    /// The protocol query's verdict and parsed answer, when one ran.
-    pub query: Option<protocols::QueryOutcome>,
-}
-
-/// The exit code for several results: the highest single code, so 0 means
-/// every port answered, 1 that some were refused and none were filtered.
-pub fn aggregate_exit(results: &[PortResult]) -> i32 {
-    results.iter().map(|r| r.state.exit_code()).max().unwrap_or(0)
-}
+pub use crate::report::{PortResult, aggregate_exit};
 
 /// Run the query the command line describes; returns the exit code.
 ///
@@ -47,6 +26,32 @@ pub fn aggregate_exit(results: &[PortResult]) -> i32 {
 /// and folded into the exit code, so the other targets still run; errors that
 /// stop everything (log file, services file, local sockets) are returned.
 pub fn run(cfg: &Config) -> Result<i32, Error> {
+    let prepared = prepare(cfg)?;
+    let log = match &cfg.log {
+        Some(path) => Some(report::open_log(path, cfg.overwrite, cfg.quiet, &cfg.command_line)?),
+        None => None,
+    };
+    let mut out = Output::new(!cfg.quiet && cfg.format == Format::Text, log);
+    let result = run_prepared(cfg, prepared, &mut out);
+    // A closed or full stdout stopped the run: that is the error to report.
+    let finished = out.finish();
+    let code = result?;
+    finished?;
+    Ok(code)
+}
+
+/// Run the queries `cfg` describes into an [`Output`] the caller opened and
+/// will finish (interactive mode runs every query of a session through here,
+/// into one screen and one log); returns the exit code. A stop request
+/// (Ctrl-C) ends the queries with what was decided and returns its code.
+pub fn run_with(cfg: &Config, out: &mut Output) -> Result<i32, Error> {
+    let prepared = prepare(cfg)?;
+    run_prepared(cfg, prepared, out)
+}
+
+/// What is checked before anything is printed or a log file is opened:
+/// the services file and the targets.
+fn prepare(cfg: &Config) -> Result<(Services, Vec<String>), Error> {
     let services = Services::load(cfg.services.as_deref())?;
     let names = target::expand(&cfg.names, cfg.max_hosts)?;
     // A malformed literal (unknown IPv6 zone) is a command-line error: say so
@@ -54,67 +59,39 @@ pub fn run(cfg: &Config) -> Result<i32, Error> {
     for name in &names {
         target::check_literal(name, cfg.family)?;
     }
-    let log = match &cfg.log {
-        Some(path) => Some(report::open_log(path, cfg.overwrite, cfg.quiet, &cfg.command_line)?),
-        None => None,
-    };
-    let mut out = Output::new(!cfg.quiet && cfg.format == Format::Text, log);
+    Ok((services, names))
+}
+
+fn run_prepared(
+    cfg: &Config,
+    (services, names): (Services, Vec<String>),
+    out: &mut Output,
+) -> Result<i32, Error> {
     let mut json = JsonSink::new(if cfg.quiet { None } else { Some(cfg.format) }, &cfg.command_line);
     let fleet = names.len() > 1;
     // Per target, its results, kept only for a `--set` run's summary.
     let mut summaries: Vec<(Target, Vec<PortResult>)> = Vec::new();
     let (verdict, error_code, interrupted) = if fleet {
-        match run_fleet(cfg, &services, &names, &mut out, &mut json, &mut summaries) {
-            Ok(r) => r,
-            Err(e) => {
-                let _ = out.finish();
-                return Err(e);
-            }
-        }
+        run_fleet(cfg, &services, &names, out, &mut json, &mut summaries)?
     } else {
-        match run_one_by_one(cfg, &services, &names, &mut out, &mut json, &mut summaries) {
-            Ok(r) => r,
-            Err(e) => {
-                let _ = out.finish();
-                return Err(e);
-            }
-        }
+        run_one_by_one(cfg, &services, &names, out, &mut json, &mut summaries)?
     };
     if let Some(set) = cfg.set
         && cfg.format == Format::Text
         && !cfg.quiet
     {
-        print_summary(set, &summaries, &mut out);
+        report::text::summary(set, &summaries, out);
     }
-    json.finish(&mut out);
-    // A closed or full stdout stopped the run: that is the error to report.
-    out.finish()?;
+    json.finish(out);
     if interrupted {
-        report::error_line("portqry: interrupted: the results above were decided, the rest were not");
+        // Lines held for one write go out before the note on stderr.
+        out.hold(false);
+        if !out.failed() {
+            report::error_line("portqry: interrupted: the results above were decided, the rest were not");
+        }
         return Ok(crate::cancel::exit_code());
     }
     Ok(if error_code != 0 { error_code } else { verdict })
-}
-
-/// The end of a `--set` run, as PortQryUI ends one: per target, one line per
-/// port (protocol, port, service, verdict), in the set's order.
-fn print_summary(set: &target::sets::ServiceSet, summaries: &[(Target, Vec<PortResult>)], out: &mut Output) {
-    for (target, results) in summaries {
-        let addr = target.addr.to_string();
-        let shown = if target.input == addr { addr } else { format!("{} ({addr})", target.input) };
-        out.para(&format!("Summary of service set \"{}\" on {shown}:", set.name));
-        let width = results.iter().map(|r| r.service.as_deref().map_or(7, str::len)).max().unwrap_or(7);
-        for r in results {
-            let service = r.service.as_deref().unwrap_or("unknown");
-            out.line(&format!(
-                "{} {:>5}  {service:<width$}  {}",
-                r.transport,
-                r.port,
-                r.state.portqry_text()
-            ));
-        }
-        out.line("");
-    }
 }
 
 /// Targets one after another (one target): the
@@ -132,7 +109,7 @@ fn run_one_by_one(
         if i > 0 {
             out.line("");
         }
-        let target = match resolve(name, look_up(name, cfg), out) {
+        let target = match report::text::resolution(name, look_up(name, cfg), out) {
             Ok(t) => t,
             Err(Error::InterruptedWhile(_)) => return Ok((verdict, error_code, true)),
             Err(e) => {
@@ -186,9 +163,9 @@ fn run_fleet(
         }
         found.push(Some(f));
     }
-    let address = |f: &Option<Result<Found, Error>>| match f {
-        Some(Ok(Found::Literal { addr, scope_id, .. })) => Some((*addr, *scope_id)),
-        Some(Ok(Found::Name(Ok(addr)))) => Some((*addr, 0)),
+    let address = |f: &Option<Result<target::Found, Error>>| match f {
+        Some(Ok(target::Found::Literal { addr, scope_id, .. })) => Some((*addr, *scope_id)),
+        Some(Ok(target::Found::Name(Ok(addr)))) => Some((*addr, 0)),
         _ => None,
     };
     let mut plan = Vec::new();
@@ -228,7 +205,7 @@ fn run_fleet(
                     out.line("");
                 }
                 let f = found[k].take().expect("each target is printed once");
-                match resolve(&names[k], f, out) {
+                match report::text::resolution(&names[k], f, out) {
                     Ok(t) if k == upto => {
                         out.para("querying...");
                         pr.current = Some((t, Vec::new()));
@@ -274,29 +251,21 @@ fn run_fleet(
     Ok((pr.verdict, pr.error_code, !complete))
 }
 
-/// What the look-ups found for one `-n` item, computed ahead of printing.
-enum Found {
-    /// An address literal, with its reverse look-up unless `-nr`.
-    Literal { addr: std::net::IpAddr, scope_id: u32, reverse: Option<Result<Option<String>, Error>> },
-    /// A name and what it resolved to.
-    Name(Result<std::net::IpAddr, Error>),
-}
-
 /// Look one item up (blocking, each look-up under its own deadline).
-fn look_up(name: &str, cfg: &Config) -> Result<Found, Error> {
+fn look_up(name: &str, cfg: &Config) -> Result<target::Found, Error> {
     if let Some((addr, scope_id)) = target::parse_literal(name)? {
         let reverse = (!cfg.no_reverse).then(|| target::reverse_lookup(addr, target::LOOKUP_TIMEOUT));
-        return Ok(Found::Literal { addr, scope_id, reverse });
+        return Ok(target::Found::Literal { addr, scope_id, reverse });
     }
-    Ok(Found::Name(target::resolve_name(name, cfg.family, target::LOOKUP_TIMEOUT)))
+    Ok(target::Found::Name(target::resolve_name(name, cfg.family, target::LOOKUP_TIMEOUT)))
 }
 
 /// Look-ups for many targets run ahead of the probes on a small pool, so 200
 /// names cost about one look-up deadline, not 200 (results still print in the
 /// order given).
 struct Lookahead {
-    rx: mpsc::Receiver<(usize, Result<Found, Error>)>,
-    ready: HashMap<usize, Result<Found, Error>>,
+    rx: mpsc::Receiver<(usize, Result<target::Found, Error>)>,
+    ready: HashMap<usize, Result<target::Found, Error>>,
     consumed: Arc<AtomicUsize>,
 }
 
@@ -344,7 +313,7 @@ impl Lookahead {
     }
 
     /// The look-up of item `i`, waiting for it in slices a stop request cuts.
-    fn take(&mut self, i: usize) -> Result<Found, Error> {
+    fn take(&mut self, i: usize) -> Result<target::Found, Error> {
         loop {
             if let Some(found) = self.ready.remove(&i) {
                 self.consumed.store(i + 1, Ordering::SeqCst);
@@ -366,40 +335,6 @@ impl Lookahead {
     }
 }
 
-/// Print PortQry's resolution lines for what the look-ups found; return the target.
-fn resolve(name: &str, found: Result<Found, Error>, out: &mut Output) -> Result<Target, Error> {
-    out.para("Querying target system called:");
-    match found? {
-        Found::Literal { addr, scope_id, reverse } => {
-            out.para(&format!(" {name}"));
-            if let Some(reverse) = reverse {
-                out.para("Attempting to resolve IP address to a name...");
-                match reverse? {
-                    Some(n) => out.para(&format!("IP address resolved to {n}")),
-                    None => out.para("Failed to resolve IP address to name"),
-                }
-            }
-            Ok(Target { input: name.to_string(), addr, scope_id })
-        }
-        Found::Name(result) => {
-            out.para(name);
-            out.para("Attempting to resolve name to IP address...");
-            match result {
-                Ok(addr) => {
-                    out.para(&format!("Name resolved to {addr}"));
-                    Ok(Target { input: name.to_string(), addr, scope_id: 0 })
-                }
-                // Interrupted: nothing failed to resolve.
-                Err(e @ Error::InterruptedWhile(_)) => Err(e),
-                Err(e) => {
-                    out.para("Failed to resolve name to IP address");
-                    Err(e)
-                }
-            }
-        }
-    }
-}
-
 /// One probe job of a target, in PortQry's order (each port: TCP, then UDP).
 struct Planned {
     /// Which target (its index in the run's list; read by the one engine for
@@ -408,7 +343,7 @@ struct Planned {
     port: u16,
     transport: Transport,
     service: Option<String>,
-    protocol: Option<protocols::Protocol>,
+    protocol: Option<&'static dyn query::Query>,
 }
 
 /// The probes of one target, in PortQry's order.
@@ -417,7 +352,7 @@ fn plan_for(cfg: &Config, services: &Services, target: usize) -> Vec<Planned> {
         .into_iter()
         .map(|(port, transport)| {
             let service = services.name(port, transport).map(str::to_string);
-            let protocol = protocols::select(transport, port, service.as_deref(), cfg.port_mode);
+            let protocol = query::select(transport, port, service.as_deref(), cfg.query.range);
             Planned { target, port, transport, service, protocol }
         })
         .collect()
@@ -648,31 +583,20 @@ fn report_port(
     out: &mut Output,
 ) -> Result<PortResult, Error> {
     let (transport, port) = (p.transport, p.port);
-    let label = crate::target::services::label(p.service.as_deref());
     let state = probe::decide(transport, &observation.evidence, target.addr);
-    // An unverified result says so on its own line, where scripts and people read it.
-    let flag = note.and_then(probe::Note::status_flag).map(|f| format!(" ({f})")).unwrap_or_default();
-    out.line(&format!("{transport} port {port} ({label}): {}{flag}", state.portqry_text()));
-    if cfg.verbose {
-        let mut why = probe::explain(transport, &observation, target.addr);
-        if let Some(n) = note {
-            why.push_str("; ");
-            why.push_str(&n.to_string());
-        }
-        out.line(&format!("    evidence: {why}"));
-    }
-    out.line("");
+    let shown = (transport, port, p.service.as_deref());
+    report::text::status(out, shown, state, &observation, note, target, cfg.verbose);
+    let ctx = query::Ctx { opts: &cfg.query, target, port, transport };
     let query = match (p.protocol, transport, state, stream) {
-        (Some(proto), Transport::Tcp, State::Listening, Some(stream)) => {
-            let ctx = protocols::QueryContext { cfg, target, port };
-            Some(protocols::tcp_query(proto, &ctx, stream, out))
-        }
-        (Some(proto), Transport::Udp, State::ListeningOrFiltered, _) if !STOP.load(Ordering::SeqCst) => {
-            let ctx = protocols::QueryContext { cfg, target, port };
-            Some(protocols::udp_query(proto, &ctx, out)?)
+        (Some(q), Transport::Tcp, State::Listening, Some(stream)) => Some(q.tcp(&ctx, stream, out)),
+        (Some(q), Transport::Udp, State::ListeningOrFiltered, _) if !STOP.load(Ordering::SeqCst) => {
+            Some(q.udp(&ctx, out)?)
         }
         _ => None,
     };
+    if let Some(o) = &query {
+        report::text::outcome(out, o, transport, port, target, cfg.verbose);
+    }
     // A UDP query settles "LISTENING or FILTERED"; a TCP query only adds detail.
     let final_state = match (&query, transport) {
         (Some(q), Transport::Udp) => q.state,
@@ -690,169 +614,5 @@ fn report_port(
         observation,
         note,
         query,
-    })
-}
-
-/// JSON output: one document (`--json`), streamed as results are decided, or
-/// a line per result (`--jsonl`). The document is written exactly as
-/// `serde_json::to_string_pretty` would write it whole (keys in order), but
-/// only one result is ever held as a JSON value.
-struct JsonSink {
-    format: Option<Format>,
-    command: String,
-    /// Targets opened in the document so far.
-    targets: usize,
-    /// Results of the open target so far (`None`: no target open).
-    results: Option<usize>,
-    /// Where the results are measured from, for the target last seen.
-    source: Option<(std::net::IpAddr, Value)>,
-}
-
-impl JsonSink {
-    fn new(format: Option<Format>, command: &str) -> JsonSink {
-        JsonSink {
-            format: format.filter(|f| *f != Format::Text),
-            command: command.to_string(),
-            targets: 0,
-            results: None,
-            source: None,
-        }
-    }
-
-    /// The `source` object for results of `target`: this machine's name and
-    /// the local address probes to it leave from (looked up once per target).
-    fn source(&mut self, target: &Target) -> Value {
-        match &self.source {
-            Some((addr, v)) if *addr == target.addr => v.clone(),
-            _ => {
-                let v = json!({
-                    "host": gethostname::gethostname().to_string_lossy(),
-                    "address": target.source_address().map(|a| a.to_string()),
-                });
-                self.source = Some((target.addr, v.clone()));
-                v
-            }
-        }
-    }
-
-    fn result(&mut self, target: &Target, r: &PortResult, out: &mut Output) {
-        match self.format {
-            Some(Format::JsonLines) => {
-                let source = self.source(target);
-                out.stdout_line(&result_json(target, r, source).to_string())
-            }
-            Some(Format::Json) => {
-                let source = self.source(target);
-                let n = self.open_target(Some(&target.addr.to_string()), None, out);
-                let body = serde_json::to_string_pretty(&result_json(target, r, source)).unwrap_or_default();
-                let mut text = String::from(if n == 0 { "\n" } else { ",\n" });
-                text.push_str(&indent(&body, 8));
-                out.stdout_text(&text);
-                self.results = Some(n + 1);
-            }
-            _ => {}
-        }
-    }
-
-    /// Open the document (once) and a target object up to its `results` array;
-    /// returns the results written in it so far.
-    fn open_target(&mut self, address: Option<&str>, error: Option<&str>, out: &mut Output) -> usize {
-        if let Some(n) = self.results {
-            return n;
-        }
-        let s = |v: Option<&str>| serde_json::to_string(&v).unwrap_or_default();
-        let mut text = String::new();
-        if self.targets == 0 {
-            text.push_str(&format!(
-                "{{\n  \"command\": {},\n  \"portqry\": {},\n  \"targets\": [",
-                s(Some(&self.command)),
-                s(Some(env!("CARGO_PKG_VERSION")))
-            ));
-        } else {
-            text.push(',');
-        }
-        text.push_str(&format!(
-            "\n    {{\n      \"address\": {},\n      \"error\": {},\n      \"results\": [",
-            s(address),
-            s(error)
-        ));
-        out.stdout_text(&text);
-        self.targets += 1;
-        self.results = Some(0);
-        0
-    }
-
-    fn target(&mut self, input: &str, target: Option<&Target>, error: Option<&str>, out: &mut Output) {
-        match self.format {
-            Some(Format::JsonLines) => {
-                if let Some(e) = error {
-                    out.stdout_line(&json!({"target": input, "error": e}).to_string());
-                }
-            }
-            Some(Format::Json) => {
-                let address = target.map(|t| t.addr.to_string());
-                let n = self.open_target(address.as_deref(), error, out);
-                let close = if n == 0 { "]" } else { "\n      ]" };
-                let name = serde_json::to_string(input).unwrap_or_default();
-                out.stdout_text(&format!("{close},\n      \"target\": {name}\n    }}"));
-                self.results = None;
-            }
-            _ => {}
-        }
-    }
-
-    fn finish(mut self, out: &mut Output) {
-        if self.format == Some(Format::Json) {
-            if self.targets == 0 {
-                // No target at all (cannot happen from the command line): still a document.
-                self.open_target(None, None, out);
-                self.targets = 0;
-            }
-            out.stdout_text("\n  ]\n}\n");
-        }
-    }
-}
-
-/// Every line of `text` indented by `n` spaces.
-fn indent(text: &str, n: usize) -> String {
-    let pad = " ".repeat(n);
-    text.lines().map(|l| format!("{pad}{l}")).collect::<Vec<_>>().join("\n")
-}
-
-/// The JSON object for one result (documented in docs/JSON.md); `source`
-/// says where it was measured from.
-pub fn result_json(target: &Target, r: &PortResult, source: Value) -> Value {
-    let obs = &r.observation;
-    let icmp = match &obs.evidence {
-        probe::Evidence::Icmp(i) => json!({
-            "version": if i.v6 { 6 } else { 4 },
-            "type": i.icmp_type,
-            "code": i.code,
-            "name": probe::icmp_name(i),
-            "offender": i.offender.map(|a| a.to_string()),
-            "from_target": i.offender == Some(target.addr),
-        }),
-        _ => Value::Null,
-    };
-    json!({
-        "target": target.input,
-        "address": target.addr.to_string(),
-        "protocol": r.transport,
-        "port": r.port,
-        "service": r.service,
-        "state": r.state,
-        "probe_state": r.probe_state,
-        "exit_code": r.state.exit_code(),
-        "reason": probe::explain(r.transport, obs, target.addr),
-        "evidence": obs.evidence,
-        "icmp": icmp,
-        "tries": obs.tries,
-        // Whole nanoseconds over 1e6: a short decimal that any JSON reader
-        // (serde_json's default parser too) reads back to the same number.
-        "rtt_ms": obs.rtt.map(|d| d.as_nanos() as f64 / 1e6),
-        "note": r.note.map(|n| n.to_string()),
-        "refusal_rate": r.note.and_then(probe::Note::rate),
-        "query": r.query,
-        "source": source,
     })
 }

@@ -388,6 +388,21 @@ fn tcp_fragments_every_10ms_without_end() {
 }
 
 #[test]
+fn tcp_fragment_of_another_call_is_refused() {
+    // The first fragment answers our call, the second names the next one.
+    let port = tcp_server(|s, call_id, _| {
+        let mut frames = response(FIRST, call_id, &[0; 64]);
+        frames.extend_from_slice(&response(LAST, call_id + 1, &[0; 64]));
+        let _ = s.write_all(&frames);
+        false
+    });
+    let r = portqry(port, "tcp", &FAST, None);
+    r.assert_sane(TCP_CALL);
+    assert_tcp_listening(&r, port);
+    assert_failed_with(&r, "RPC reply for call 3, expected call 2");
+}
+
+#[test]
 fn tcp_fragment_flood_hits_the_fragment_bound() {
     // Empty middle fragments as fast as the socket takes them.
     let port = tcp_server(|s, call_id, _| {

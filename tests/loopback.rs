@@ -272,7 +272,12 @@ fn log_file_header_and_overwrite_rules() {
         text.contains(&format!("Command run:\n portqry -n 127.0.0.1 -e {closed} -nr -l {logs}\n")),
         "{text}"
     );
-    assert!(text.contains("Local computer name:\n\n "), "{text}");
+    // As PortQry's log: the computer name, then a blank line before the report.
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    assert!(
+        text.contains(&format!("Local computer name:\n\n {host}\n\nQuerying target system called:")),
+        "{text}"
+    );
     assert!(text.contains(&format!("TCP port {closed} (")), "{text}");
     assert!(text.ends_with("\n\n========= end of log file =========\n"), "{text}");
     // The screen got the same report.

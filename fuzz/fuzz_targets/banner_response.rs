@@ -1,6 +1,6 @@
 #![no_main]
 
-use portqry::protocols::banner::{self, Replay, Service};
+use portqry::query::banner::{self, Replay, Service};
 
 // Feeds arbitrary bytes, as everything a server sent in one session, to the banner
 // conversation of each service (greeting, FTP USER reply, QUIT/LOGOUT reply): it must

@@ -16,7 +16,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     }
 
     // The bytes as a TCP stream of CO frames.
-    let mut co = CoReassembler::new(1, 64 * 1024);
+    let mut co = CoReassembler::new(64 * 1024);
     let mut rest = data;
     while let Some(n) = dcerpc::co_frame_len(rest) {
         let Some((frame, tail)) = rest.split_at_checked(n) else {

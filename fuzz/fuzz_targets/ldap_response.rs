@@ -20,11 +20,12 @@ fn walk(t: Tlv<'_>, budget: &mut u32) {
     }
 }
 
-// Feeds arbitrary bytes to the LDAP response parser (the message id of the captured
-// seeds is 1), the TCP framer and a generic BER walk: all must return Err on hostile
-// input, never panic, hang or allocate from a claimed length. Whatever parses renders.
+// Feeds arbitrary bytes to the LDAP response parser (it does not compare the message
+// id: the query does), the TCP framer and a generic BER walk: all must return Err on
+// hostile input, never panic, hang or allocate from a claimed length. Whatever parses
+// renders.
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    if let Ok(dse) = portqry::wire::ldap::parse_messages(data, 1) {
+    if let Ok(dse) = portqry::wire::ldap::parse_messages(data).result {
         let _ = dse.render_lines();
     }
     let _ = ber::message_len(data);

@@ -7,10 +7,11 @@ usage (as root, from the repository root):
     SNMP=$(bash tests/servers/ensure.sh snmp) TFTP=$(bash tests/servers/ensure.sh tftp) \
     L2TP=$(bash tests/servers/ensure.sh l2tp) FTP=$(bash tests/servers/ensure.sh ftp) \
     MAIL=$(bash tests/servers/ensure.sh mail) IKE=$(bash tests/servers/ensure.sh ike) \
+    SMB=$(bash tests/servers/ensure.sh smb) RDP=$(bash tests/servers/ensure.sh rdp) \
     python3 fuzz/seeds/capture.py [PART...]
     bash tests/servers/teardown.sh all
 
-PART is dns, netbios, ldap, epm, snmp, tftp, l2tp, banner or ike (default: all); captured.json keeps the
+PART is dns, netbios, ldap, epm, snmp, tftp, l2tp, banner, ike, smb or rdp (default: all); captured.json keeps the
 entries of the parts not captured this time.
 
 Writes fuzz/seeds/<target>/real-*.bin and fuzz/seeds/captured.json (name, target,
@@ -509,13 +510,131 @@ def capture_banner():
              f"{what}; at {addr} TCP {port}: every byte the server sent in the session, in order")
 
 
+# ------------------------------------------------------------------ SMB2 NEGOTIATE (TCP 445)
+SMB = os.environ.get("SMB", "198.18.36.2")
+# The first request of a connection must carry MessageId 0 (Samba drops any other),
+# so the replies answer MessageId 0. Client GUID and salt are fixed here (portqry's
+# are random) so that unit tests can rebuild this exact request.
+SMB_GUID = bytes(range(0x51, 0x61))
+SMB_SALT = bytes(range(32))
+
+
+def smb2_context(out, ctype, data):
+    while len(out) % 8:
+        out += b"\0"
+    out += struct.pack("<HHI", ctype, len(data), 0) + data
+
+
+def smb2_negotiate(dialects=(0x0202, 0x0210, 0x0300, 0x0302, 0x0311)):
+    """portqry's NEGOTIATE (src/wire/smb2.rs emit_negotiate), Direct TCP framed."""
+    m = bytearray(b"\xfeSMB" + struct.pack("<HHIHHIIQIIQ", 64, 0, 0, 0, 1, 0, 0, 0, 0xfeff, 0, 0) + bytes(16))
+    off = (64 + 36 + 2 * len(dialects) + 7) // 8 * 8
+    m += struct.pack("<HHHHI", 36, len(dialects), 1, 0, 0x7f) + SMB_GUID + struct.pack("<IHH", off, 3, 0)
+    m += b"".join(struct.pack("<H", d) for d in dialects)
+    smb2_context(m, 1, struct.pack("<HHH", 1, 32, 1) + SMB_SALT)  # preauth: SHA-512
+    smb2_context(m, 2, struct.pack("<5H", 4, 4, 3, 2, 1))  # ciphers, AES-256-GCM first
+    smb2_context(m, 8, struct.pack("<4H", 3, 2, 1, 0))  # signing: GMAC, CMAC, HMAC-SHA256
+    return b"\0" + len(m).to_bytes(3, "big") + bytes(m)
+
+
+def smb1_negotiate():
+    """An SMB1 NEGOTIATE offering only "NT LM 0.12" (what an SMB1-era client sends)."""
+    dialects = b"\x02NT LM 0.12\x00"
+    m = b"\xffSMB\x72" + bytes(4) + b"\x18" + struct.pack("<H", 0xc853) + bytes(12)
+    m += struct.pack("<HHHH", 0, 0xfeff, 0, 0) + b"\x00" + struct.pack("<H", len(dialects)) + dialects
+    return b"\0" + len(m).to_bytes(3, "big") + m
+
+
+def tcp_first_frame(addr, port, req, frame_len):
+    """Send req, read until frame_len(data) says one whole frame is there; return it all."""
+    with socket.create_connection((addr, port), timeout=TIMEOUT) as s:
+        s.sendall(req)
+        data = b""
+        while True:
+            n = frame_len(data)
+            if n is not None and len(data) >= n:
+                return data
+            chunk = s.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+
+
+def direct_tcp_len(data):
+    return 4 + int.from_bytes(data[1:4], "big") if len(data) >= 4 else None
+
+
+def capture_smb():
+    cases = [
+        ("real-samba-dc-311", DC, 445, smb2_negotiate(),
+         "Samba 4.17.12 AD DC: NEGOTIATE response, 3.1.1, signing required, contexts"),
+        ("real-smbd-311", SMB, 445, smb2_negotiate(),
+         "Samba 4.17.12 standalone smbd (defaults): NEGOTIATE response, 3.1.1, signing not required"),
+        ("real-smbd-signing-mandatory", SMB, 1445, smb2_negotiate(),
+         "Samba 4.17.12 smbd, server signing = mandatory: NEGOTIATE response, signing required"),
+        ("real-smbd-max-smb2-02", SMB, 2445, smb2_negotiate(),
+         "Samba 4.17.12 smbd, server max protocol = SMB2_02: NEGOTIATE response, dialect 2.0.2"),
+        ("real-smbd-no-dialect", SMB, 445, smb2_negotiate(dialects=()),
+         "Samba smbd: ERROR STATUS_INVALID_PARAMETER to a NEGOTIATE offering no dialect"),
+        ("real-smbd-unknown-dialect", SMB, 445, smb2_negotiate(dialects=(0x0400,)),
+         "Samba smbd: ERROR STATUS_NOT_SUPPORTED to a NEGOTIATE offering only dialect 0x0400"),
+        ("real-smbd-smb1-negotiate", SMB, 445, smb1_negotiate(),
+         "Samba smbd (server min protocol SMB2_02): SMB1 NEGOTIATE response, dialect index 0xffff, to SMB1's NT LM 0.12"),
+    ]
+    for name, addr, port, req, what in cases:
+        rep = tcp_first_frame(addr, port, req, direct_tcp_len)
+        save("smb2_negotiate_reply", name, rep, f"{what}; at {addr} TCP {port}, MessageId 0, Direct TCP frame")
+
+
+# ------------------------------------------------------------------ RDP X.224 (TCP 3389)
+RDP = os.environ.get("RDP", "198.18.37.2")
+
+
+def rdp_cr(requested=None):
+    """TPKT + X.224 Connection Request, with an RDP_NEG_REQ unless requested is None."""
+    neg = b"" if requested is None else struct.pack("<BBHI", 1, 0, 8, requested)
+    x224 = bytes([6 + len(neg), 0xe0, 0, 0, 0, 0, 0]) + neg
+    return struct.pack(">BBH", 3, 0, 4 + len(x224)) + x224
+
+
+def tpkt_len(data):
+    return int.from_bytes(data[2:4], "big") if len(data) >= 4 else None
+
+
+def capture_rdp():
+    cases = [
+        ("real-xrdp-negotiate", 3389, 0x0b, "xrdp 0.9.21.1 security_layer=negotiate: RDP_NEG_RSP TLS"),
+        ("real-xrdp-rdp-layer", 3390, 0x0b, "xrdp security_layer=rdp: RDP_NEG_RSP Standard RDP Security"),
+        ("real-xrdp-tls-layer", 3391, 0x0b, "xrdp security_layer=tls: RDP_NEG_RSP TLS"),
+        ("real-xrdp-ssl-required", 3391, 0x00,
+         "xrdp security_layer=tls to a request for Standard RDP Security only: RDP_NEG_FAILURE "
+         "SSL_REQUIRED_BY_SERVER, then its DisconnectProviderUltimatum"),
+        ("real-xrdp-legacy", 3389, None, "xrdp to a CR without RDP_NEG_REQ: a CC without negotiation data"),
+    ]
+    for name, port, requested, what in cases:
+        with socket.create_connection((RDP, port), timeout=TIMEOUT) as s:
+            s.sendall(rdp_cr(requested))
+            rep = recv_exact(s, 4)
+            rep += recv_exact(s, tpkt_len(rep) - 4)
+            # Anything sent right after the CC (xrdp's disconnect after a failure) too.
+            s.settimeout(0.3)
+            try:
+                while chunk := s.recv(4096):
+                    rep += chunk
+            except OSError:
+                pass
+        req = "no RDP_NEG_REQ" if requested is None else f"requestedProtocols {requested:#x}"
+        save("rdp_confirm", name, rep, f"{what}; at {RDP} TCP {port}, {req}")
+
+
 PARTS = {"dns": capture_dns, "netbios": capture_netbios, "ldap": capture_ldap, "epm": capture_epm,
          "snmp": capture_snmp, "tftp": capture_tftp, "l2tp": capture_l2tp, "banner": capture_banner,
-         "ike": capture_ike}
+         "ike": capture_ike, "smb": capture_smb, "rdp": capture_rdp}
 PART_TARGETS = {"dns": {"dns_response"}, "netbios": {"netbios_response"},
                 "ldap": {"ldap_response"}, "epm": {"epm_reply", "dcerpc_pdu"},
                 "snmp": {"snmp_response"}, "tftp": {"tftp_response"}, "l2tp": {"l2tp_response"},
-                "banner": {"banner_response"}, "ike": {"ike_response"}}
+                "banner": {"banner_response"}, "ike": {"ike_response"},
+                "smb": {"smb2_negotiate_reply"}, "rdp": {"rdp_confirm"}}
 
 
 def main():

@@ -86,7 +86,6 @@ pub fn run(cfg: &LocalConfig) -> Result<i32, Error> {
         None => None,
     };
     let mut out = Output::new(cfg.format == Format::Text, log);
-    out.log_line("");
     let what = match cfg.mode {
         LocalMode::All => {
             let date = report::system_date();

@@ -362,6 +362,14 @@ impl Target {
     }
 }
 
+/// What the look-ups found for one `-n` item, computed ahead of printing.
+pub enum Found {
+    /// An address literal, with its reverse look-up unless `-nr`.
+    Literal { addr: std::net::IpAddr, scope_id: u32, reverse: Option<Result<Option<String>, crate::Error>> },
+    /// A name and what it resolved to.
+    Name(Result<std::net::IpAddr, crate::Error>),
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,7 @@
 //! DNS over UDP and TCP port 53 (RFC 1035), built and decoded with `hickory-proto`.
 //!
 //! PortQry only needs to know that *a DNS server* answered: any well-formed reply carrying the
-//! query's ID proves it, REFUSED, NXDOMAIN and SERVFAIL included (RFC 1035 §4.1.1). The
+//! query's ID proves it (the query compares the ID, [`message_id`]; this module only reads it), REFUSED, NXDOMAIN and SERVFAIL included (RFC 1035 §4.1.1). The
 //! summary keeps enough of the reply for a troubleshooter to see what the server said.
 //!
 //! ```text
@@ -54,6 +54,7 @@ pub enum ParseError {
     Encode(String),
     #[error("truncated DNS message")]
     Truncated,
+    /// Not raised here: the query compares the ID ([`message_id`]) with its request's.
     #[error("DNS message id mismatch (expected {expected:#06x}, got {got:#06x})")]
     IdMismatch { expected: u16, got: u16 },
     #[error("DNS message is not a response")]
@@ -219,19 +220,28 @@ fn be_u16(buf: &[u8], field: core::ops::Range<usize>) -> Result<u16, ParseError>
     u16_be_at(buf, field.start).ok_or(ParseError::Truncated)
 }
 
-/// Parses a reply (without the TCP prefix) to query `id`.
+/// The ID of a message (without the TCP prefix), or `None` if the header is not all there.
 ///
-/// ID and QR are checked by hand first, so a stray datagram gets a precise error before any
-/// decoding. The header counts are checked against the bytes present before hickory-proto
-/// sees the message, because its decoder reserves a `Vec` of QDCOUNT entries up front.
-pub fn parse_response(buf: &[u8], id: u16) -> Result<DnsSummary, ParseError> {
+/// The query compares it with its request's before parsing the rest, so a stray datagram
+/// gets a precise error before any decoding.
+pub fn message_id(buf: &[u8]) -> Option<u16> {
+    if buf.len() < HEADER_LEN {
+        return None;
+    }
+    u16_be_at(buf, field::ID.start)
+}
+
+/// Parses a reply (without the TCP prefix); which query it answers is the caller's
+/// question ([`DnsSummary::id`]).
+///
+/// QR is checked by hand first. The header counts are checked against the bytes present
+/// before hickory-proto sees the message, because its decoder reserves a `Vec` of QDCOUNT
+/// entries up front.
+pub fn parse_response(buf: &[u8]) -> Result<DnsSummary, ParseError> {
     if buf.len() < HEADER_LEN {
         return Err(ParseError::Truncated);
     }
     let got = be_u16(buf, field::ID)?;
-    if got != id {
-        return Err(ParseError::IdMismatch { expected: id, got });
-    }
     if be_u16(buf, field::FLAGS)? & FLAG_QR == 0 {
         return Err(ParseError::NotResponse);
     }
@@ -359,7 +369,7 @@ mod tests {
 
     #[test]
     fn parses_a_reply() {
-        let s = parse_response(&REPLY_A, 0x1234).unwrap();
+        let s = parse_response(&REPLY_A).unwrap();
         assert_eq!(
             s,
             DnsSummary {
@@ -385,7 +395,7 @@ mod tests {
 
     #[test]
     fn refused_is_ok() {
-        let s = parse_response(&REPLY_REFUSED, 0x1234).unwrap();
+        let s = parse_response(&REPLY_REFUSED).unwrap();
         assert_eq!(s.rcode, "REFUSED");
         assert!(!s.authoritative && !s.recursion_available && !s.truncated);
         assert_eq!(s.answer_count, 0);
@@ -401,39 +411,41 @@ mod tests {
         for (code, name) in [(2u8, "SERVFAIL"), (3, "NXDOMAIN"), (0x0f, "RCODE15")] {
             let mut buf = REPLY_REFUSED;
             buf[3] = 0x80 | code;
-            let s = parse_response(&buf, 0x1234).unwrap();
+            let s = parse_response(&buf).unwrap();
             assert_eq!(s.rcode, name);
             assert!(s.recursion_available);
         }
     }
 
     #[test]
-    fn wrong_id() {
-        assert!(matches!(
-            parse_response(&REPLY_A, 0x4321),
-            Err(ParseError::IdMismatch { expected: 0x4321, got: 0x1234 })
-        ));
+    fn reads_the_id() {
+        assert_eq!(message_id(&REPLY_A), Some(0x1234));
+        assert_eq!(message_id(&REPLY_A[..HEADER_LEN]), Some(0x1234));
+        assert_eq!(message_id(&REPLY_A[..HEADER_LEN - 1]), None);
+        let mut other = REPLY_A;
+        other[..2].copy_from_slice(&[0x43, 0x21]);
+        assert_eq!(parse_response(&other).unwrap().id, 0x4321);
     }
 
     #[test]
     fn query_is_not_a_response() {
-        assert!(matches!(parse_response(&QUERY, 0x1234), Err(ParseError::NotResponse)));
+        assert!(matches!(parse_response(&QUERY), Err(ParseError::NotResponse)));
     }
 
     #[test]
     fn truncated_at_every_length() {
         for len in 0..REPLY_A.len() {
-            assert!(parse_response(&REPLY_A[..len], 0x1234).is_err(), "len {len}");
+            assert!(parse_response(&REPLY_A[..len]).is_err(), "len {len}");
         }
         for len in 0..REPLY_REFUSED.len() {
-            assert!(parse_response(&REPLY_REFUSED[..len], 0x1234).is_err(), "len {len}");
+            assert!(parse_response(&REPLY_REFUSED[..len]).is_err(), "len {len}");
         }
     }
 
     #[test]
     fn pointer_loops_are_errors() {
-        assert!(parse_response(&POINTER_LOOP, 0x1234).is_err());
-        assert!(parse_response(&POINTER_PAIR, 0x1234).is_err());
+        assert!(parse_response(&POINTER_LOOP).is_err());
+        assert!(parse_response(&POINTER_PAIR).is_err());
     }
 
     #[test]
@@ -441,7 +453,7 @@ mod tests {
         let mut buf = REPLY_REFUSED;
         buf[4] = 0xff;
         buf[5] = 0xff;
-        assert!(matches!(parse_response(&buf, 0x1234), Err(ParseError::CountsExceedData)));
+        assert!(matches!(parse_response(&buf), Err(ParseError::CountsExceedData)));
     }
 
     #[test]
@@ -452,7 +464,7 @@ mod tests {
         for _ in 0..25 {
             buf.extend_from_slice(&REPLY_A[29..]);
         }
-        let s = parse_response(&buf, 0x1234).unwrap();
+        let s = parse_response(&buf).unwrap();
         assert_eq!(s.answer_count, 25);
         assert_eq!(s.answers.len(), MAX_ANSWERS);
         let lines = s.render_lines();
@@ -473,7 +485,7 @@ mod tests {
                     buf[i] = next() as u8;
                 }
                 buf.truncate((next() as usize) % (seed.len() + 1));
-                let _ = parse_response(&buf, 0x1234);
+                let _ = parse_response(&buf);
             }
         }
     }

@@ -16,8 +16,8 @@
 //! IKEv1-only responder's Informational reply (INVALID-MAJOR-VERSION, say) is
 //! read too, with IKEv1's payload and notify numbers.
 //!
-//! A reply is ours only when it carries our random initiator SPI; the caller
-//! ignores others ([`IkeError::OtherSpi`]). We never complete the exchange: after
+//! A reply is ours only when it carries our random initiator SPI; the query
+//! compares it ([`IkeAnswer::initiator`]) and ignores others ([`IkeError::OtherSpi`]). We never complete the exchange: after
 //! an IKE_SA_INIT response the responder holds only a half-open IKE SA, which it
 //! expires on its own (RFC 7296 §2.6), and there is no authenticated channel to
 //! delete it over anyway, so nothing else is sent. Parsing is bounded and never
@@ -128,6 +128,7 @@ const OFFER: &[(u8, u16, Option<u16>)] = &[
 pub enum IkeError {
     #[error("IKE reply shorter than its 28-byte header")]
     Truncated,
+    /// Not raised here: the query compares [`IkeAnswer::initiator`] with its SPI.
     #[error("IKE reply for initiator SPI {0}, not ours")]
     OtherSpi(String),
     #[error("IKE header length {declared} does not fit the {present}-byte datagram")]
@@ -187,6 +188,9 @@ pub struct IkeAnswer {
     pub exchange: String,
     /// The Response flag is set.
     pub response: bool,
+    /// The initiator SPI, which names the request this answers (the query checks it).
+    #[serde(skip)]
+    pub initiator: [u8; 8],
     pub initiator_spi: String,
     pub responder_spi: String,
     /// Payload names in the order sent.
@@ -328,13 +332,12 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Parse a reply; `spi` is the initiator SPI we sent.
-pub fn parse_reply(bytes: &[u8], spi: [u8; 8]) -> Result<IkeAnswer, IkeError> {
+/// Parse a reply; which request it answers is the caller's question
+/// ([`IkeAnswer::initiator`]).
+pub fn parse_reply(bytes: &[u8]) -> Result<IkeAnswer, IkeError> {
     let header = bytes.get(..HEADER_LEN).ok_or(IkeError::Truncated)?;
-    let initiator = &header[OFF_INITIATOR_SPI..OFF_RESPONDER_SPI];
-    if initiator != spi {
-        return Err(IkeError::OtherSpi(hex(initiator)));
-    }
+    let mut initiator = [0u8; 8];
+    initiator.copy_from_slice(&header[OFF_INITIATOR_SPI..OFF_RESPONDER_SPI]);
     let declared = u32_be_at(header, OFF_LENGTH).ok_or(IkeError::Truncated)? as usize;
     if declared < HEADER_LEN || declared > bytes.len() {
         return Err(IkeError::BadLength { declared, present: bytes.len() });
@@ -348,7 +351,8 @@ pub fn parse_reply(bytes: &[u8], spi: [u8; 8]) -> Result<IkeAnswer, IkeError> {
         exchange_type,
         exchange: exchange_name(exchange_type, v1),
         response: !v1 && header[OFF_FLAGS] & FLAG_RESPONSE != 0,
-        initiator_spi: hex(initiator),
+        initiator,
+        initiator_spi: hex(&initiator),
         responder_spi: hex(&header[OFF_RESPONDER_SPI..OFF_NEXT_PAYLOAD]),
         payloads: Vec::new(),
         proposal: None,
@@ -628,7 +632,7 @@ mod tests {
         assert_eq!(&req[nonce..nonce + 4], [0, 0, 0, 36]);
         assert_eq!(req.len(), nonce + 36);
         // Our own request parses as a (non-response) IKE_SA_INIT with the offer.
-        let a = parse_reply(&req, SPI).unwrap();
+        let a = parse_reply(&req).unwrap();
         assert!(!a.response);
         assert_eq!(a.payloads, ["SA", "KE", "Nonce"]);
         assert_eq!(a.proposal.unwrap().transforms.len(), OFFER.len());
@@ -641,14 +645,15 @@ mod tests {
 
     #[test]
     fn no_proposal_chosen_from_literal_bytes() {
-        let a = parse_reply(&NO_PROPOSAL, SPI).unwrap();
+        let a = parse_reply(&NO_PROPOSAL).unwrap();
         assert_eq!(a.version, "2.0");
         assert_eq!(a.exchange, "IKE_SA_INIT");
         assert!(a.response);
         assert_eq!(a.responder_spi, "0000000000000000");
         assert_eq!(a.notifies[0].name, "NO_PROPOSAL_CHOSEN");
         assert_eq!(a.render_lines()[4], "Notify: NO_PROPOSAL_CHOSEN (14)");
-        assert_eq!(parse_reply(&NO_PROPOSAL, [9; 8]), Err(IkeError::OtherSpi("8102030405060708".into())));
+        assert_eq!(a.initiator, SPI);
+        assert_eq!(a.initiator_spi, "8102030405060708");
     }
 
     #[test]
@@ -669,7 +674,7 @@ mod tests {
         p.extend_from_slice(&[43, 0, 0, 12, 0, 0, 0x40, 0x2f, 0, 1, 0, 2]); // SIGNATURE_HASH_ALGORITHMS
         p.extend_from_slice(&[0, 0, 0, 20]); // Vendor ID, last
         p.extend_from_slice(VENDORS[0].0);
-        let a = parse_reply(&response(33, &p), SPI).unwrap();
+        let a = parse_reply(&response(33, &p)).unwrap();
         assert_eq!(a.payloads, ["SA", "KE", "Nonce", "Notify", "Vendor ID"]);
         let lines = a.render_lines();
         assert_eq!(lines[0], "IKEv2 IKE_SA_INIT response (exchange type 34)");
@@ -687,7 +692,7 @@ mod tests {
     #[test]
     fn invalid_ke_and_cookie() {
         let p = [41, 0, 0, 10, 0, 0, 0, 17, 0, 14, 0, 0, 0, 16, 0, 0, 0x40, 0x06, 1, 2, 3, 4, 5, 6, 7, 8];
-        let a = parse_reply(&response(41, &p), SPI).unwrap();
+        let a = parse_reply(&response(41, &p)).unwrap();
         assert_eq!(a.notifies[0].wanted_group, Some(14));
         assert_eq!(a.notifies[1].name, "COOKIE");
         let lines = a.render_lines();
@@ -703,7 +708,7 @@ mod tests {
         m.extend_from_slice(&[0x22; 8]);
         m.extend_from_slice(&[11, 0x10, 5, 0, 0, 0, 0, 0, 0, 0, 0, 40]);
         m.extend_from_slice(&[0, 0, 0, 12, 0, 0, 0, 1, 1, 0, 0, 5]);
-        let a = parse_reply(&m, SPI).unwrap();
+        let a = parse_reply(&m).unwrap();
         assert_eq!(a.version, "1.0");
         assert_eq!(a.exchange, "Informational");
         assert_eq!(a.notifies[0].name, "INVALID-MAJOR-VERSION");
@@ -712,22 +717,22 @@ mod tests {
 
     #[test]
     fn malformed_replies_are_errors() {
-        assert_eq!(parse_reply(&[], SPI), Err(IkeError::Truncated));
-        assert_eq!(parse_reply(&NO_PROPOSAL[..27], SPI), Err(IkeError::Truncated));
+        assert_eq!(parse_reply(&[]), Err(IkeError::Truncated));
+        assert_eq!(parse_reply(&NO_PROPOSAL[..27]), Err(IkeError::Truncated));
         let mut long = NO_PROPOSAL;
         long[27] = 0x40;
-        assert_eq!(parse_reply(&long, SPI), Err(IkeError::BadLength { declared: 64, present: 36 }));
+        assert_eq!(parse_reply(&long), Err(IkeError::BadLength { declared: 64, present: 36 }));
         let mut overrun = NO_PROPOSAL;
         overrun[31] = 0x09;
-        assert_eq!(parse_reply(&overrun, SPI), Err(IkeError::PayloadOverrun { kind: 41, offset: 28 }));
+        assert_eq!(parse_reply(&overrun), Err(IkeError::PayloadOverrun { kind: 41, offset: 28 }));
         // A payload chain that loops on zero-length payloads is bounded.
         let mut chain = Vec::new();
         for _ in 0..100 {
             chain.extend_from_slice(&[43, 0, 0, 4]);
         }
-        assert_eq!(parse_reply(&response(43, &chain), SPI), Err(IkeError::TooManyPayloads));
+        assert_eq!(parse_reply(&response(43, &chain)), Err(IkeError::TooManyPayloads));
         for n in 0..NO_PROPOSAL.len() {
-            assert!(parse_reply(&NO_PROPOSAL[..n], SPI).is_err(), "{n}");
+            assert!(parse_reply(&NO_PROPOSAL[..n]).is_err(), "{n}");
         }
     }
 
@@ -735,7 +740,7 @@ mod tests {
     fn mutated_replies_never_panic() {
         let seeds = vec![NO_PROPOSAL.to_vec(), emit_sa_init(SPI, &[1; KE_LEN], &[2; NONCE_LEN])];
         crate::wire::mutate_each(&seeds, 20_000, |b| {
-            let _ = parse_reply(b, SPI).map(|a| a.render_lines());
+            let _ = parse_reply(b).map(|a| a.render_lines());
         });
     }
 }

@@ -81,6 +81,8 @@ pub enum LdapError {
     #[error("malformed LDAP message: {0}")]
     Ber(#[from] BerError),
     /// A response to some other request (neither ours nor an unsolicited notification).
+    /// Not raised here: the query compares [`Messages::message_id`] and
+    /// [`Messages::other_id`] with its request's.
     #[error("LDAP message id {found} does not match request id {expected}")]
     MessageIdMismatch {
         /// The id we sent.
@@ -146,7 +148,7 @@ impl RootDse {
         let mut lines: Vec<String> = self
             .attributes
             .iter()
-            .flat_map(|a| a.values.iter().map(move |v| format!("{}: {v}", a.name)))
+            .flat_map(|a| a.values.iter().map(move |v| render_attribute(&a.name, v)))
             .collect();
         if let Some(code) = self.result_code.filter(|&c| c != RESULT_SUCCESS) {
             let name = self.result_name.as_deref().unwrap_or(result_name(code));
@@ -154,6 +156,33 @@ impl RootDse {
         }
         lines
     }
+}
+
+/// One `name: value` line; the server's `currentTime` is shown as PortQry shows
+/// it, `currentdate: MM/DD/YYYY HH:MM:SS (unadjusted GMT)` (docs/PORTQRY-DIFFERENCES.md).
+fn render_attribute(name: &str, value: &str) -> String {
+    if name.eq_ignore_ascii_case("currentTime")
+        && let Some(date) = portqry_date(value)
+    {
+        return format!("currentdate: {date} (unadjusted GMT)");
+    }
+    format!("{name}: {value}")
+}
+
+/// A GeneralizedTime `YYYYMMDDHHMMSS[.fraction]Z` as `MM/DD/YYYY HH:MM:SS`; `None`
+/// for anything else (then the raw value is shown).
+fn portqry_date(value: &str) -> Option<String> {
+    let digits = value.get(..14).filter(|d| d.bytes().all(|b| b.is_ascii_digit()))?;
+    let rest = &value[14..];
+    let fraction_ok = rest.strip_suffix('Z').is_some_and(|f| {
+        f.is_empty() || (f.len() > 1 && f.starts_with('.') && f[1..].bytes().all(|b| b.is_ascii_digit()))
+    });
+    if !fraction_ok {
+        return None;
+    }
+    let (y, mo, d, h, mi, s) =
+        (&digits[..4], &digits[4..6], &digits[6..8], &digits[8..10], &digits[10..12], &digits[12..14]);
+    Some(format!("{mo}/{d}/{y} {h}:{mi}:{s}"))
 }
 
 /// resultCode `success`.
@@ -241,19 +270,44 @@ pub fn emit_unbind(message_id: i32) -> Vec<u8> {
     out
 }
 
-/// Parse the LDAPMessages answering the search with `message_id`.
+/// The LDAPMessages of a reply, grouped by the request they answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Messages {
+    /// messageID of the first message that is not an unsolicited notification: the
+    /// request the reply answers. `None` when no such message was reached.
+    pub message_id: Option<i64>,
+    /// messageID of a later message answering another request; parsing stopped there.
+    pub other_id: Option<i64>,
+    /// The search answer in the messages carrying `message_id`, or why they did not
+    /// parse ([`LdapError::NoResponse`] when there were none).
+    pub result: Result<RootDse, LdapError>,
+}
+
+/// Parse the LDAPMessages of a reply to a search; which request they answer is the
+/// caller's question ([`Messages::message_id`], [`Messages::other_id`]).
 ///
 /// `buf` holds one or more concatenated messages: a CLDAP datagram (entry and done
 /// together) or the messages a TCP reader framed with [`ber::message_len`]. Parsing
-/// stops at the SearchResultDone; bytes after it are ignored. An LDAP error result is
-/// `Ok`: it still proves that an LDAP server answered. Unsolicited notifications
-/// (message id 0) are skipped, except a Notice of Disconnection, which is an error.
+/// stops at the SearchResultDone, or at a message naming another request than the
+/// first did; bytes after it are ignored. An LDAP error result is `Ok`: it still
+/// proves that an LDAP server answered. Unsolicited notifications (message id 0) are
+/// skipped, except a Notice of Disconnection, which is an error.
 ///
 /// The RFC 1798 CLDAP shape `SEQUENCE { msgid, user "", SEQUENCE { entry..., done } }`
 /// (OpenLDAP's answer to an RFC 1798 request) is accepted as well.
-pub fn parse_messages(buf: &[u8], message_id: i32) -> Result<RootDse, LdapError> {
+pub fn parse_messages(buf: &[u8]) -> Messages {
+    let (mut message_id, mut other_id) = (None, None);
+    let result = read_search(buf, &mut message_id, &mut other_id);
+    Messages { message_id, other_id, result }
+}
+
+/// [`parse_messages`]' walk; the ids are set as they are read, so they survive an error.
+fn read_search(
+    buf: &[u8],
+    message_id: &mut Option<i64>,
+    other_id: &mut Option<i64>,
+) -> Result<RootDse, LdapError> {
     let mut dse = RootDse::default();
-    let mut answered = false;
     let mut rest = buf;
     while !rest.is_empty() {
         let (message, after) = ber::read_tlv(rest)?;
@@ -264,10 +318,10 @@ pub fn parse_messages(buf: &[u8], message_id: i32) -> Result<RootDse, LdapError>
             check_unsolicited(&mut fields)?;
             continue;
         }
-        if id != i64::from(message_id) {
-            return Err(LdapError::MessageIdMismatch { expected: message_id, found: id });
+        if *message_id.get_or_insert(id) != id {
+            *other_id = Some(id);
+            break;
         }
-        answered = true;
         // RFC 1798 CLDAP: a `user` LDAPDN sits between messageID and protocolOp.
         fields.next_if(tag::OCTET_STRING)?;
         let op = fields.next_tlv()?.ok_or(BerError::Missing(OP_SEARCH_RESULT_DONE))?;
@@ -291,7 +345,7 @@ pub fn parse_messages(buf: &[u8], message_id: i32) -> Result<RootDse, LdapError>
             break;
         }
     }
-    if answered { Ok(dse) } else { Err(LdapError::NoResponse) }
+    if message_id.is_some() { Ok(dse) } else { Err(LdapError::NoResponse) }
 }
 
 /// Handle one protocolOp answering our search; returns whether it ends the search.
@@ -545,7 +599,7 @@ mod tests {
 
     #[test]
     fn parses_openldap_reply() {
-        let dse = parse_messages(&openldap_reply(false), 1).unwrap();
+        let dse = parse_messages(&openldap_reply(false)).result.unwrap();
         assert_eq!(dse, expected_openldap());
         assert_eq!(
             dse.render_lines(),
@@ -562,28 +616,37 @@ mod tests {
     fn parses_ad_long_form_lengths() {
         let reply = openldap_reply(true);
         assert_eq!(&reply[..2], &[0x30, 0x84]);
-        assert_eq!(parse_messages(&reply, 1).unwrap(), expected_openldap());
+        assert_eq!(parse_messages(&reply).result.unwrap(), expected_openldap());
     }
 
     #[test]
     fn lone_protocol_error_is_ok() {
         let reply = done(false, 1, 2, b"decoding error\0");
-        let dse = parse_messages(&reply, 1).unwrap();
+        let dse = parse_messages(&reply).result.unwrap();
         assert!(dse.attributes.is_empty());
         assert_eq!(dse.result_code, Some(2));
         assert_eq!(dse.result_name.as_deref(), Some("protocolError"));
         assert!(dse.complete);
         assert_eq!(dse.render_lines(), ["LDAP result: protocolError (2): decoding error"]);
-        let bare = parse_messages(&done(false, 1, 32, b""), 1).unwrap();
+        let bare = parse_messages(&done(false, 1, 32, b"")).result.unwrap();
         assert_eq!(bare.render_lines(), ["LDAP result: noSuchObject (32)"]);
     }
 
     #[test]
-    fn wrong_message_id_is_rejected() {
-        assert_eq!(
-            parse_messages(&openldap_reply(false), 2),
-            Err(LdapError::MessageIdMismatch { expected: 2, found: 1 })
-        );
+    fn reads_the_message_ids() {
+        let m = parse_messages(&openldap_reply(false));
+        assert_eq!((m.message_id, m.other_id), (Some(1), None));
+        // Parsing stops at a message answering another request: its Done is not read.
+        let entry =
+            message(false, 3, tlv(0x64, false, &cat(&[tlv(0x04, false, b""), tlv(0x30, false, b"")])));
+        let m = parse_messages(&cat(&[entry, done(false, 4, 0, b""), vec![0xff]]));
+        assert_eq!((m.message_id, m.other_id), (Some(3), Some(4)));
+        assert!(!m.result.unwrap().complete);
+        // The id is known even when its message does not parse.
+        let bind = message(false, 2, tlv(0x61, false, &tlv(0x0a, false, &[0])));
+        let m = parse_messages(&bind);
+        assert_eq!((m.message_id, m.result), (Some(2), Err(LdapError::UnexpectedOperation(0x61))));
+        assert_eq!(parse_messages(&[]).message_id, None);
     }
 
     #[test]
@@ -597,7 +660,7 @@ mod tests {
             ]),
         );
         let reply = cat(&[message(false, 1, entry), done(false, 1, 0, b"")]);
-        let dse = parse_messages(&reply, 1).unwrap();
+        let dse = parse_messages(&reply).result.unwrap();
         assert_eq!(dse.attributes[0].values, ["0x01ff00", "", "0x611b62"]);
     }
 
@@ -610,7 +673,7 @@ mod tests {
         let (msg, _) = ber::read_tlv(&done_with_controls).unwrap();
         done_with_controls = tlv(0x30, false, &cat(&[msg.value.to_vec(), controls]));
         let reply = cat(&[reference, done_with_controls, vec![0xde, 0xad]]);
-        let dse = parse_messages(&reply, 1).unwrap();
+        let dse = parse_messages(&reply).result.unwrap();
         assert!(dse.complete && dse.attributes.is_empty());
     }
 
@@ -625,7 +688,7 @@ mod tests {
         ]);
         let notice = message(false, 0, tlv(0x78, false, &notice_body));
         assert_eq!(
-            parse_messages(&notice, 1),
+            parse_messages(&notice).result,
             Err(LdapError::NoticeOfDisconnection {
                 result_code: 52,
                 diagnostic: Some("shutting down".into())
@@ -640,9 +703,9 @@ mod tests {
         ]);
         let other = message(false, 0, tlv(0x78, false, &other_body));
         let reply = cat(&[other.clone(), openldap_reply(false)]);
-        assert_eq!(parse_messages(&reply, 1).unwrap(), expected_openldap());
-        assert_eq!(parse_messages(&other, 1), Err(LdapError::NoResponse));
-        assert_eq!(parse_messages(&[], 1), Err(LdapError::NoResponse));
+        assert_eq!(parse_messages(&reply).result.unwrap(), expected_openldap());
+        assert_eq!(parse_messages(&other).result, Err(LdapError::NoResponse));
+        assert_eq!(parse_messages(&[]).result, Err(LdapError::NoResponse));
     }
 
     #[test]
@@ -662,7 +725,7 @@ mod tests {
             false,
             &cat(&[tlv(0x02, false, &[5]), tlv(0x04, false, b""), tlv(0x30, false, &cat(&[entry, result]))]),
         );
-        let dse = parse_messages(&reply, 5).unwrap();
+        let dse = parse_messages(&reply).result.unwrap();
         assert!(dse.complete);
         assert_eq!(dse.render_lines(), ["supportedLDAPVersion: 2", "supportedLDAPVersion: 3"]);
     }
@@ -671,7 +734,7 @@ mod tests {
     fn entry_without_done_is_incomplete() {
         let reply = openldap_reply(false);
         let (first, _) = ber::read_tlv(&reply).unwrap();
-        let dse = parse_messages(&reply[..first.total_len()], 1).unwrap();
+        let dse = parse_messages(&reply[..first.total_len()]).result.unwrap();
         assert!(!dse.complete);
         assert_eq!(dse.result_code, None);
         assert_eq!(dse.attributes.len(), 3);
@@ -682,7 +745,7 @@ mod tests {
         for long in [false, true] {
             let reply = openldap_reply(long);
             for n in 0..reply.len() {
-                let r = parse_messages(&reply[..n], 1);
+                let r = parse_messages(&reply[..n]).result;
                 // A prefix ending exactly between the two messages is a valid partial answer.
                 if let Ok(dse) = r {
                     assert!(!dse.complete, "prefix {n} (long {long})");
@@ -695,37 +758,37 @@ mod tests {
     fn hostile_framing() {
         // Indefinite length on the LDAPMessage.
         let indefinite = [0x30, 0x80, 0x02, 0x01, 0x01, 0x00, 0x00];
-        assert_eq!(parse_messages(&indefinite, 1), Err(LdapError::Ber(BerError::IndefiniteLength)));
+        assert_eq!(parse_messages(&indefinite).result, Err(LdapError::Ber(BerError::IndefiniteLength)));
         // A length claiming 4 GiB with a few bytes present.
         let huge = [0x30, 0x84, 0xff, 0xff, 0xff, 0xff, 0x02, 0x01, 0x01];
-        assert!(matches!(parse_messages(&huge, 1), Err(LdapError::Ber(BerError::Truncated { .. }))));
+        assert!(matches!(parse_messages(&huge).result, Err(LdapError::Ber(BerError::Truncated { .. }))));
         // Same claim on an attribute value deep inside an otherwise valid entry.
         let mut reply = openldap_reply(true);
         let pos = reply.windows(5).rposition(|w| w == [0x04, 0x84, 0, 0, 0]).unwrap();
         reply[pos + 2..pos + 6].copy_from_slice(&[0xff; 4]);
-        assert!(parse_messages(&reply, 1).is_err());
+        assert!(parse_messages(&reply).result.is_err());
         // Five length bytes.
         assert_eq!(
-            parse_messages(&[0x30, 0x85, 0, 0, 0, 0, 3, 2, 1, 1], 1),
+            parse_messages(&[0x30, 0x85, 0, 0, 0, 0, 3, 2, 1, 1]).result,
             Err(LdapError::Ber(BerError::LengthTooLong(5)))
         );
         // Result code that does not fit u32.
         let bad = message(false, 1, tlv(0x65, false, &tlv(0x0a, false, &[0xff])));
-        assert_eq!(parse_messages(&bad, 1), Err(LdapError::BadResultCode(-1)));
+        assert_eq!(parse_messages(&bad).result, Err(LdapError::BadResultCode(-1)));
         // Unexpected operation (a BindResponse).
         let bind = message(false, 1, tlv(0x61, false, &tlv(0x0a, false, &[0])));
-        assert_eq!(parse_messages(&bind, 1), Err(LdapError::UnexpectedOperation(0x61)));
+        assert_eq!(parse_messages(&bind).result, Err(LdapError::UnexpectedOperation(0x61)));
     }
 
     #[test]
     fn nesting_bomb() {
         // 100 000 nested SEQUENCEs, and the same nested under a valid message header.
         let inner = nested_sequences(100_000);
-        assert!(parse_messages(&inner, 1).is_err());
+        assert!(parse_messages(&inner).result.is_err());
         let entry = tlv(0x64, true, &cat(&[tlv(0x04, false, b""), inner.clone()]));
-        assert!(parse_messages(&message(true, 1, entry), 1).is_err());
+        assert!(parse_messages(&message(true, 1, entry)).result.is_err());
         let rfc1798 = tlv(0x30, true, &cat(&[tlv(0x02, false, &[1]), inner]));
-        assert!(parse_messages(&rfc1798, 1).is_err());
+        assert!(parse_messages(&rfc1798).result.is_err());
     }
 
     #[test]
@@ -734,7 +797,7 @@ mod tests {
         // in valid replies; the parser may fail but must not panic.
         let seeds = [openldap_reply(false), openldap_reply(true), done(true, 1, 2, b"x")];
         crate::wire::mutate_each(&seeds, 20_000, |buf| {
-            let _ = parse_messages(buf, 1);
+            let _ = parse_messages(buf).result;
             let _ = ber::message_len(buf);
         });
     }
@@ -750,5 +813,24 @@ mod tests {
         assert_eq!(sanitize_text(b"000004DC: LdapErr\0"), "000004DC: LdapErr");
         assert_eq!(sanitize_text(b"a\x1b[2Jb\xff"), "a\\u{1b}[2Jb\u{fffd}");
         assert_eq!(sanitize_text(b"\0\0"), "");
+    }
+
+    #[test]
+    fn current_time_is_shown_as_portqry_currentdate() {
+        assert_eq!(
+            render_attribute("currentTime", "20261201042300.0Z"),
+            "currentdate: 12/01/2026 04:23:00 (unadjusted GMT)"
+        );
+        assert_eq!(
+            render_attribute("currentTime", "20261201042300Z"),
+            "currentdate: 12/01/2026 04:23:00 (unadjusted GMT)"
+        );
+        // Not a GeneralizedTime in UTC: shown as it came.
+        assert_eq!(render_attribute("currentTime", "2026120104"), "currentTime: 2026120104");
+        assert_eq!(
+            render_attribute("currentTime", "20261201042300+0100"),
+            "currentTime: 20261201042300+0100"
+        );
+        assert_eq!(render_attribute("namingContexts", "dc=x"), "namingContexts: dc=x");
     }
 }

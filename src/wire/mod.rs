@@ -2,7 +2,7 @@
 //! with its field offsets named once and `parse` / `emit` pairs, tested from
 //! literal byte arrays (the smoltcp `wire` layout). Whether a reply is *ours*
 //! (transaction IDs, SPIs, call IDs) is the conversation's business, in
-//! [`crate::protocols`].
+//! [`crate::query`].
 
 pub mod ber;
 pub mod bytes;
@@ -10,9 +10,13 @@ pub mod dcerpc;
 pub mod dns;
 pub mod epm;
 pub mod ike;
+pub mod kerberos;
 pub mod l2tp;
 pub mod ldap;
 pub mod netbios;
+pub mod ntp;
+pub mod rdp;
+pub mod smb2;
 pub mod snmp;
 pub mod ssrp;
 pub mod tftp;
@@ -42,7 +46,15 @@ pub enum WireError {
     #[error(transparent)]
     Ike(#[from] ike::IkeError),
     #[error(transparent)]
+    Smb2(#[from] smb2::Smb2Error),
+    #[error(transparent)]
+    Rdp(#[from] rdp::RdpError),
+    #[error(transparent)]
     Rpc(#[from] dcerpc::RpcError),
+    #[error(transparent)]
+    Ntp(#[from] ntp::NtpError),
+    #[error(transparent)]
+    Kerberos(#[from] kerberos::KerberosError),
     #[error(transparent)]
     Truncated(#[from] bytes::Truncated),
 }
@@ -121,6 +133,10 @@ mod tests {
         check(ike::IkeError::Truncated, |w| matches!(w, WireError::Ike(ike::IkeError::Truncated)));
         check(dcerpc::RpcError::TruncatedEntry(3), |w| {
             matches!(w, WireError::Rpc(dcerpc::RpcError::TruncatedEntry(3)))
+        });
+        check(ntp::NtpError::Short(3), |w| matches!(w, WireError::Ntp(ntp::NtpError::Short(3))));
+        check(kerberos::KerberosError::Pvno(4), |w| {
+            matches!(w, WireError::Kerberos(kerberos::KerberosError::Pvno(4)))
         });
         let t = bytes::Truncated { offset: 1, needed: 2, available: 0 };
         check(t, |w| matches!(w, WireError::Truncated(_)));

@@ -95,6 +95,7 @@ pub mod name_flags {
 pub enum ParseError {
     #[error("truncated NetBIOS packet")]
     Truncated,
+    /// Not raised here: the query compares the id ([`transaction_id`]) with its request's.
     #[error("NetBIOS transaction id mismatch (expected {expected:#06x}, got {got:#06x})")]
     TrnIdMismatch { expected: u16, got: u16 },
     #[error("NetBIOS packet is not a response")]
@@ -210,6 +211,9 @@ impl NameEntry {
 /// A parsed node status response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NodeStatus {
+    /// NAME_TRN_ID: the request this answers (the query checks it).
+    #[serde(skip)]
+    pub trn_id: u16,
     /// The remote name table, in the order the peer sent it.
     pub names: Vec<NameEntry>,
     /// UNIT_ID from the statistics block; `None` if the peer sent fewer than 6 bytes of it.
@@ -340,19 +344,28 @@ fn render_name(raw: &[u8]) -> String {
     s
 }
 
-/// Parses a NODE STATUS RESPONSE and checks that it answers request `trn_id`.
+/// The NAME_TRN_ID of a packet, or `None` if the header is not all there.
+///
+/// The query compares it with its request's before parsing the rest, so a stray datagram
+/// gets a precise error before any decoding.
+pub fn transaction_id(buf: &[u8]) -> Option<u16> {
+    if buf.len() < HEADER_LEN {
+        return None;
+    }
+    u16_be_at(buf, field::TRN_ID.start)
+}
+
+/// Parses a NODE STATUS RESPONSE; which request it answers is the caller's question
+/// ([`NodeStatus::trn_id`]).
 ///
 /// Reads are bounded by RDLENGTH and by the datagram, whichever ends first: a statistics block
 /// shorter than RFC 1002's 46 bytes exists in the wild, so a short one only costs the MAC
 /// (`mac` is `None` with fewer than 6 bytes). A name table that does not fit is an error.
-pub fn parse_node_status_response(buf: &[u8], trn_id: u16) -> Result<NodeStatus, ParseError> {
+pub fn parse_node_status_response(buf: &[u8]) -> Result<NodeStatus, ParseError> {
     if buf.len() < HEADER_LEN {
         return Err(ParseError::Truncated);
     }
-    let got = be_u16(buf, field::TRN_ID)?;
-    if got != trn_id {
-        return Err(ParseError::TrnIdMismatch { expected: trn_id, got });
-    }
+    let trn_id = be_u16(buf, field::TRN_ID)?;
     let flags = be_u16(buf, field::FLAGS)?;
     if flags & FLAG_RESPONSE == 0 {
         return Err(ParseError::NotResponse);
@@ -412,7 +425,7 @@ pub fn parse_node_status_response(buf: &[u8], trn_id: u16) -> Result<NodeStatus,
 
     let mac = stats.get(field::STATS_UNIT_ID).map(|m| [m[0], m[1], m[2], m[3], m[4], m[5]]);
 
-    Ok(NodeStatus { names, mac })
+    Ok(NodeStatus { trn_id, names, mac })
 }
 
 #[cfg(test)]
@@ -479,7 +492,7 @@ mod tests {
 
     #[test]
     fn parses_full_response() {
-        let st = parse_node_status_response(&RESPONSE, 0x1337).unwrap();
+        let st = parse_node_status_response(&RESPONSE).unwrap();
         assert_eq!(st.mac, Some([0x00, 0x15, 0x5d, 0x01, 0x02, 0x03]));
         assert_eq!(st.mac_portqry(), "00155d010203");
         assert_eq!(
@@ -497,7 +510,7 @@ mod tests {
 
     #[test]
     fn renders_like_nmblookup() {
-        let st = parse_node_status_response(&RESPONSE, 0x1337).unwrap();
+        let st = parse_node_status_response(&RESPONSE).unwrap();
         assert_eq!(
             st.render_lines(),
             vec![
@@ -512,7 +525,7 @@ mod tests {
 
     #[test]
     fn parses_pointer_name_and_short_statistics() {
-        let st = parse_node_status_response(&POINTER_RESPONSE, 0xbeef).unwrap();
+        let st = parse_node_status_response(&POINTER_RESPONSE).unwrap();
         assert_eq!(st.mac, None);
         assert_eq!(st.mac_portqry(), "000000000000");
         assert_eq!(st.names.len(), 1);
@@ -537,13 +550,13 @@ mod tests {
         // from bytes outside the RDATA.
         let mut buf = POINTER_RESPONSE;
         buf[23] = 22;
-        assert_eq!(parse_node_status_response(&buf, 0xbeef).unwrap().mac, None);
+        assert_eq!(parse_node_status_response(&buf).unwrap().mac, None);
     }
 
     #[test]
     fn truncated_at_every_length_never_panics() {
         for len in 0..RESPONSE.len() {
-            let r = parse_node_status_response(&RESPONSE[..len], 0x1337);
+            let r = parse_node_status_response(&RESPONSE[..len]);
             // Up to the end of the name table the reply is unusable; after it, only the MAC
             // depends on how much is left.
             match r {
@@ -555,7 +568,7 @@ mod tests {
             }
         }
         for len in 0..POINTER_RESPONSE.len() {
-            let _ = parse_node_status_response(&POINTER_RESPONSE[..len], 0xbeef);
+            let _ = parse_node_status_response(&POINTER_RESPONSE[..len]);
         }
     }
 
@@ -563,48 +576,48 @@ mod tests {
     fn num_names_larger_than_data() {
         let mut buf = RESPONSE;
         buf[56] = 0xff;
-        assert!(matches!(parse_node_status_response(&buf, 0x1337), Err(ParseError::NameTableTruncated)));
+        assert!(matches!(parse_node_status_response(&buf), Err(ParseError::NameTableTruncated)));
         // NUM_NAMES fits the datagram but not RDLENGTH.
         let mut buf = RESPONSE;
         buf[55] = 1 + 18;
-        assert!(matches!(parse_node_status_response(&buf, 0x1337), Err(ParseError::NameTableTruncated)));
+        assert!(matches!(parse_node_status_response(&buf), Err(ParseError::NameTableTruncated)));
     }
 
     #[test]
-    fn wrong_trn_id() {
-        assert!(matches!(
-            parse_node_status_response(&RESPONSE, 0x1338),
-            Err(ParseError::TrnIdMismatch { expected: 0x1338, got: 0x1337 })
-        ));
+    fn reads_the_trn_id() {
+        assert_eq!(transaction_id(&RESPONSE), Some(0x1337));
+        assert_eq!(transaction_id(&RESPONSE[..HEADER_LEN - 1]), None);
+        assert_eq!(parse_node_status_response(&RESPONSE).unwrap().trn_id, 0x1337);
+        assert_eq!(parse_node_status_response(&POINTER_RESPONSE).unwrap().trn_id, 0xbeef);
     }
 
     #[test]
     fn rcode_nonzero() {
         let mut buf = RESPONSE;
         buf[3] = 0x03; // RCODE 3 (NAM_ERR)
-        assert!(matches!(parse_node_status_response(&buf, 0x1337), Err(ParseError::Rcode(3))));
+        assert!(matches!(parse_node_status_response(&buf), Err(ParseError::Rcode(3))));
     }
 
     #[test]
     fn request_is_not_a_response() {
-        assert!(matches!(parse_node_status_response(&REQUEST, 0x1337), Err(ParseError::NotResponse)));
+        assert!(matches!(parse_node_status_response(&REQUEST), Err(ParseError::NotResponse)));
     }
 
     #[test]
     fn wrong_type_and_bad_label() {
         let mut buf = RESPONSE;
         buf[47] = 0x20; // NB instead of NBSTAT
-        assert!(matches!(parse_node_status_response(&buf, 0x1337), Err(ParseError::WrongType(0x20))));
+        assert!(matches!(parse_node_status_response(&buf), Err(ParseError::WrongType(0x20))));
         let mut buf = RESPONSE;
         buf[12] = 0x40; // reserved label prefix
-        assert!(matches!(parse_node_status_response(&buf, 0x1337), Err(ParseError::BadName)));
+        assert!(matches!(parse_node_status_response(&buf), Err(ParseError::BadName)));
     }
 
     #[test]
     fn no_answer() {
         let mut buf = RESPONSE;
         buf[7] = 0;
-        assert!(matches!(parse_node_status_response(&buf, 0x1337), Err(ParseError::NoAnswer)));
+        assert!(matches!(parse_node_status_response(&buf), Err(ParseError::NoAnswer)));
     }
 
     #[test]
@@ -613,7 +626,7 @@ mod tests {
         let mut buf = RESPONSE;
         buf[4] = 0xff;
         buf[5] = 0xff;
-        assert!(parse_node_status_response(&buf, 0x1337).is_err());
+        assert!(parse_node_status_response(&buf).is_err());
     }
 
     /// Cheap deterministic fuzzing: random byte flips and cuts of the reference replies must
@@ -629,8 +642,7 @@ mod tests {
                     buf[i] = next() as u8;
                 }
                 buf.truncate((next() as usize) % (seed.len() + 1));
-                let trn = u16::from_be_bytes([seed[0], seed[1]]);
-                let _ = parse_node_status_response(&buf, trn);
+                let _ = parse_node_status_response(&buf);
             }
         }
     }

@@ -115,7 +115,8 @@ pub enum SnmpError {
     /// msgFlags is not exactly one byte.
     #[error("SNMPv3 msgFlags has {0} bytes (expected 1)")]
     BadFlags(usize),
-    /// A reply to some other request.
+    /// A reply to some other request. Not raised here: the query compares
+    /// [`SnmpAnswer::echoed_id`] with its request's.
     #[error("SNMP {field} {found} does not match ours ({expected})")]
     IdMismatch {
         /// `request-id` (v1/v2c) or `msgID` (v3).
@@ -159,6 +160,9 @@ pub struct SnmpAnswer {
     pub pdu: &'static str,
     /// request-id of the PDU.
     pub request_id: Option<i64>,
+    /// SNMPv3: msgID, which names the request a v3 message answers.
+    #[serde(skip)]
+    pub msg_id: Option<i64>,
     /// error-status (0 = noError).
     pub error_status: i64,
     /// RFC 3416 name of `error_status`.
@@ -174,6 +178,15 @@ pub struct SnmpAnswer {
 }
 
 impl SnmpAnswer {
+    /// The field naming the request this answers and its value: msgID for v3,
+    /// request-id for v1/v2c.
+    pub fn echoed_id(&self) -> (&'static str, i64) {
+        match self.msg_id {
+            Some(id) => ("msgID", id),
+            None => ("request-id", self.request_id.unwrap_or_default()),
+        }
+    }
+
     /// `name: value` per variable binding, after the error when there is one.
     pub fn render_lines(&self) -> Vec<String> {
         let mut lines = Vec::new();
@@ -282,37 +295,28 @@ pub fn emit_discovery(id: i32) -> Vec<u8> {
     out
 }
 
-/// Parse a reply to [`emit_get_request`] or [`emit_discovery`] sent with `id`: a
-/// v1/v2c message must carry `id` as request-id, a v3 message as msgID. Bytes after
-/// the message are ignored. The whole message is decoded before the id is compared,
-/// so a mismatch still means "a well-formed SNMP message".
-pub fn parse_reply(buf: &[u8], id: i32) -> Result<SnmpAnswer, SnmpError> {
+/// Parse a reply to [`emit_get_request`] or [`emit_discovery`]; which request it
+/// answers is the caller's question ([`SnmpAnswer::echoed_id`]: request-id for
+/// v1/v2c, msgID for v3). Bytes after the message are ignored.
+pub fn parse_reply(buf: &[u8]) -> Result<SnmpAnswer, SnmpError> {
     let (message, _) = ber::read_tlv(buf)?;
     let mut fields = message.expect(tag::SEQUENCE)?.children()?;
     let version = fields.expect_next(tag::INTEGER)?.integer_value()?;
-    let (answer, field, found) = match version {
+    match version {
         VERSION_1 | VERSION_2C => {
             fields.expect_next(tag::OCTET_STRING)?; // community, echoed
             let pdu = fields.next_tlv()?.ok_or(BerError::Missing(pdu::RESPONSE))?;
             let mut answer = decode_pdu(pdu)?;
             answer.version = if version == VERSION_1 { "v1" } else { "v2c" };
-            let found = answer.request_id.unwrap_or_default();
-            (answer, "request-id", found)
+            Ok(answer)
         }
-        VERSION_3 => {
-            let (answer, msg_id) = decode_v3(&mut fields)?;
-            (answer, "msgID", msg_id)
-        }
-        other => return Err(SnmpError::Version(other)),
-    };
-    if found != i64::from(id) {
-        return Err(SnmpError::IdMismatch { field, expected: id, found });
+        VERSION_3 => decode_v3(&mut fields),
+        other => Err(SnmpError::Version(other)),
     }
-    Ok(answer)
 }
 
-/// The fields of an SNMPv3 message after msgVersion; returns the answer and msgID.
-fn decode_v3(fields: &mut Children<'_>) -> Result<(SnmpAnswer, i64), SnmpError> {
+/// The fields of an SNMPv3 message after msgVersion.
+fn decode_v3(fields: &mut Children<'_>) -> Result<SnmpAnswer, SnmpError> {
     let mut global = fields.expect_next(tag::SEQUENCE)?.children()?;
     let msg_id = global.expect_next(tag::INTEGER)?.integer_value()?;
     global.expect_next(tag::INTEGER)?; // msgMaxSize
@@ -335,8 +339,9 @@ fn decode_v3(fields: &mut Children<'_>) -> Result<(SnmpAnswer, i64), SnmpError> 
         decode_pdu(scoped.next_tlv()?.ok_or(BerError::Missing(pdu::REPORT))?)?
     };
     answer.version = "v3";
+    answer.msg_id = Some(msg_id);
     answer.engine = engine;
-    Ok((answer, msg_id))
+    Ok(answer)
 }
 
 /// UsmSecurityParameters, BER inside the msgSecurityParameters OCTET STRING.
@@ -353,6 +358,7 @@ fn empty_answer(pdu: &'static str) -> SnmpAnswer {
         version: "",
         pdu,
         request_id: None,
+        msg_id: None,
         error_status: 0,
         error_name: error_name(0),
         error_index: 0,
@@ -517,26 +523,23 @@ mod tests {
 
     #[test]
     fn our_requests_are_not_replies() {
-        assert_eq!(parse_reply(&GET_REQUEST, 0x1234), Err(SnmpError::UnexpectedPdu(pdu::GET_REQUEST)));
-        assert_eq!(parse_reply(&DISCOVERY, 0x1234), Err(SnmpError::UnexpectedPdu(pdu::GET_REQUEST)));
+        assert_eq!(parse_reply(&GET_REQUEST), Err(SnmpError::UnexpectedPdu(pdu::GET_REQUEST)));
+        assert_eq!(parse_reply(&DISCOVERY), Err(SnmpError::UnexpectedPdu(pdu::GET_REQUEST)));
     }
 
     #[test]
     fn parses_net_snmp_report() {
-        let a = parse_reply(&V3_REPORT, 0x5101).unwrap();
+        let a = parse_reply(&V3_REPORT).unwrap();
         assert_eq!((a.version, a.pdu, a.request_id), ("v3", "report", Some(0x5101)));
         assert_eq!(a.engine, Some(Engine { id: ENGINE_ID.into(), boots: 1, time: 15 }));
         assert_eq!(a.varbinds[0].kind, "Counter32");
         assert_eq!(a.render_lines(), ["usmStatsUnknownEngineIDs.0: 3"]);
-        assert_eq!(
-            parse_reply(&V3_REPORT, 7),
-            Err(SnmpError::IdMismatch { field: "msgID", expected: 7, found: 0x5101 })
-        );
+        assert_eq!(a.echoed_id(), ("msgID", 0x5101));
     }
 
     #[test]
     fn parses_exceptions_and_binary_strings() {
-        let a = parse_reply(&V2C_NOSUCH, 0x5101).unwrap();
+        let a = parse_reply(&V2C_NOSUCH).unwrap();
         assert_eq!((a.version, a.pdu, a.engine.as_ref()), ("v2c", "response", None));
         assert_eq!(
             a.render_lines(),
@@ -546,10 +549,7 @@ mod tests {
                 format!("1.3.6.1.6.3.10.2.1.1.0: 0x{ENGINE_ID}"),
             ]
         );
-        assert_eq!(
-            parse_reply(&V2C_NOSUCH, 0x5102),
-            Err(SnmpError::IdMismatch { field: "request-id", expected: 0x5102, found: 0x5101 })
-        );
+        assert_eq!(a.echoed_id(), ("request-id", 0x5101));
     }
 
     #[test]
@@ -575,7 +575,7 @@ mod tests {
                 ),
             ],
         );
-        let a = parse_reply(&reply, 42).unwrap();
+        let a = parse_reply(&reply).unwrap();
         assert_eq!(
             a.render_lines(),
             [
@@ -599,7 +599,7 @@ mod tests {
             binding(SYSTEM_OIDS[2], tag::OBJECT_IDENTIFIER, &[0x2b, 0x86]),
             binding(SYSTEM_OIDS[3], 0x1e, &[0xaa]), // BMPString: a type SNMP never uses
         ];
-        let a = parse_reply(&response(VERSION_1, 9, (2, 1), &bad), 9).unwrap();
+        let a = parse_reply(&response(VERSION_1, 9, (2, 1), &bad)).unwrap();
         assert_eq!(a.version, "v1");
         assert_eq!(
             a.render_lines(),
@@ -611,13 +611,13 @@ mod tests {
                 "sysName.0: 0xaa",
             ]
         );
-        assert_eq!(parse_reply(&response(2, 9, (0, 0), &[]), 9), Err(SnmpError::Version(2)));
+        assert_eq!(parse_reply(&response(2, 9, (0, 0), &[])), Err(SnmpError::Version(2)));
     }
 
     #[test]
     fn variable_bindings_are_capped() {
         let many: Vec<Vec<u8>> = (0..100).map(|i| binding(&[1, 3, 6, 1, i], tag::NULL, &[])).collect();
-        let a = parse_reply(&response(VERSION_2C, 1, (0, 0), &many), 1).unwrap();
+        let a = parse_reply(&response(VERSION_2C, 1, (0, 0), &many)).unwrap();
         assert_eq!((a.varbinds.len(), a.varbind_count), (MAX_VARBINDS, 100));
         assert_eq!(a.render_lines().last().unwrap(), "(36 more variable bindings not shown)");
     }
@@ -629,21 +629,21 @@ mod tests {
         enc[18] = 0x03;
         enc.extend_from_slice(&[0x04, 0x02, 0xde, 0xad]);
         enc[1] = (enc.len() - 2) as u8;
-        let a = parse_reply(&enc, 0x5101).unwrap();
+        let a = parse_reply(&enc).unwrap();
         assert_eq!((a.pdu, a.engine.unwrap().boots), ("encrypted", 1));
         // msgFlags of two bytes.
         let mut flags = V3_REPORT.to_vec();
         flags.splice(16..19, [0x04, 0x02, 0x00, 0x00]);
         flags[1] += 1;
         flags[6] += 1;
-        assert_eq!(parse_reply(&flags, 0x5101), Err(SnmpError::BadFlags(2)));
+        assert_eq!(parse_reply(&flags), Err(SnmpError::BadFlags(2)));
     }
 
     #[test]
     fn every_truncation_fails_cleanly() {
         for reply in [&V3_REPORT[..], &V2C_NOSUCH[..]] {
             for n in 0..reply.len() {
-                assert!(parse_reply(&reply[..n], 0x5101).is_err(), "prefix {n}");
+                assert!(parse_reply(&reply[..n]).is_err(), "prefix {n}");
             }
         }
     }
@@ -652,7 +652,7 @@ mod tests {
     fn random_mutations_never_panic() {
         // Errors are fine, panics are not.
         crate::wire::mutate_each(&[V3_REPORT.to_vec(), V2C_NOSUCH.to_vec()], 20_000, |buf| {
-            if let Ok(a) = parse_reply(buf, 0x5101) {
+            if let Ok(a) = parse_reply(buf) {
                 let _ = a.render_lines();
             }
         });

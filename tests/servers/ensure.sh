@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ensure.sh SERVICE: make sure SERVICE (dns|ldap|nmbd|dc|snmp|tftp|l2tp|ftp|mail|ike) runs in its own network
+# ensure.sh SERVICE: make sure SERVICE (dns|ldap|nmbd|dc|snmp|tftp|l2tp|ftp|mail|ike|smb|rdp|kdc|ntp) runs in its own network
 # namespace and answers; print its IPv4 target address (only that) on stdout.
 # Idempotent and safe to call concurrently (per-service lock). Run as root.
 set -euo pipefail
@@ -8,7 +8,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$HERE/lib.sh"
 
-[[ $# -eq 1 ]] || die "usage: ensure.sh dns|ldap|nmbd|dc|snmp|tftp|l2tp|ftp|mail|ike"
+[[ $# -eq 1 ]] || die "usage: ensure.sh dns|ldap|nmbd|dc|snmp|tftp|l2tp|ftp|mail|ike|smb|rdp|kdc|ntp"
 [[ $(id -u) -eq 0 ]] || die "must run as root"
 SVC=$1
 svc_vars "$SVC"
@@ -527,6 +527,227 @@ EOF
   fail "dovecot wrote no pid file"
 }
 
+# ---------------------------------------------------------------- smb
+# Three standalone smbd instances, one per port, to show what a NEGOTIATE tells apart:
+# 445 Samba's defaults (signing enabled, not required; up to 3.1.1), 1445 `server
+# signing = mandatory`, 2445 `server max protocol = SMB2_02` (2.0.2, no contexts).
+SMB_PORTS=(445 1445 2445)
+
+check_smb() {
+  local port
+  for port in "${SMB_PORTS[@]}"; do
+    # An anonymous share list needs a NEGOTIATE, a session and IPC$: the server works.
+    timeout 5 smbclient -N -g -L "//$ADDR4" -p "$port" -s /dev/null 2>/dev/null | grep -q '^IPC|IPC\$' || return 1
+  done
+}
+
+start_smb() {
+  netns_create 127.0.0.1 "$ADDR4	pqsmb.portqry.test pqsmb"
+  mkdir -p "$STATE/pids"
+  local port dir extra d
+  for port in "${SMB_PORTS[@]}"; do
+    dir=$STATE/smbd-$port
+    for d in pids lock state cache private log ncalrpc; do
+      mkdir -p "$dir/$d"
+    done
+    case $port in
+      1445) extra='server signing = mandatory' ;;
+      2445) extra='server max protocol = SMB2_02' ;;
+      *) extra='' ;;
+    esac
+    cat >"$dir/smb.conf" <<EOF
+# portqry test SMB server (standalone smbd on port $port)
+[global]
+  netbios name = PQSMB
+  workgroup = PORTQRY
+  server string = portqry test smbd $port
+  server role = standalone server
+  interfaces = $ADDR4/24
+  bind interfaces only = yes
+  smb ports = $port
+  disable netbios = yes
+  map to guest = bad user
+  load printers = no
+  printing = bsd
+  printcap name = /dev/null
+  disable spoolss = yes
+  pid directory = $dir/pids
+  lock directory = $dir/lock
+  state directory = $dir/state
+  cache directory = $dir/cache
+  private dir = $dir/private
+  ncalrpc dir = $dir/ncalrpc
+  log file = $dir/log/log.%m
+  logging = file
+  log level = 1
+  $extra
+EOF
+    samba_exec smbd -D -s "$dir/smb.conf" </dev/null >>"$STATE/start.log" 2>&1 9>&-
+  done
+  # smbd names its pid file after the config file; link each into pids/.
+  local end=$((SECONDS + 10)) f
+  for port in "${SMB_PORTS[@]}"; do
+    until f=$(find "$STATE/smbd-$port/pids" -name 'smbd*.pid' -size +0 | head -n 1) && [[ -n $f ]]; do
+      ((SECONDS < end)) || fail "smbd on port $port wrote no pid file"
+      sleep 0.2
+    done
+    ln -sf "$f" "$STATE/pids/smbd-$port.pid"
+  done
+}
+
+# ---------------------------------------------------------------- rdp
+# Three xrdp instances (no sesman: only the X.224 negotiation is asked), one per
+# security_layer: 3389 negotiate, 3390 rdp (Standard RDP Security only), 3391 tls.
+RDP_PORTS=(3389 3390 3391)
+
+check_rdp() {
+  local port
+  for port in "${RDP_PORTS[@]}"; do
+    # Our Connection Request (TLS|CredSSP|CredSSP EX); any X.224 Connection Confirm will do.
+    timeout 3 python3 -c '
+import socket, sys
+s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=2)
+s.sendall(bytes.fromhex("030000130ee00000000000010008000b000000"))
+sys.exit(0 if s.recv(64)[5:6] == b"\xd0" else 1)' "$ADDR4" "$port" || return 1
+  done
+}
+
+start_rdp() {
+  netns_create 127.0.0.1 "$ADDR4	pq-rdp.portqry.test pq-rdp"
+  mkdir -p "$STATE/pids"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN=pq-rdp.portqry.test \
+    -keyout "$STATE/key.pem" -out "$STATE/cert.pem" >>"$STATE/start.log" 2>&1 || fail "openssl req failed"
+  local port layer dir
+  for port in "${RDP_PORTS[@]}"; do
+    case $port in
+      3390) layer=rdp ;;
+      3391) layer=tls ;;
+      *) layer=negotiate ;;
+    esac
+    dir=$STATE/xrdp-$port
+    mkdir -p "$dir/run"
+    cat >"$dir/xrdp.ini" <<EOF
+; portqry test RDP server (xrdp, security_layer=$layer, no sesman)
+[Globals]
+ini_version=1
+fork=true
+port=$port
+security_layer=$layer
+crypt_level=high
+certificate=$STATE/cert.pem
+key_file=$STATE/key.pem
+ssl_protocols=TLSv1.2, TLSv1.3
+
+[Logging]
+LogFile=$STATE/xrdp-$port.log
+LogLevel=DEBUG
+EnableSyslog=false
+EnableConsole=false
+
+[Xorg]
+name=Xorg
+lib=libxup.so
+username=ask
+password=ask
+ip=127.0.0.1
+port=-1
+code=20
+EOF
+    # xrdp keeps its pid file in /run/xrdp (compiled in): a private mount per instance.
+    # shellcheck disable=SC2016 # expanded by the inner sh
+    ip netns exec "$NS" unshare -m --propagation private \
+      sh -c 'mount --bind "$0" /run/xrdp && exec xrdp --nodaemon --config "$1"' "$dir/run" "$dir/xrdp.ini" \
+      </dev/null >>"$STATE/start.log" 2>&1 9>&- &
+    echo $! >"$STATE/pids/xrdp-$port.pid"
+    disown
+  done
+}
+
+# ---------------------------------------------------------------- kdc
+# An MIT KDC (krb5kdc, 88) and kadmind (kpasswd, 464) for realm PQKDC.TEST, apart
+# from the Samba DC's PORTQRY.TEST: a second implementation for the Kerberos query.
+KDC_REALM=PQKDC.TEST
+
+kdc_env() {
+  env KRB5_CONFIG="$STATE/krb5.conf" KRB5_KDC_PROFILE="$STATE/kdc.conf" "$@"
+}
+
+check_kdc() {
+  # kinit for a principal that does not exist: the KDC's own "not found" (no password asked).
+  local out
+  out=$(kdc_env kinit portqry-ensure-check </dev/null 2>&1) || true
+  [[ $out == *"not found in Kerberos database"* ]] &&
+    ip netns exec "$NS" ss -Hunl "sport = :464" | grep -q ":464" &&
+    ip netns exec "$NS" ss -Htnl "sport = :464" | grep -q ":464"
+}
+
+start_kdc() {
+  netns_create 127.0.0.1 "$ADDR4	kdc1.pqkdc.test kdc1"
+  mkdir -p "$STATE/pids" "$STATE/db"
+  cat >"$STATE/krb5.conf" <<EOF
+# portqry test MIT KDC: client side (kinit, kdb5_util)
+[libdefaults]
+  default_realm = $KDC_REALM
+  dns_lookup_kdc = false
+  dns_lookup_realm = false
+[realms]
+  $KDC_REALM = {
+    kdc = $ADDR4
+    admin_server = $ADDR4
+    kpasswd_server = $ADDR4
+  }
+EOF
+  cat >"$STATE/kdc.conf" <<EOF
+# portqry test MIT KDC (krb5kdc, kadmind)
+[kdcdefaults]
+  kdc_listen = $ADDR4:88
+  kdc_tcp_listen = $ADDR4:88
+[realms]
+  $KDC_REALM = {
+    database_name = $STATE/db/principal
+    key_stash_file = $STATE/db/stash
+    acl_file = $STATE/kadm5.acl
+    kadmind_listen = $ADDR4:749
+    kpasswd_listen = $ADDR4:464
+    max_life = 10h 0m 0s
+  }
+[logging]
+  kdc = FILE:$STATE/krb5kdc.log
+  admin_server = FILE:$STATE/kadmind.log
+EOF
+  : >"$STATE/kadm5.acl"
+  kdc_env kdb5_util create -s -r "$KDC_REALM" -P portqry-test-master </dev/null \
+    >>"$STATE/start.log" 2>&1 || fail "kdb5_util create failed"
+  ip netns exec "$NS" env KRB5_CONFIG="$STATE/krb5.conf" KRB5_KDC_PROFILE="$STATE/kdc.conf" \
+    krb5kdc -P "$STATE/pids/krb5kdc.pid" </dev/null >>"$STATE/start.log" 2>&1 9>&-
+  ip netns exec "$NS" env KRB5_CONFIG="$STATE/krb5.conf" KRB5_KDC_PROFILE="$STATE/kdc.conf" \
+    kadmind -P "$STATE/pids/kadmind.pid" </dev/null >>"$STATE/start.log" 2>&1 9>&-
+}
+
+# ---------------------------------------------------------------- ntp
+check_ntp() {
+  # sntp asks once and prints the stratum ("s10": our "local stratum 10").
+  timeout 5 sntp -t 2 "$ADDR4" 2>/dev/null | grep -q " s10 "
+}
+
+start_ntp() {
+  netns_create 127.0.0.1 "$ADDR4	pq-ntp.portqry.test pq-ntp"
+  mkdir -p "$STATE/pids" "$STATE/lib"
+  # A server from its local clock only (no sources); -x: never touch the clock.
+  cat >"$STATE/chrony.conf" <<EOF
+# portqry test NTP server (chronyd -x -f)
+bindaddress $ADDR4
+port 123
+local stratum 10
+allow all
+cmdport 0
+pidfile $STATE/pids/chronyd.pid
+driftfile $STATE/lib/drift
+logdir $STATE
+EOF
+  ip netns exec "$NS" chronyd -x -f "$STATE/chrony.conf" </dev/null >>"$STATE/start.log" 2>&1 9>&-
+}
+
 # ---------------------------------------------------------------- common
 fail() {
   echo "ensure.sh $SVC: $*" >&2
@@ -551,6 +772,10 @@ case $SVC in
   ftp) need vsftpd curl ;;
   mail) need smtpd dovecot ;;
   ike) need swanctl ss ;;
+  smb) need smbd smbclient ;;
+  rdp) need xrdp openssl python3 ;;
+  kdc) need krb5kdc kadmind kdb5_util kinit ss ;;
+  ntp) need chronyd sntp ;;
 esac
 case $SVC in
   dc) WAIT=120 ;;

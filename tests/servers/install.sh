@@ -10,6 +10,9 @@ PKGS=(
   krb5-user python3-venv util-linux procps groff-base hyperfine netcat-openbsd
   snmpd snmp tftpd-hpa tftp-hpa xl2tpd vsftpd opensmtpd dovecot-pop3d dovecot-imapd curl
   strongswan-charon strongswan-swanctl
+  tmux
+  xrdp
+  krb5-kdc krb5-admin-server chrony sntp
 )
 
 if [[ $(id -u) -ne 0 ]]; then

@@ -349,7 +349,7 @@ pub fn emit_request(call_id: u32, ctx_id: u16, opnum: u16, stub: &[u8], max_frag
 /// A decoded response fragment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CoResponse<'a> {
-    /// Call id (must match our request).
+    /// Call id: names the request this answers (the caller checks it).
     pub call_id: u32,
     /// `pfc_flags`: FIRST_FRAG / LAST_FRAG matter for reassembly.
     pub flags: u8,
@@ -437,10 +437,10 @@ pub fn parse_co_pdu(frame: &[u8]) -> Result<CoPdu<'_>, RpcError> {
 ///
 /// Feed it complete frames (as delimited by [`co_frame_len`]); it returns the whole stub
 /// once the LAST_FRAG fragment arrives. Faults become [`RpcError::Fault`]. Total size and
-/// fragment count are capped.
+/// fragment count are capped. Which call a fragment answers is the caller's question:
+/// parse it ([`parse_response`]), compare its `call_id`, then [`CoReassembler::add`] it.
 #[derive(Debug, Clone)]
 pub struct CoReassembler {
-    call_id: u32,
     max_len: usize,
     stub: Vec<u8>,
     fragments: usize,
@@ -448,10 +448,10 @@ pub struct CoReassembler {
 }
 
 impl CoReassembler {
-    /// Reassemble the reply to `call_id`, refusing more than `max_len` stub bytes
+    /// Reassemble a reply, refusing more than `max_len` stub bytes
     /// (and more than [`CO_MAX_FRAGMENTS`] fragments).
-    pub fn new(call_id: u32, max_len: usize) -> Self {
-        CoReassembler { call_id, max_len, stub: Vec::new(), fragments: 0, max_frags: CO_MAX_FRAGMENTS }
+    pub fn new(max_len: usize) -> Self {
+        CoReassembler { max_len, stub: Vec::new(), fragments: 0, max_frags: CO_MAX_FRAGMENTS }
     }
 
     /// Refuse replies of more than `max_frags` fragments: empty fragments cost the
@@ -461,13 +461,14 @@ impl CoReassembler {
         self
     }
 
-    /// Add one frame. `Ok(Some(stub))` when the reply is complete, `Ok(None)` when more
-    /// fragments are needed.
+    /// Parse one frame and [`CoReassembler::add`] it, whatever its call id.
     pub fn push(&mut self, frame: &[u8]) -> Result<Option<Vec<u8>>, RpcError> {
-        let resp = parse_response(frame)?;
-        if resp.call_id != self.call_id {
-            return Err(RpcError::CallIdMismatch { expected: self.call_id, got: resp.call_id });
-        }
+        self.add(&parse_response(frame)?)
+    }
+
+    /// Add one parsed fragment. `Ok(Some(stub))` when the reply is complete, `Ok(None)`
+    /// when more fragments are needed.
+    pub fn add(&mut self, resp: &CoResponse<'_>) -> Result<Option<Vec<u8>>, RpcError> {
         let first = resp.flags & pfc::FIRST_FRAG != 0;
         if first != (self.fragments == 0) {
             return Err(RpcError::BadFragmentSequence(if first {

@@ -52,7 +52,8 @@ pub enum RpcError {
         /// The `PTYPE` actually received.
         got: u8,
     },
-    /// A CO fragment belonging to another call.
+    /// A CO fragment belonging to another call. Not raised by the reassembler: the
+    /// query compares each fragment's call id with its request's.
     #[error("RPC reply for call {got}, expected call {expected}")]
     CallIdMismatch {
         /// Our call id.

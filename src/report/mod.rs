@@ -1,9 +1,37 @@
-//! PortQry's text report: the screen and the `-l` log file get the same lines.
+//! The report: PortQry's text ([`text`]) on the screen and in the `-l` log
+//! file (the same lines, through [`Output`]), JSON ([`json`]), the progress bar.
+
+pub mod json;
+pub mod text;
 
 use crate::error::Error;
+use crate::probe::{self, Observation, State, Transport};
 use std::fs::File;
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::Path;
+
+/// Everything decided about one port on one transport.
+#[derive(Debug, Clone)]
+pub struct PortResult {
+    pub transport: Transport,
+    pub port: u16,
+    pub service: Option<String>,
+    /// The final verdict (after a UDP protocol query, if one ran).
+    pub state: State,
+    /// The verdict of the probe alone.
+    pub probe_state: State,
+    pub observation: Observation,
+    /// Why the engine probed again or left the result unverified.
+    pub note: Option<probe::Note>,
+    /// The protocol query's verdict and parsed answer, when one ran.
+    pub query: Option<crate::query::Outcome>,
+}
+
+/// The exit code for several results: the highest single code, so 0 means
+/// every port answered, 1 that some were refused and none were filtered.
+pub fn aggregate_exit(results: &[PortResult]) -> i32 {
+    results.iter().map(|r| r.state.exit_code()).max().unwrap_or(0)
+}
 
 /// Where report lines go: stdout (unless `-q`) and the log file (if `-l`).
 pub struct Output {
@@ -221,7 +249,7 @@ pub fn open_log(
     let date = system_date();
     let host = gethostname::gethostname().to_string_lossy().into_owned();
     let header = format!(
-        "PortQry Version 2.0 Log File\n\nSystem Date: {date}\n\nCommand run:\n {command_line}\n\nLocal computer name:\n\n {host}\n"
+        "PortQry Version 2.0 Log File\n\nSystem Date: {date}\n\nCommand run:\n {command_line}\n\nLocal computer name:\n\n {host}\n\n"
     );
     w.write_all(log_text(&header).as_bytes())
         .map_err(|e| Error::Log(format!("cannot write log file '{shown}': {e}")))?;

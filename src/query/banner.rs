@@ -20,9 +20,12 @@
 //! control characters escaped; bytes that are not a reply of the protocol are still
 //! shown, with why. A hostile server gets a cut or unrecognised reply, never a panic.
 
+use super::{Answer, Block, Ctx, Line, Outcome, Query, Route, Sink};
+use crate::probe::{Evidence, Observation, State};
 use serde::Serialize;
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Bytes of one reply read at most; the rest of a longer one is not read.
@@ -517,6 +520,70 @@ impl BannerAnswer {
             }
         }
         lines
+    }
+}
+
+/// The banner query of one service: the greeting (and FTP's anonymous logon
+/// reply), then goodbye. The handshake already proved LISTENING: silence only
+/// means no banner.
+#[derive(Debug)]
+pub struct Banner {
+    service: Service,
+    id: &'static str,
+    services: &'static [&'static str],
+    ports: &'static [u16],
+}
+
+pub static FTP: Banner = Banner { service: Service::Ftp, id: "ftp", services: &["ftp"], ports: &[21] };
+pub static SMTP: Banner = Banner { service: Service::Smtp, id: "smtp", services: &["smtp"], ports: &[25] };
+pub static POP3: Banner = Banner { service: Service::Pop3, id: "pop3", services: &["pop3"], ports: &[110] };
+pub static IMAP: Banner =
+    Banner { service: Service::Imap, id: "imap", services: &["imap", "imap2"], ports: &[143] };
+
+impl Query for Banner {
+    fn id(&self) -> &'static str {
+        self.id
+    }
+    fn label(&self) -> &'static str {
+        self.service.label()
+    }
+    fn route(&self) -> Route {
+        Route { services: self.services, ports: self.ports, transports: super::TCP }
+    }
+    fn tcp(&self, ctx: &Ctx, mut stream: TcpStream, _sink: &mut dyn Sink) -> Outcome {
+        let wait = ctx.opts.tcp_wait;
+        let mut peer = Live::new(&mut stream, wait);
+        let result = converse(self.service, &mut peer);
+        let mut outcome = Outcome::new(self.id, State::Listening);
+        outcome.observation = peer.first_data.map(|rtt| Observation {
+            evidence: Evidence::Reply { bytes: peer.bytes },
+            tries: 1,
+            rtt: Some(rtt),
+            wait,
+        });
+        match result {
+            Ok(a) => {
+                outcome.error = a.greeting.error.clone();
+                outcome.answer = Some(Arc::new(a));
+            }
+            Err(e) => {
+                outcome.notes.push(Line::Para(format!("No data returned from port ({e})")));
+                outcome.error = Some(e);
+            }
+        }
+        outcome
+    }
+}
+
+impl Answer for BannerAnswer {
+    fn block(&self) -> Block {
+        let mut b = vec![Line::Plain("Data returned from port:".into())];
+        b.extend(super::plain(self.render_lines()));
+        b.push(Line::Plain(String::new()));
+        b
+    }
+    fn json(&self) -> serde_json::Value {
+        super::to_json(self)
     }
 }
 

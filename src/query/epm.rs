@@ -17,15 +17,17 @@
 //! Entries are handed to the caller page by page as they arrive (to print them),
 //! and a bound that cuts the list short says so in [`Dump::incomplete`].
 
+use super::{Answer, Block, Ctx, Line, Outcome, Query, Route, Sink, exchange};
 use crate::cancel;
 use crate::platform;
-use crate::probe::{Evidence, Observation};
+use crate::probe::{Evidence, Observation, State};
 use crate::wire::dcerpc::{self, ClBody, RpcError};
 use crate::wire::epm::{self, Entry};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::io::{self, Read, Write};
 use std::mem::MaybeUninit;
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
@@ -250,12 +252,16 @@ fn lookup_tcp(
     for frag in dcerpc::emit_request(call_id, 0, epm::EPT_LOOKUP_OPNUM, &stub, max_frag) {
         conn.send(&frag, due)?;
     }
-    let mut reasm =
-        dcerpc::CoReassembler::new(call_id, MAX_REPLY_BYTES).with_max_fragments(MAX_REPLY_FRAGMENTS);
+    let mut reasm = dcerpc::CoReassembler::new(MAX_REPLY_BYTES).with_max_fragments(MAX_REPLY_FRAGMENTS);
     // Bounded by `due`: every frame() returns by then.
     loop {
         let frame = conn.frame(due)?;
-        if let Some(stub) = reasm.push(&frame)? {
+        let resp = dcerpc::parse_response(&frame)?;
+        // Every fragment must answer this call, checked before it joins the reply.
+        if resp.call_id != call_id {
+            return Err(RpcError::CallIdMismatch { expected: call_id, got: resp.call_id }.into());
+        }
+        if let Some(stub) = reasm.add(&resp)? {
             return Ok(stub);
         }
     }
@@ -611,6 +617,141 @@ impl ClClient {
             None => Evidence::Unreachable { error: e.to_string() },
         };
         Observation { evidence, tries: attempt, rtt: Some(sent_at.elapsed()), wait: self.wait }
+    }
+}
+
+/// The endpoint-mapper query (TCP and UDP 135): dump every registered endpoint,
+/// printed page by page as it arrives.
+#[derive(Debug)]
+pub struct Epm;
+
+impl Query for Epm {
+    fn id(&self) -> &'static str {
+        "epm"
+    }
+    fn label(&self) -> &'static str {
+        "RPC"
+    }
+    fn route(&self) -> Route {
+        Route { services: &["epmap", "loc-srv"], ports: &[135], transports: super::BOTH }
+    }
+    fn announce(&self, _ctx: &Ctx) -> Block {
+        vec![Line::Plain("Querying Endpoint Mapper Database...".into())]
+    }
+    fn ephemeral(&self) -> bool {
+        true
+    }
+    /// PortQry never dumps the endpoint mapper during a range scan (`-r`), only for `-e` and `-o`.
+    fn in_ranges(&self) -> bool {
+        false
+    }
+
+    /// Bind to the endpoint mapper and dump it over the open connection. Each
+    /// call may take the TCP query wait, the dump [`Limits`] allow.
+    fn tcp(&self, ctx: &Ctx, mut stream: TcpStream, sink: &mut dyn Sink) -> Outcome {
+        // PortQry dumps over a new connection from an ephemeral port and says so;
+        // portqry dumps over the probe's own connection, from `-sp`'s port if given.
+        let from = match ctx.opts.source_port {
+            Some(p) => format!("Using source port {p}"),
+            None => "Using ephemeral source port".to_string(),
+        };
+        sink.show(vec![Line::Plain(from)]);
+        sink.show(self.announce(ctx));
+        let started = Instant::now();
+        let wait = ctx.opts.tcp_wait;
+        let mut pages = Pages { names: ctx.opts.rpc_names, head: false, sink };
+        let result =
+            dump_tcp(&mut stream, Limits::for_call(wait), &mut |e| pages.show(e)).map_err(|e| e.to_string());
+        let head = pages.head;
+        let observation = result.as_ref().ok().map(|_| Observation {
+            evidence: Evidence::Reply { bytes: 0 },
+            tries: 1,
+            rtt: Some(started.elapsed()),
+            wait,
+        });
+        outcome(State::Listening, observation, Some(result), head)
+    }
+
+    /// Connectionless `ept_lookup`; the first call's evidence decides.
+    fn udp(&self, ctx: &Ctx, sink: &mut dyn Sink) -> Result<Outcome, crate::Error> {
+        exchange::say_ephemeral(self, ctx, sink);
+        sink.show(self.announce(ctx));
+        let o = ctx.opts;
+        let mut pages = Pages { names: o.rpc_names, head: false, sink };
+        let d = dump_udp(ctx.target.socket_addr(ctx.port), o.udp_wait, o.udp_tries, &mut |e| pages.show(e))?;
+        let head = pages.head;
+        let result = d.result.map(|r| r.map_err(|e| e.to_string()));
+        let state = if result.is_some() {
+            // Any DCE/RPC answer (even `working` until the deadline) proves a server.
+            State::Listening
+        } else if d.interrupted {
+            // Stopped before an answer: the probe's verdict stands.
+            State::ListeningOrFiltered
+        } else {
+            exchange::udp_state(&d.observation.evidence, ctx.target.addr)
+        };
+        let mut out = outcome(state, Some(d.observation), result, head);
+        if out.answer.is_none() && out.error.is_none() {
+            out.notes.push(Line::Plain(String::new()));
+        }
+        Ok(out)
+    }
+}
+
+/// Shows pages of entries as they arrive, after the block's head the first time.
+struct Pages<'a> {
+    names: bool,
+    head: bool,
+    sink: &'a mut dyn Sink,
+}
+
+impl Pages<'_> {
+    fn show(&mut self, entries: &[Entry]) {
+        let mut lines = Vec::new();
+        if !self.head {
+            self.head = true;
+            lines.extend(render_head());
+        }
+        lines.extend(epm::render_entries(entries, self.names));
+        self.sink.show(super::plain(lines));
+    }
+}
+
+/// The outcome of a dump; its notes end the block after the entries already
+/// shown (or say why it failed).
+fn outcome(
+    state: State,
+    observation: Option<Observation>,
+    result: Option<Result<Dump, String>>,
+    head: bool,
+) -> Outcome {
+    let mut out = Outcome::new("epm", state);
+    out.observation = observation;
+    match result {
+        Some(Ok(dump)) => {
+            if !head {
+                out.notes.extend(super::plain(render_head()));
+            }
+            out.notes.extend(super::plain(render_tail(&dump)));
+            out.answer = Some(Arc::new(dump));
+        }
+        Some(Err(e)) => {
+            out.notes.push(Line::Plain(String::new()));
+            out.notes.push(Line::Para(format!("The endpoint mapper query failed: {e}")));
+            out.error = Some(e);
+        }
+        None => {}
+    }
+    out
+}
+
+impl Answer for Dump {
+    // The entries were shown as they came; the tail is in the outcome's notes.
+    fn block(&self) -> Block {
+        Vec::new()
+    }
+    fn json(&self) -> serde_json::Value {
+        super::to_json(self)
     }
 }
 

@@ -1,0 +1,171 @@
+//! The socket of UDP conversations with servers that may answer from another
+//! port: TFTP (a server answers from its new transfer ID, never from 69), L2TP,
+//! and IKE (whose replies count only when they carry our initiator SPI).
+//!
+//! A socket connected to the well-known port would never see such a reply, so
+//! [`HostSocket`] stays unconnected, takes datagrams from the target's address
+//! on any port and ignores every other sender. ICMP errors still arrive: Linux
+//! queues them on unconnected sockets too once `IP_RECVERR` is set (what
+//! `probe::tcp::raw_socket` does), so a port-unreachable *from the target*
+//! still means NOT LISTENING. Every receive has a deadline, and every loop a
+//! fixed bound.
+
+use super::{Answer, Ctx, Outcome, Query, exchange};
+use crate::error::Error;
+use crate::probe::tcp::{bind_source_port, raw_socket};
+use crate::probe::udp::{UdpOptions, error_evidence};
+use crate::probe::{Evidence, Observation};
+use socket2::{SockAddr, Socket};
+use std::io;
+use std::mem::MaybeUninit;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Largest datagram we accept.
+const MAX_DATAGRAM: usize = 65_535;
+
+/// A datagram from the target: the port it came from and its bytes.
+type FromTarget = (SocketAddr, Vec<u8>);
+
+/// What one wait for a datagram from the target produced.
+pub enum Received {
+    Datagram(SocketAddr, Vec<u8>),
+    Timeout,
+    /// An ICMP error (or another socket error turned into evidence).
+    Error(Evidence),
+}
+
+/// An unconnected UDP socket that talks to one host.
+pub struct HostSocket {
+    sock: Socket,
+    target: SocketAddr,
+}
+
+impl HostSocket {
+    /// A socket for `target`'s address family, bound to `-sp` when given.
+    pub fn open(target: SocketAddr, source_port: Option<u16>) -> Result<HostSocket, Error> {
+        let sock = raw_socket(target, false, false)
+            .map_err(|e| Error::Socket(format!("cannot create a UDP socket: {e}")))?;
+        if let Some(port) = source_port {
+            bind_source_port(&sock, target, port)?;
+        }
+        Ok(HostSocket { sock, target })
+    }
+
+    pub fn send_to(&self, to: SocketAddr, payload: &[u8]) -> io::Result<()> {
+        self.sock.send_to(payload, &SockAddr::from(to)).map(|_| ())
+    }
+
+    /// Wait until `deadline` for a datagram from the target's address (any port).
+    pub fn recv_until(&self, deadline: Instant) -> Result<Received, Error> {
+        self.recv_matching(deadline, &|_| true)
+    }
+
+    /// Wait until `deadline` for a datagram from the target's address that
+    /// `accept` takes; others (an answer to someone else) are skipped.
+    fn recv_matching(&self, deadline: Instant, accept: &dyn Fn(&[u8]) -> bool) -> Result<Received, Error> {
+        let mut buf = vec![MaybeUninit::<u8>::uninit(); MAX_DATAGRAM];
+        // Only the deadline ends the wait: datagrams from other hosts (or
+        // answers to someone else), however many, are skipped.
+        while let Some(slice) = crate::cancel::slice_until(deadline) {
+            if crate::cancel::requested() {
+                return Err(Error::Interrupted);
+            }
+            self.sock
+                .set_read_timeout(Some(slice))
+                .map_err(|e| Error::Socket(format!("cannot set a receive deadline: {e}")))?;
+            match self.sock.recv_from(&mut buf) {
+                Ok((n, from)) => match from.as_socket() {
+                    Some(from) if from.ip() == self.target.ip() => {
+                        // SAFETY: recv_from initialised the first n bytes.
+                        let bytes: Vec<u8> = buf[..n].iter().map(|b| unsafe { b.assume_init() }).collect();
+                        if accept(&bytes) {
+                            return Ok(Received::Datagram(from, bytes));
+                        }
+                    }
+                    _ => {} // another host: not an answer
+                },
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                    ) => {}
+                Err(e) => return error_evidence(&self.sock, &e).map(Received::Error),
+            }
+        }
+        Ok(Received::Timeout)
+    }
+
+    /// Send `request` to the target up to `opts.tries` times, waiting `opts.wait`
+    /// after each, until a datagram from the target's address or an ICMP error.
+    pub fn exchange(
+        &self,
+        request: &[u8],
+        opts: &UdpOptions,
+    ) -> Result<(Observation, Option<FromTarget>), Error> {
+        self.exchange_matching(request, opts, &|_| true)
+    }
+
+    /// [`HostSocket::exchange`], counting only datagrams `accept` takes as answers.
+    pub fn exchange_matching(
+        &self,
+        request: &[u8],
+        opts: &UdpOptions,
+        accept: &dyn Fn(&[u8]) -> bool,
+    ) -> Result<(Observation, Option<FromTarget>), Error> {
+        let tries = opts.tries.max(1);
+        let observed = |evidence, tries, rtt| Observation { evidence, tries, rtt, wait: opts.wait };
+        for attempt in 1..=tries {
+            let sent = Instant::now();
+            if let Err(e) = self.send_to(self.target, request) {
+                // An ICMP error for an earlier try can surface on this send.
+                let evidence = error_evidence(&self.sock, &e)?;
+                return Ok((observed(evidence, attempt, Some(sent.elapsed())), None));
+            }
+            match self.recv_matching(sent + opts.wait, accept)? {
+                Received::Datagram(from, bytes) => {
+                    let evidence = Evidence::Reply { bytes: bytes.len() };
+                    return Ok((observed(evidence, attempt, Some(sent.elapsed())), Some((from, bytes))));
+                }
+                Received::Error(evidence) => {
+                    return Ok((observed(evidence, attempt, Some(sent.elapsed())), None));
+                }
+                Received::Timeout => {}
+            }
+        }
+        Ok((observed(Evidence::Silence, tries, None), None))
+    }
+}
+
+/// A conversation's evidence, the reply that settled it, and its parsed answer.
+pub struct Dialog<T> {
+    pub observation: Observation,
+    /// The datagram the answer was read from.
+    pub reply: Option<Vec<u8>>,
+    pub answer: Option<Result<T, String>>,
+}
+
+/// A random 64-bit value (TFTP file names, L2TP tunnel ids).
+pub fn nonce() -> u64 {
+    let b = uuid::Uuid::new_v4().into_bytes();
+    u64::from_be_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+}
+
+/// The outcome of a conversation: any reply from the target (for IKE, one
+/// carrying our SPI) settles LISTENING; otherwise its evidence decides.
+pub fn outcome<Q: Query + ?Sized>(
+    q: &Q,
+    ctx: &Ctx,
+    observation: Observation,
+    reply: Option<Vec<u8>>,
+    answer: Option<Result<Arc<dyn Answer>, String>>,
+) -> Outcome {
+    let mut outcome = Outcome::new(q.id(), crate::probe::State::Filtered);
+    match (&reply, answer) {
+        (Some(reply), Some(parsed)) => exchange::settle(q.label(), &mut outcome, reply, parsed),
+        _ => outcome.state = exchange::udp_state(&observation.evidence, ctx.target.addr),
+    }
+    outcome.observation = Some(observation);
+    outcome
+}
