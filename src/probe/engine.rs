@@ -1,4 +1,5 @@
-//! Many probes at once: one thread, non-blocking sockets and `poll(2)`.
+//! Many probes at once: one thread, non-blocking sockets and `poll(2)`
+//! (`WSAPoll` on Windows, through [`platform::poll_ready`]).
 //!
 //! Each probe keeps its own deadline; at most `concurrency` are in flight,
 //! capped by the open-file limit, and descriptor exhaustion (EMFILE, ENOBUFS,
@@ -154,6 +155,10 @@ pub trait Sink {
 struct Spares {
     v4: Vec<Socket>,
     v6: Vec<Socket>,
+    /// `-sp` was bound once already in this run: where binds are exclusive
+    /// (Windows), "in use" after that is our own closed probe not yet released
+    /// (Wine frees it a moment later) — wait and retry, not exit 71.
+    source_port_bound: bool,
 }
 
 impl Spares {
@@ -190,7 +195,12 @@ pub fn raise_fd_limit() -> usize {
 /// (without results for the rest) when `stop` is set.
 pub fn run(jobs: &[Job], opts: &Options, stop: &AtomicBool, sink: &mut impl Sink) {
     let fd_cap = raise_fd_limit().saturating_sub(64).max(1);
-    let mut limit = opts.concurrency.clamp(1, fd_cap);
+    // Where `-sp` binds exclusively (Windows), two probes cannot hold the
+    // source port at once: one at a time, as PortQry.
+    let exclusive =
+        !platform::SOURCE_PORT_SHARED && (opts.tcp.source_port.is_some() || opts.udp.source_port.is_some());
+    let most = if exclusive { 1 } else { opts.concurrency.clamp(1, fd_cap) };
+    let mut limit = most;
     let mut flights: Vec<Flight> = Vec::new();
     let mut starved = 0u32;
     let mut buf = vec![MaybeUninit::<u8>::uninit(); 65_535];
@@ -291,7 +301,7 @@ pub fn run(jobs: &[Job], opts: &Options, stop: &AtomicBool, sink: &mut impl Sink
         sink.flush();
         wait_and_handle(jobs, opts, &mut flights, &mut st, wake, &mut buf, sink);
         // Descriptors came back: let the limit grow again, slowly.
-        if limit < opts.concurrency.min(fd_cap) && flights.len() + 1 >= limit {
+        if limit < most && flights.len() + 1 >= limit {
             limit += 1;
         }
     }
@@ -782,7 +792,15 @@ fn launch(
             return Ok(Launch::Exhausted);
         };
         if let Some(port) = sp {
-            tcp::bind_source_port(&sock, job.addr, port)?;
+            match tcp::bind_source_port(&sock, job.addr, port) {
+                Err(Error::SourcePortInUse(_))
+                    if !platform::SOURCE_PORT_SHARED && spares.source_port_bound =>
+                {
+                    return Ok(Launch::Exhausted);
+                }
+                r => r?,
+            }
+            spares.source_port_bound = true;
         }
         let sent = Instant::now();
         match start(&sock, job, attempt, opts) {
@@ -853,6 +871,8 @@ fn settle_tcp(f: &Flight, job: &Job, polled: bool) -> Result<Settled, Error> {
         ConnectState::Pending => Ok(Settled::Pending),
         ConnectState::Unknown if !polled => Ok(Settled::Pending),
         ConnectState::Unknown => match so_error()? {
+            // Accepted, then reset at once (Windows says so in SO_ERROR): a listener.
+            Some(e) if platform::is_reset_after_handshake(&e) => connected(),
             Some(e) => Ok(decided(tcp::classify_error(&f.sock, &e)?, false)),
             None => connected(),
         },
@@ -903,8 +923,12 @@ fn wait_and_handle(
 ) {
     let now = Instant::now();
     let next = flights.iter().map(|f| f.deadline).chain(wake).min().unwrap_or(now);
-    // Wake at least every 100 ms so a stop request is seen promptly.
-    let timeout = next.saturating_duration_since(now).min(Duration::from_millis(100));
+    // Wake at least every 100 ms so a stop request is seen promptly; where
+    // poll may not flag a UDP port-unreachable, every 20 ms to look for it.
+    let udp_unflagged =
+        platform::POLL_MISSES_UDP_ERRORS && flights.iter().any(|f| jobs[f.idx].transport == Transport::Udp);
+    let cap = Duration::from_millis(if udp_unflagged { 20 } else { 100 });
+    let timeout = next.saturating_duration_since(now).min(cap);
     let interest = |f: &Flight| match jobs[f.idx].transport {
         Transport::Tcp => platform::Interest::Write,
         Transport::Udp => platform::Interest::Read,
@@ -917,7 +941,7 @@ fn wait_and_handle(
     let mut keep = Vec::with_capacity(flights.len());
     for (f, ready) in std::mem::take(flights).into_iter().zip(ready) {
         let job = &jobs[f.idx];
-        if ready {
+        if ready || (udp_unflagged && job.transport == Transport::Udp) {
             let settled = match job.transport {
                 Transport::Tcp => settle_tcp(&f, job, true),
                 Transport::Udp => settle_udp(&f, opts, buf),
@@ -986,7 +1010,13 @@ fn settle_udp(f: &Flight, opts: &Options, buf: &mut [MaybeUninit<u8>]) -> Result
     let evidence = match f.sock.recv(buf) {
         Ok(n) => Evidence::Reply { bytes: n },
         Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {
-            return Ok(Settled::Pending);
+            // Flagged, yet nothing to read: an error may wait in SO_ERROR
+            // alone (Wine's Winsock takes a port-unreachable there; on Linux
+            // `recv` would have returned it, so this finds nothing).
+            match f.sock.take_error() {
+                Ok(Some(e)) => udp::error_evidence(&f.sock, &e)?,
+                _ => return Ok(Settled::Pending),
+            }
         }
         Err(e) => udp::error_evidence(&f.sock, &e)?,
     };
