@@ -1,4 +1,5 @@
-//! Stopping a run from anywhere: Ctrl-C (and, on Unix, SIGTERM / SIGHUP) set
+//! Stopping a run from anywhere: Ctrl-C (and SIGTERM / SIGHUP on Unix, Ctrl-Break
+//! and a closed console on Windows) set
 //! one flag, and every wait in the program is cut into slices no longer than
 //! [`SLICE`], checking it between them — so a stop takes effect within a
 //! second wherever the program is waiting (a probe, a protocol reply, a name
@@ -42,7 +43,6 @@ pub fn exit_code() -> i32 {
     }
 }
 
-#[cfg(unix)]
 extern "C" fn on_signal(signo: i32) {
     // Only atomics here: async-signal-safe.
     SIGNAL.store(signo, Ordering::SeqCst);
@@ -50,9 +50,10 @@ extern "C" fn on_signal(signo: i32) {
 }
 
 /// Catch Ctrl-C, SIGTERM and SIGHUP (what `timeout`, systemd and a closed
-/// terminal send) so the run ends with its report and log file complete.
+/// terminal send) — on Windows Ctrl-C, Ctrl-Break and a closed console
+/// (`SetConsoleCtrlHandler`) — so the run ends with its report and log file
+/// complete.
 pub fn install_handlers() {
-    #[cfg(unix)]
     crate::platform::on_stop_signals(on_signal);
 }
 

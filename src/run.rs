@@ -9,13 +9,10 @@ use crate::query;
 use crate::report::json::JsonSink;
 use crate::report::{self, Output};
 use crate::target::{self, Target, services::Services};
-#[cfg(unix)]
 use std::collections::HashMap;
 use std::net::TcpStream;
-#[cfg(unix)]
 use std::sync::atomic::AtomicUsize;
 use std::sync::atomic::Ordering;
-#[cfg(unix)]
 use std::sync::{Arc, mpsc};
 
 /// The run-wide stop flag ([`crate::cancel`]).
@@ -71,19 +68,11 @@ fn run_prepared(
     out: &mut Output,
 ) -> Result<i32, Error> {
     let mut json = JsonSink::new(if cfg.quiet { None } else { Some(cfg.format) }, &cfg.command_line);
-    #[cfg(unix)]
     let fleet = names.len() > 1;
-    #[cfg(not(unix))]
-    let fleet = false;
     // Per target, its results, kept only for a `--set` run's summary.
     let mut summaries: Vec<(Target, Vec<PortResult>)> = Vec::new();
     let (verdict, error_code, interrupted) = if fleet {
-        #[cfg(unix)]
-        {
-            run_fleet(cfg, &services, &names, out, &mut json, &mut summaries)?
-        }
-        #[cfg(not(unix))]
-        unreachable!()
+        run_fleet(cfg, &services, &names, out, &mut json, &mut summaries)?
     } else {
         run_one_by_one(cfg, &services, &names, out, &mut json, &mut summaries)?
     };
@@ -105,7 +94,7 @@ fn run_prepared(
     Ok(if error_code != 0 { error_code } else { verdict })
 }
 
-/// Targets one after another (one target, or no engine on this OS): the
+/// Targets one after another (one target): the
 /// verdict, the worst error code, and whether a stop cut the run short.
 fn run_one_by_one(
     cfg: &Config,
@@ -153,7 +142,6 @@ fn run_one_by_one(
 /// every (target, port, protocol) of the run at once — the concurrency limit
 /// and descriptor budget are shared, each target keeps its own rate-limit
 /// pacing — while the report comes out exactly as target after target.
-#[cfg(unix)]
 fn run_fleet(
     cfg: &Config,
     services: &Services,
@@ -275,7 +263,6 @@ fn look_up(name: &str, cfg: &Config) -> Result<target::Found, Error> {
 /// Look-ups for many targets run ahead of the probes on a small pool, so 200
 /// names cost about one look-up deadline, not 200 (results still print in the
 /// order given).
-#[cfg(unix)]
 struct Lookahead {
     rx: mpsc::Receiver<(usize, Result<target::Found, Error>)>,
     ready: HashMap<usize, Result<target::Found, Error>>,
@@ -283,12 +270,9 @@ struct Lookahead {
 }
 
 /// Look-ups in flight at once, and how far they may run ahead of the printing.
-#[cfg(unix)]
 const LOOKUP_WORKERS: usize = 16;
-#[cfg(unix)]
 const LOOKUP_AHEAD: usize = 256;
 
-#[cfg(unix)]
 impl Lookahead {
     /// `None` when a worker cannot be started (the caller looks up in line).
     fn start(names: &[String], cfg: &Config) -> Option<Lookahead> {
@@ -354,8 +338,7 @@ impl Lookahead {
 /// One probe job of a target, in PortQry's order (each port: TCP, then UDP).
 struct Planned {
     /// Which target (its index in the run's list; read by the one engine for
-    /// several targets, which only Unix has).
-    #[cfg_attr(not(unix), allow(dead_code))]
+    /// several targets).
     target: usize,
     port: u16,
     transport: Transport,
@@ -399,7 +382,6 @@ fn scan(
         results.push(r);
         Ok::<(), Error>(())
     };
-    #[cfg(unix)]
     if plan.len() > 1 {
         let jobs = plan.iter().map(|p| job_of(target, p)).collect();
         let mut each = |i: usize, o: probe::engine::Outcome, out: &mut Output| {
@@ -408,7 +390,7 @@ fn scan(
         let complete = scan_parallel(cfg, &plan, jobs, out, &mut each)?;
         return Ok((results, complete));
     }
-    // One port (PortQry's common case), or no poll(2): one probe at a time.
+    // One port (PortQry's common case): one probe at a time.
     for p in &plan {
         if STOP.load(Ordering::SeqCst) {
             return Ok((results, false));
@@ -430,7 +412,6 @@ fn scan(
 }
 
 /// The engine's job for one planned probe of `target`.
-#[cfg(unix)]
 fn job_of(target: &Target, p: &Planned) -> probe::engine::Job {
     probe::engine::Job {
         addr: target.socket_addr(p.port),
@@ -442,7 +423,6 @@ fn job_of(target: &Target, p: &Planned) -> probe::engine::Job {
 /// Run `jobs` (one per entry of `plan`) through the concurrent engine on
 /// helper threads and hand each result to `each` as soon as it and every
 /// result before it are decided.
-#[cfg(unix)]
 fn scan_parallel(
     cfg: &Config,
     plan: &[Planned],
@@ -467,8 +447,10 @@ fn scan_parallel(
     let (tx, rx) = mpsc::channel::<Batch>();
     // TCP-only plans are striped over one engine per core (connects are
     // kernel-bound); UDP stays on one engine, whose pacing must see every
-    // answer from the target to respect its ICMP rate limit.
-    let engines = if jobs.iter().all(|j| j.transport == Transport::Tcp) {
+    // answer from the target to respect its ICMP rate limit. Where `-sp` is
+    // bound exclusively (Windows) one engine probes one port at a time.
+    let shared_sp = crate::platform::SOURCE_PORT_SHARED || cfg.source_port.is_none();
+    let engines = if shared_sp && jobs.iter().all(|j| j.transport == Transport::Tcp) {
         std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4).min(jobs.len())
     } else {
         1
@@ -567,20 +549,17 @@ fn isakmp_source_port(e: Error, p: &Planned) -> Error {
 }
 
 /// Results of one engine on their way to the printing thread.
-#[cfg(unix)]
 type Batch = Vec<(usize, Result<probe::engine::Outcome, Error>)>;
 
 /// Hands an engine's results to the printing thread in batches (one channel
 /// message and one wake-up per batch, not per port), with the engine's own
 /// indices mapped back to the plan's.
-#[cfg(unix)]
 struct Sender {
     tx: std::sync::mpsc::Sender<Batch>,
     index: Vec<usize>,
     batch: Batch,
 }
 
-#[cfg(unix)]
 impl probe::engine::Sink for Sender {
     fn done(&mut self, idx: usize, result: Result<probe::engine::Outcome, Error>) {
         self.batch.push((self.index[idx], result));

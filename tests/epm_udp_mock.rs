@@ -8,6 +8,8 @@
 //! The mock logs every packet on stderr and marks anything the client does
 //! against the spec with `VIOLATION:`; every test asserts there is none.
 //! python3 is required: if it is missing the tests fail, they never skip.
+//! Unix only: the mock is started as `python3` (not there under Wine).
+#![cfg(unix)]
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;

@@ -184,6 +184,7 @@ fn man_page_renders_with_groff() {
 
 /// Complete the words of `line` (the last one being typed) with the generated
 /// bash function, as bash-completion would: prints COMPREPLY one per line.
+#[cfg(unix)]
 fn bash_complete(script: &Path, line: &str) -> Vec<String> {
     let words: Vec<&str> = line.split(' ').collect();
     let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
@@ -211,6 +212,7 @@ fn bash_complete(script: &Path, line: &str) -> Vec<String> {
 }
 
 #[test]
+#[cfg(unix)] // runs bash
 fn bash_completion_parses_and_completes() {
     let (dir, files) = generated("bash");
     let script = file(&files, "portqry.bash");

@@ -61,6 +61,53 @@ fn tcp_listening_and_not_listening() {
     assert!(r.out.contains("evidence: TCP reset (RST) received"), "{}", r.out);
 }
 
+/// A listener that accepts each connection and closes it at once (a health
+/// check, a server at its connection limit): with `reset`, by RST (linger 0).
+fn accept_and_close(reset: bool) -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for s in l.incoming().flatten() {
+            if reset {
+                let _ = socket2::SockRef::from(&s).set_linger(Some(std::time::Duration::ZERO));
+            }
+            drop(s);
+        }
+    });
+    port
+}
+
+/// A completed handshake is LISTENING even when the peer closes at once
+/// (Windows: socket2's connect_timeout said "no error set after POLLHUP",
+/// exit 71), one port at a time and through the engine.
+#[test]
+fn accept_and_close_is_listening() {
+    let mut modes = vec![false];
+    // Windows reports a connection reset after the handshake as
+    // WSAECONNRESET on the connect; Linux's ECONNRESET path is unchanged.
+    if cfg!(windows) {
+        modes.push(true);
+    }
+    for reset in modes {
+        let port = accept_and_close(reset).to_string();
+        for _ in 0..5 {
+            let r = portqry(&["-n", "127.0.0.1", "-nr", "-e", &port]);
+            assert_eq!(r.code, 0, "reset {reset}: {}{}", r.out, r.err);
+            assert!(r.out.contains(&format!("TCP port {port} (unknown service): LISTENING")), "{}", r.out);
+        }
+        let other = accept_and_close(reset).to_string();
+        let list = format!("{port},{other}");
+        let r = portqry(&["-n", "127.0.0.1", "-nr", "-o", &list]);
+        assert_eq!(r.code, 0, "reset {reset}: {}{}", r.out, r.err);
+        assert_eq!(
+            status_lines(&r.out).iter().filter(|l| l.ends_with(": LISTENING")).count(),
+            2,
+            "{}",
+            r.out
+        );
+    }
+}
+
 #[test]
 fn udp_reply_and_port_unreachable() {
     let port = udp_echo().to_string();
@@ -177,7 +224,28 @@ fn source_port_in_use_and_in_effect() {
     let h = thread::spawn(move || target.accept().map(|(_, peer)| peer.port()));
     let r = portqry(&["-n", "127.0.0.1", "-nr", "-e", &tport, "-sp", &free.to_string()]);
     assert_eq!(r.code, 0, "{}{}", r.out, r.err);
-    assert_eq!(h.join().unwrap().unwrap(), free);
+    match h.join().unwrap() {
+        Ok(port) => assert_eq!(port, free),
+        // Windows closes a -sp probe with a RST (no TIME_WAIT to hold the
+        // port): the connection may be gone before it is accepted.
+        Err(e) if cfg!(windows) && e.kind() == std::io::ErrorKind::NotConnected => {}
+        Err(e) => panic!("accept: {e}"),
+    }
+
+    // A list from one (fresh) source port: its probes do not hold the port
+    // against each other (Windows binds it exclusively: one at a time, and
+    // our own closed probe not yet released is waited for), whatever each
+    // port answers. Runs right after one another may find the port held for
+    // a while on Windows (TIME_WAIT; under Wine too): not tested here.
+    let ports = [accept_and_close(false), closed_tcp_port(), accept_and_close(false)];
+    let list = format!("{},{},{}", ports[0], ports[1], ports[2]);
+    // Not one of the targets (two look-ups of a free port can give the same one).
+    let sp = std::iter::repeat_with(closed_tcp_port).find(|p| !ports.contains(p)).unwrap().to_string();
+    let r = portqry(&["-n", "127.0.0.1", "-nr", "-o", &list, "-sp", &sp]);
+    assert_eq!(r.code, 1, "{}{}", r.out, r.err);
+    let states: Vec<&str> =
+        status_lines(&r.out).iter().map(|l| l.rsplit(": ").next().unwrap_or("")).collect();
+    assert_eq!(states, ["LISTENING", "NOT LISTENING", "LISTENING"], "{}", r.out);
 }
 
 #[test]
@@ -191,6 +259,14 @@ fn log_file_header_and_overwrite_rules() {
     let r = portqry(&["-n", "127.0.0.1", "-e", &closed, "-nr", "-l", logs]);
     assert_eq!(r.code, 1);
     let text = std::fs::read_to_string(&log).unwrap();
+    // PortQry's line ends: CRLF on Windows (every one), LF elsewhere.
+    let text = if cfg!(windows) {
+        assert_eq!(text.matches("\r\n").count(), text.matches('\n').count(), "{text:?}");
+        text.replace("\r\n", "\n")
+    } else {
+        assert!(!text.contains('\r'), "{text:?}");
+        text
+    };
     assert!(text.starts_with("PortQry Version 2.0 Log File\n\nSystem Date: "), "{text}");
     assert!(
         text.contains(&format!("Command run:\n portqry -n 127.0.0.1 -e {closed} -nr -l {logs}\n")),
@@ -233,6 +309,7 @@ fn services_file_labels_and_errors() {
     let closed = closed_tcp_port();
     let mut f = std::fs::File::create(&svc).unwrap();
     writeln!(f, "# test\nbogus line\nmy-svc {closed}/tcp\n").unwrap();
+    drop(f); // Windows cannot delete a folder with an open file in it
     let r =
         portqry(&["-n", "127.0.0.1", "-nr", "-e", &closed.to_string(), "--services", svc.to_str().unwrap()]);
     assert!(r.out.contains(&format!("TCP port {closed} (my-svc service): NOT LISTENING")), "{}", r.out);

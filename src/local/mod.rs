@@ -152,8 +152,7 @@ pub struct Request {
 }
 
 /// Why local mode stops on an OS without a collector (exit 64).
-pub const UNAVAILABLE: &str =
-    "local mode (-local, -wport, -wpid) is not available on this OS yet: it is implemented for Linux only";
+pub const UNAVAILABLE: &str = "local mode (-local, -wport, -wpid) is not available on this OS yet: it is implemented for Linux and Windows only";
 
 /// Name shown for PID 0 (sockets no process owns).
 pub const ORPHAN_NAME: &str = "no process";

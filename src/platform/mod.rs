@@ -6,6 +6,11 @@
 //! queue. Elsewhere only an `errno` is available (`ECONNREFUSED` on BSD/macOS,
 //! `WSAECONNRESET` on Windows), and the portable fallback returns `None`, so the
 //! caller classifies the error code alone.
+//!
+//! `unix.rs` (POSIX) and `windows.rs` (Winsock) give the rest of the program
+//! the same small interface: `poll_ready` (poll / `WSAPoll`) for the engine,
+//! sliced waits, error codes in words (`describe`), source-port binding,
+//! reverse look-ups and the stop handler.
 
 use std::net::IpAddr;
 
@@ -25,17 +30,34 @@ mod portable;
 
 #[cfg(unix)]
 mod unix;
+#[cfg(not(any(target_os = "linux", windows)))]
+pub use portable::local_snapshot;
 #[cfg(not(target_os = "linux"))]
 pub use portable::{
-    REUSE_REFUSED_SOCKETS, connect_state, enable_icmp_errors, local_snapshot, neighbour_unresolved,
-    take_icmp_error,
+    REUSE_REFUSED_SOCKETS, connect_state, enable_icmp_errors, neighbour_unresolved, take_icmp_error,
 };
 #[cfg(unix)]
 pub use unix::{
-    Interest, KeyReader, interface_exists, interface_index, is_exhaustion, is_in_progress, is_no_reader,
-    is_regular_fd, on_stop_signals, open_nonblocking, poll_ready, raise_fd_limit, reverse_name, set_blocking,
-    unreachable_text, wait_readable, wait_writable,
+    Interest, KeyReader, POLL_MISSES_UDP_ERRORS, SOURCE_PORT_SHARED, describe, interface_exists,
+    interface_index, is_broken_pipe, is_exhaustion, is_in_progress, is_no_reader, is_port_in_use,
+    is_regular_fd, is_reset_after_handshake, on_stop_signals, open_nonblocking, poll_ready,
+    prepare_source_port, raise_fd_limit, reverse_name, set_blocking, unreachable_text, wait_readable,
+    wait_writable,
 };
+
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+mod windows_local;
+#[cfg(windows)]
+pub use windows::{
+    Interest, POLL_MISSES_UDP_ERRORS, SOURCE_PORT_SHARED, describe, interface_exists, interface_index,
+    is_broken_pipe, is_exhaustion, is_in_progress, is_port_in_use, is_reset_after_handshake, on_stop_signals,
+    poll_ready, prepare_source_port, raise_fd_limit, reverse_name, unreachable_text, wait_socket_readable,
+    wait_writable,
+};
+#[cfg(windows)]
+pub use windows_local::local_snapshot;
 
 /// What asking again says about a non-blocking TCP connect in progress.
 #[derive(Debug)]
@@ -69,34 +91,4 @@ pub struct IcmpReport {
 /// `ECONNREFUSED` everywhere, and `WSAECONNRESET` for UDP on Windows.
 pub fn is_refused(err: &std::io::Error) -> bool {
     matches!(err.kind(), std::io::ErrorKind::ConnectionRefused | std::io::ErrorKind::ConnectionReset)
-}
-
-/// Errors that describe the path to the target rather than this machine.
-#[cfg(not(unix))]
-pub fn unreachable_text(e: &std::io::Error) -> Option<String> {
-    let code = e.raw_os_error()?;
-    match e.kind() {
-        std::io::ErrorKind::HostUnreachable | std::io::ErrorKind::NetworkUnreachable => {
-            Some(format!("{e} (OS error {code})"))
-        }
-        _ => None,
-    }
-}
-
-/// Without `if_indextoname`: any non-zero index is taken.
-#[cfg(not(unix))]
-pub fn interface_exists(index: u32) -> bool {
-    index != 0
-}
-
-/// Interface names are not looked up here.
-#[cfg(not(unix))]
-pub fn interface_index(_name: &str) -> Option<u32> {
-    None
-}
-
-/// No reverse look-up here.
-#[cfg(not(unix))]
-pub fn reverse_name(_addr: IpAddr) -> Option<String> {
-    None
 }

@@ -30,8 +30,9 @@ pub fn neighbour_unresolved(_ip: std::net::IpAddr) -> bool {
     false
 }
 
-/// Local mode has no collector here yet (Windows: GetExtendedTcpTable and
-/// friends fill the same `local::Snapshot`).
+/// Local mode has no collector here yet (macOS, BSD; Linux and Windows fill the
+/// same `local::Snapshot` in `linux_local.rs` and `windows_local.rs`).
+#[cfg(not(windows))]
 pub fn local_snapshot(_req: &crate::local::Request) -> Result<crate::local::Snapshot, crate::Error> {
     Err(crate::Error::Usage(crate::local::UNAVAILABLE.into()))
 }

@@ -67,6 +67,10 @@ pub fn poll_ready(socks: &[(&Socket, Interest)], timeout: Duration) -> Option<Ve
     (n >= 0).then(|| fds.iter().map(|p| p.revents != 0).collect())
 }
 
+/// `poll` flags a socket with a pending error here (no need to look at idle
+/// UDP sockets; see `windows.rs`).
+pub const POLL_MISSES_UDP_ERRORS: bool = false;
+
 /// Wait up to `timeout` for a socket to become writable (a non-blocking
 /// connect finished, one way or the other); false when the time ran out.
 pub fn wait_writable(sock: &Socket, timeout: Duration) -> io::Result<bool> {
@@ -108,6 +112,39 @@ pub fn unreachable_text(e: &io::Error) -> Option<String> {
         _ => return None,
     };
     Some(format!("{what} (OS error {code})"))
+}
+
+/// An I/O error in words (the OS's own text here: "Connection refused (os error 111)").
+pub fn describe(e: &io::Error) -> String {
+    e.to_string()
+}
+
+/// A write to a pipe whose reader went away (EPIPE).
+pub fn is_broken_pipe(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::BrokenPipe
+}
+
+/// A connect failing this way after its wait: on Unix every such error is the
+/// connect's own answer (only Windows reports an accepted-then-reset
+/// connection there; see `windows.rs`).
+pub fn is_reset_after_handshake(_e: &io::Error) -> bool {
+    false
+}
+
+/// Probes bound to `-sp` may run at once (`SO_REUSEADDR` lets them share the
+/// port towards different targets).
+pub const SOURCE_PORT_SHARED: bool = true;
+
+/// Before binding `-sp`: `SO_REUSEADDR`, so our own TIME_WAIT from the previous
+/// port does not block the next query; a port held by a listener still fails
+/// with `EADDRINUSE`.
+pub fn prepare_source_port(sock: &Socket) {
+    let _ = sock.set_reuse_address(true);
+}
+
+/// A bind refused because another socket holds the port.
+pub fn is_port_in_use(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::AddrInUse
 }
 
 /// Whether an interface with this index exists (an IPv6 zone must name one).

@@ -4,7 +4,6 @@
 //! function that is the state decision table of the README. The socket code in
 //! [`tcp`] and [`udp`] only gathers evidence; it never chooses a state itself.
 
-#[cfg(unix)]
 pub mod engine;
 pub mod pace;
 pub mod tcp;
@@ -75,8 +74,12 @@ fn round2(r: f64) -> f64 {
     if r <= 0.0 || !r.is_finite() {
         return 0.0;
     }
-    let scale = 10f64.powi(1 - r.log10().floor() as i32);
-    (r * scale).round() / scale
+    // Scale by an exact power of ten (10^k for k ≥ 0 is exact in f64):
+    // `powi` with a negative exponent is not exact on every target (the
+    // Windows GNU build gave 9999.999999999998 for 10,432).
+    let exp = 1 - r.log10().floor() as i32;
+    let scale = 10f64.powi(exp.abs());
+    if exp >= 0 { (r * scale).round() / scale } else { (r / scale).round() * scale }
 }
 
 /// Transport protocol of a probe.

@@ -72,7 +72,6 @@ pub fn probe(target: SocketAddr, opts: &TcpOptions) -> Result<TcpProbe, Error> {
 
 /// A connect with a deadline that a stop request cuts short (an
 /// `Interrupted` error): the wait is sliced ([`crate::cancel::SLICE`]).
-#[cfg(unix)]
 fn connect(sock: &Socket, target: SocketAddr, timeout: std::time::Duration) -> io::Result<()> {
     let deadline = Instant::now() + timeout;
     sock.set_nonblocking(true)?;
@@ -86,11 +85,17 @@ fn connect(sock: &Socket, target: SocketAddr, timeout: std::time::Duration) -> i
                 return Err(io::ErrorKind::TimedOut.into());
             };
             if platform::wait_writable(sock, slice)? {
-                if let Some(e) = sock.take_error()? {
+                // A completed handshake with no error pending is a listener,
+                // even if the peer closed (or, on Windows, reset) it at once:
+                // a health-check port, a server at its connection limit.
+                if let Some(e) = sock.take_error()?
+                    && !platform::is_reset_after_handshake(&e)
+                {
                     return Err(e);
                 }
                 // Woken by an error-queue entry alone (an ICMP error with
                 // IP_RECVERR): not connected; the caller reads the queue.
+                #[cfg(target_os = "linux")]
                 if sock.peer_addr().is_err() {
                     return Err(io::Error::other("the connect failed without an error code"));
                 }
@@ -100,12 +105,6 @@ fn connect(sock: &Socket, target: SocketAddr, timeout: std::time::Duration) -> i
         Err(e) => return Err(e),
     }
     sock.set_nonblocking(false)
-}
-
-/// Elsewhere the OS waits (Ctrl-C there ends the process).
-#[cfg(not(unix))]
-fn connect(sock: &Socket, target: SocketAddr, timeout: std::time::Duration) -> io::Result<()> {
-    sock.connect_timeout(&SockAddr::from(target), timeout)
 }
 
 fn is_timeout(e: &io::Error) -> bool {
@@ -124,7 +123,7 @@ pub(crate) fn classify_error(sock: &Socket, e: &io::Error) -> Result<Evidence, E
     if let Some(text) = unreachable_text(e) {
         return Ok(Evidence::Unreachable { error: text });
     }
-    Err(Error::Socket(format!("connect failed: {e}")))
+    Err(Error::Socket(format!("connect failed: {}", platform::describe(e))))
 }
 
 /// Errors that describe the path to the target rather than this machine.
@@ -135,7 +134,7 @@ pub(crate) fn unreachable_text(e: &io::Error) -> Option<String> {
 /// A fresh socket for one attempt, with ICMP details enabled and `-sp` bound.
 pub(crate) fn new_socket(target: SocketAddr, source_port: Option<u16>) -> Result<Socket, Error> {
     let sock = raw_socket(target, true, false)
-        .map_err(|e| Error::Socket(format!("cannot create a TCP socket: {e}")))?;
+        .map_err(|e| Error::Socket(format!("cannot create a TCP socket: {}", platform::describe(&e))))?;
     if let Some(port) = source_port {
         bind_source_port(&sock, target, port)?;
     }
@@ -161,16 +160,17 @@ pub(crate) fn raw_socket(target: SocketAddr, stream: bool, nonblocking: bool) ->
 
 /// Bind the wildcard address of the target's family to `port`.
 pub(crate) fn bind_source_port(sock: &Socket, target: SocketAddr, port: u16) -> Result<(), Error> {
-    // SO_REUSEADDR so our own TIME_WAIT from the previous port does not block
-    // the next query; a port held by a listener still fails with EADDRINUSE.
-    let _ = sock.set_reuse_address(true);
+    // SO_REUSEADDR on Unix (our own TIME_WAIT from the previous port must not
+    // block the next query), SO_EXCLUSIVEADDRUSE on Windows (where
+    // SO_REUSEADDR would take over a port another program holds).
+    platform::prepare_source_port(sock);
     let any: IpAddr =
         if target.is_ipv4() { Ipv4Addr::UNSPECIFIED.into() } else { Ipv6Addr::UNSPECIFIED.into() };
     sock.bind(&SockAddr::from(SocketAddr::new(any, port))).map_err(|e| {
-        if e.kind() == io::ErrorKind::AddrInUse {
+        if platform::is_port_in_use(&e) {
             Error::SourcePortInUse(port)
         } else {
-            Error::SourcePort(port, e.to_string())
+            Error::SourcePort(port, platform::describe(&e))
         }
     })
 }

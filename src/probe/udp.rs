@@ -38,7 +38,7 @@ const MAX_DATAGRAM: usize = 65_535;
 pub fn exchange(target: SocketAddr, payload: &[u8], opts: &UdpOptions) -> Result<UdpProbe, Error> {
     let tries = opts.tries.max(1);
     let sock = raw_socket(target, false, false)
-        .map_err(|e| Error::Socket(format!("cannot create a UDP socket: {e}")))?;
+        .map_err(|e| Error::Socket(format!("cannot create a UDP socket: {}", platform::describe(&e))))?;
     if let Some(port) = opts.source_port {
         bind_source_port(&sock, target, port)?;
     }
@@ -47,6 +47,11 @@ pub fn exchange(target: SocketAddr, payload: &[u8], opts: &UdpOptions) -> Result
         let evidence = error_evidence(&sock, &e)?;
         return Ok(UdpProbe { observation: observed(evidence, 0, None), reply: None });
     }
+    // Windows: waits are WSAPoll slices on a non-blocking socket (a receive
+    // that timed out leaves a Windows socket in an undefined state).
+    #[cfg(windows)]
+    sock.set_nonblocking(true)
+        .map_err(|e| Error::Socket(format!("cannot set a receive deadline: {}", platform::describe(&e))))?;
     let mut buf = vec![MaybeUninit::<u8>::uninit(); MAX_DATAGRAM];
     for attempt in 1..=tries {
         let sent = Instant::now();
@@ -64,8 +69,7 @@ pub fn exchange(target: SocketAddr, payload: &[u8], opts: &UdpOptions) -> Result
             if crate::cancel::requested() {
                 return Err(Error::Interrupted);
             }
-            sock.set_read_timeout(Some(slice))
-                .map_err(|e| Error::Socket(format!("cannot set a receive deadline: {e}")))?;
+            wait_for_datagram(&sock, slice)?;
             match sock.recv(&mut buf) {
                 Ok(n) => {
                     // SAFETY: recv initialised the first n bytes.
@@ -79,7 +83,19 @@ pub fn exchange(target: SocketAddr, payload: &[u8], opts: &UdpOptions) -> Result
                     if matches!(
                         e.kind(),
                         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
-                    ) => {}
+                    ) =>
+                {
+                    // Windows: the error may wait in SO_ERROR alone (Wine's
+                    // Winsock keeps a port-unreachable there), not on `recv`.
+                    #[cfg(windows)]
+                    if let Ok(Some(e)) = sock.take_error() {
+                        let evidence = error_evidence(&sock, &e)?;
+                        return Ok(UdpProbe {
+                            observation: observed(evidence, attempt, Some(sent.elapsed())),
+                            reply: None,
+                        });
+                    }
+                }
                 Err(e) => {
                     let evidence = error_evidence(&sock, &e)?;
                     return Ok(UdpProbe {
@@ -91,6 +107,23 @@ pub fn exchange(target: SocketAddr, payload: &[u8], opts: &UdpOptions) -> Result
         }
     }
     Ok(UdpProbe { observation: observed(super::silence_for(target.ip()), tries, None), reply: None })
+}
+
+/// Let the next `recv` wait at most `slice`: a receive timeout on Unix.
+#[cfg(not(windows))]
+fn wait_for_datagram(sock: &Socket, slice: Duration) -> Result<(), Error> {
+    sock.set_read_timeout(Some(slice))
+        .map_err(|e| Error::Socket(format!("cannot set a receive deadline: {e}")))
+}
+
+/// Wait at most `slice` for a datagram or an error (`WSAPoll`); the
+/// non-blocking `recv` after it then answers at once (`WouldBlock`: nothing).
+/// A port-unreachable for this try arrives as `WSAECONNRESET` on that `recv`.
+#[cfg(windows)]
+fn wait_for_datagram(sock: &Socket, slice: Duration) -> Result<(), Error> {
+    platform::wait_socket_readable(sock, slice)
+        .map(|_| ())
+        .map_err(|e| Error::Socket(format!("cannot wait for a reply: {}", platform::describe(&e))))
 }
 
 /// Turn a socket error into evidence (ICMP details first), or a local error.
@@ -105,5 +138,5 @@ pub(crate) fn error_evidence(sock: &Socket, e: &io::Error) -> Result<Evidence, E
     if let Some(text) = unreachable_text(e) {
         return Ok(Evidence::Unreachable { error: text });
     }
-    Err(Error::Socket(format!("UDP probe failed: {e}")))
+    Err(Error::Socket(format!("UDP probe failed: {}", platform::describe(e))))
 }

@@ -53,6 +53,22 @@ impl HostSocket {
         Ok(HostSocket { sock, target })
     }
 
+    /// The local port, binding an ephemeral one first if the socket has none
+    /// yet: for requests that name their own port (NetBIOS datagrams).
+    pub fn local_port(&self) -> Result<u16, Error> {
+        let err = |e: io::Error| Error::Socket(format!("cannot bind a UDP socket: {e}"));
+        let port = |s: &Socket| s.local_addr().ok().and_then(|a| a.as_socket()).map_or(0, |a| a.port());
+        if port(&self.sock) == 0 {
+            let any: std::net::IpAddr = if self.target.is_ipv4() {
+                std::net::Ipv4Addr::UNSPECIFIED.into()
+            } else {
+                std::net::Ipv6Addr::UNSPECIFIED.into()
+            };
+            self.sock.bind(&SockAddr::from(SocketAddr::new(any, 0))).map_err(err)?;
+        }
+        Ok(port(&self.sock))
+    }
+
     pub fn send_to(&self, to: SocketAddr, payload: &[u8]) -> io::Result<()> {
         self.sock.send_to(payload, &SockAddr::from(to)).map(|_| ())
     }

@@ -19,6 +19,7 @@ pub mod ike;
 pub mod kerberos;
 pub mod l2tp;
 pub mod ldap;
+pub mod nbdgm;
 pub mod netbios;
 pub mod ntp;
 pub mod rdp;
@@ -235,6 +236,7 @@ pub trait Query: Sync + std::fmt::Debug {
 pub static REGISTRY: &[&dyn Query] = &[
     &dns::Dns,
     &netbios::NetBios,
+    &nbdgm::Nbdgm,
     &ldap::Ldap,
     &epm::Epm,
     &snmp::Snmp,

@@ -125,7 +125,7 @@ impl Output {
             self.stdout_line(text);
         }
         if let Some(log) = &mut self.log
-            && let Err(e) = writeln!(log, "{text}")
+            && let Err(e) = log.write_all(log_text(&format!("{text}\n")).as_bytes())
         {
             self.log_error.get_or_insert_with(|| e.to_string());
         }
@@ -134,7 +134,7 @@ impl Output {
     /// A line for the log file only (the blank line after its header).
     pub fn log_line(&mut self, text: &str) {
         if let Some(log) = &mut self.log
-            && let Err(e) = writeln!(log, "{text}")
+            && let Err(e) = log.write_all(log_text(&format!("{text}\n")).as_bytes())
         {
             self.log_error.get_or_insert_with(|| e.to_string());
         }
@@ -161,7 +161,9 @@ impl Output {
     pub fn finish(mut self) -> Result<(), Error> {
         self.hold(false);
         if let Some(mut log) = self.log.take() {
-            let r = writeln!(log, "\n========= end of log file =========").and_then(|_| log.flush());
+            let r = log
+                .write_all(log_text("\n========= end of log file =========\n").as_bytes())
+                .and_then(|_| log.flush());
             if let Err(e) = r {
                 self.log_error.get_or_insert_with(|| e.to_string());
             }
@@ -178,7 +180,7 @@ impl Output {
 
 /// The error for a failed write to stdout.
 pub fn output_error(e: &std::io::Error) -> Error {
-    if e.kind() == std::io::ErrorKind::BrokenPipe { Error::BrokenPipe } else { Error::Output(e.to_string()) }
+    if crate::platform::is_broken_pipe(e) { Error::BrokenPipe } else { Error::Output(e.to_string()) }
 }
 
 /// Write text to stdout outside a report (help, version, completions).
@@ -249,9 +251,15 @@ pub fn open_log(
     let header = format!(
         "PortQry Version 2.0 Log File\n\nSystem Date: {date}\n\nCommand run:\n {command_line}\n\nLocal computer name:\n\n {host}\n\n"
     );
-    w.write_all(header.as_bytes())
+    w.write_all(log_text(&header).as_bytes())
         .map_err(|e| Error::Log(format!("cannot write log file '{shown}': {e}")))?;
     Ok(w)
+}
+
+/// Log file text with this OS's line ends: CRLF on Windows, as PortQry
+/// writes its log there; LF elsewhere.
+fn log_text(text: &str) -> std::borrow::Cow<'_, str> {
+    if cfg!(windows) { text.replace('\n', "\r\n").into() } else { text.into() }
 }
 
 /// Now, as PortQry's "System Date:" lines write it (C `ctime()` style).

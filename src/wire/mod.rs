@@ -13,6 +13,7 @@ pub mod ike;
 pub mod kerberos;
 pub mod l2tp;
 pub mod ldap;
+pub mod nbdgm;
 pub mod netbios;
 pub mod ntp;
 pub mod rdp;
@@ -35,6 +36,8 @@ pub enum WireError {
     Ber(#[from] ber::BerError),
     #[error(transparent)]
     Ldap(#[from] ldap::LdapError),
+    #[error(transparent)]
+    Nbdgm(#[from] nbdgm::NbdgmError),
     #[error(transparent)]
     Snmp(#[from] snmp::SnmpError),
     #[error(transparent)]

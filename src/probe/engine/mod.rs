@@ -1,4 +1,5 @@
-//! Many probes at once: one thread, non-blocking sockets and `poll(2)`.
+//! Many probes at once: one thread, non-blocking sockets and `poll(2)`
+//! (`WSAPoll` on Windows, through [`platform::poll_ready`]).
 //!
 //! Each probe keeps its own deadline; at most `concurrency` are in flight,
 //! capped by the open-file limit, and descriptor exhaustion (EMFILE, ENOBUFS,
@@ -22,12 +23,15 @@
 //! reports a port silent only when its silence is proven ([`RateLimit::Wait`]),
 //! or they are reported at once as unverified ([`RateLimit::Fast`], UDP only).
 
+mod flight;
+
 use super::pace::Verifier;
 use super::tcp::{self, TcpOptions};
 use super::udp::{self, UdpOptions};
 use super::{Evidence, Note, Observation, Transport};
 use crate::error::Error;
 use crate::platform::{self, ConnectState};
+use flight::{Flight, Launch, Settled, Spares, Tag, launch, observed, settle_tcp, settle_udp};
 use socket2::{SockAddr, Socket};
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -112,72 +116,12 @@ impl Rto {
     }
 }
 
-/// A probe of a paced group ([`pace::Plan`]).
-#[derive(Debug, Clone, Copy)]
-struct Tag {
-    group: u64,
-    pos: usize,
-    canary: bool,
-}
-
-struct Flight {
-    idx: usize,
-    attempt: u32,
-    paced: Option<Tag>,
-    sock: Socket,
-    sent: Instant,
-    /// This try's wait (the TCP one may adapt to the measured RTT).
-    wait: Duration,
-    deadline: Instant,
-}
-
-enum Launch {
-    Flight(Flight),
-    Done(Outcome),
-    /// Out of descriptors, buffers or ports: retry later with less in flight.
-    Exhausted,
-    /// A connect to our own ephemeral port (loopback): this try does not count.
-    Again,
-}
-
 /// Where the engine hands decided probes, in completion order.
 pub trait Sink {
     /// One probe decided (or failed locally).
     fn done(&mut self, idx: usize, result: Result<Outcome, Error>);
     /// The engine is about to wait: pass on anything held back.
     fn flush(&mut self) {}
-}
-
-/// Sockets refused at once, ready to connect again (Linux, see
-/// [`platform::REUSE_REFUSED_SOCKETS`]): one spare list per address family.
-#[derive(Default)]
-struct Spares {
-    v4: Vec<Socket>,
-    v6: Vec<Socket>,
-}
-
-impl Spares {
-    /// A few are enough: a refused socket is taken again by the next launch
-    /// (a poll pass can decide several at once).
-    const MAX: usize = 32;
-
-    fn list(&mut self, addr: &SocketAddr) -> &mut Vec<Socket> {
-        if addr.is_ipv6() { &mut self.v6 } else { &mut self.v4 }
-    }
-
-    /// Keep a decided TCP socket for the next port when it can be reused
-    /// (no `-sp` binding, refused and reset by the kernel); otherwise close it.
-    fn keep(&mut self, sock: Socket, job: &Job, opts: &Options, reusable: bool) {
-        let list = self.list(&job.addr);
-        if reusable && reusable_for(job, opts) && list.len() < Self::MAX {
-            list.push(sock);
-        }
-    }
-}
-
-/// Only plain TCP sockets are reused: `-sp` binds each one to a port.
-fn reusable_for(job: &Job, opts: &Options) -> bool {
-    job.transport == Transport::Tcp && opts.tcp.source_port.is_none() && platform::REUSE_REFUSED_SOCKETS
 }
 
 /// Raise the soft open-file limit toward the hard one; returns the soft limit.
@@ -190,7 +134,12 @@ pub fn raise_fd_limit() -> usize {
 /// (without results for the rest) when `stop` is set.
 pub fn run(jobs: &[Job], opts: &Options, stop: &AtomicBool, sink: &mut impl Sink) {
     let fd_cap = raise_fd_limit().saturating_sub(64).max(1);
-    let mut limit = opts.concurrency.clamp(1, fd_cap);
+    // Where `-sp` binds exclusively (Windows), two probes cannot hold the
+    // source port at once: one at a time, as PortQry.
+    let exclusive =
+        !platform::SOURCE_PORT_SHARED && (opts.tcp.source_port.is_some() || opts.udp.source_port.is_some());
+    let most = if exclusive { 1 } else { opts.concurrency.clamp(1, fd_cap) };
+    let mut limit = most;
     let mut flights: Vec<Flight> = Vec::new();
     let mut starved = 0u32;
     let mut buf = vec![MaybeUninit::<u8>::uninit(); 65_535];
@@ -291,7 +240,7 @@ pub fn run(jobs: &[Job], opts: &Options, stop: &AtomicBool, sink: &mut impl Sink
         sink.flush();
         wait_and_handle(jobs, opts, &mut flights, &mut st, wake, &mut buf, sink);
         // Descriptors came back: let the limit grow again, slowly.
-        if limit < opts.concurrency.min(fd_cap) && flights.len() + 1 >= limit {
+        if limit < most && flights.len() + 1 >= limit {
             limit += 1;
         }
     }
@@ -750,148 +699,6 @@ fn pace_allowed(t: Transport, opts: &Options) -> bool {
     t == Transport::Tcp || opts.rate_limit == RateLimit::Wait
 }
 
-fn launch(
-    idx: usize,
-    attempt: u32,
-    job: &Job,
-    opts: &Options,
-    tcp_wait: Duration,
-    spares: &mut Spares,
-) -> Result<Launch, Error> {
-    let sp = match job.transport {
-        Transport::Tcp => opts.tcp.source_port,
-        Transport::Udp => opts.udp.source_port,
-    };
-    let reuse = reusable_for(job, opts);
-    let fresh = || match tcp::raw_socket(job.addr, job.transport == Transport::Tcp, true) {
-        Ok(s) => Ok(Some(s)),
-        Err(e) if platform::is_exhaustion(&e) => Ok(None),
-        Err(e) => Err(Error::Socket(format!("cannot create a socket: {e}"))),
-    };
-    let wait = match job.transport {
-        Transport::Tcp => tcp_wait,
-        Transport::Udp => opts.udp.wait,
-    };
-    let mut spare = if reuse { spares.list(&job.addr).pop() } else { None };
-    let (sock, sent) = loop {
-        let from_spare = spare.is_some();
-        let Some(sock) = (match spare.take() {
-            Some(s) => Some(s),
-            None => fresh()?,
-        }) else {
-            return Ok(Launch::Exhausted);
-        };
-        if let Some(port) = sp {
-            tcp::bind_source_port(&sock, job.addr, port)?;
-        }
-        let sent = Instant::now();
-        match start(&sock, job, attempt, opts) {
-            Ok(None) => break (sock, sent),
-            Ok(Some(decided)) => return Ok(decided),
-            // A reused socket in a state we did not expect: use a new one.
-            Err(_) if from_spare => continue,
-            Err(e) => return Err(e),
-        }
-    };
-    let flight = Flight { idx, attempt, paced: None, sock, sent, wait, deadline: sent + wait };
-    if job.transport == Transport::Udp {
-        return Ok(Launch::Flight(flight));
-    }
-    // Ask the connect for its result before adding it to the poll set.
-    Ok(match settle_tcp(&flight, job, false)? {
-        Settled::Pending => Launch::Flight(flight),
-        Settled::Again => Launch::Again,
-        Settled::Decided(outcome, reusable) => {
-            spares.keep(flight.sock, job, opts, reusable);
-            Launch::Done(outcome)
-        }
-    })
-}
-
-/// What a probe's socket says now.
-enum Settled {
-    /// No answer yet.
-    Pending,
-    /// A connect to our own ephemeral port (loopback): try again.
-    Again,
-    /// Decided; `true` when the socket was refused and reset by the kernel,
-    /// so it can connect again ([`platform::REUSE_REFUSED_SOCKETS`]).
-    Decided(Outcome, bool),
-}
-
-/// Read a TCP connect's result. Where the OS cannot tell by asking again
-/// ([`ConnectState::Unknown`]), only a socket `poll` flagged is read, through
-/// `SO_ERROR`.
-fn settle_tcp(f: &Flight, job: &Job, polled: bool) -> Result<Settled, Error> {
-    let rtt = Some(f.sent.elapsed());
-    let decided = |evidence, reusable| {
-        let observation = observed(evidence, f.attempt, rtt, f.wait);
-        Settled::Decided(Outcome { observation, stream: None, note: None }, reusable)
-    };
-    let connected = || {
-        Ok(match tcp_connected(f, job)? {
-            Some(outcome) => Settled::Decided(outcome, false),
-            None => Settled::Again,
-        })
-    };
-    let so_error =
-        || f.sock.take_error().map_err(|e| Error::Socket(format!("cannot read a socket error: {e}")));
-    match platform::connect_state(&f.sock, &SockAddr::from(job.addr)) {
-        // An ICMP error that reached the socket while it was busy is only a
-        // "soft" error: the connect stays in progress (Linux retransmits the
-        // SYN) and only SO_ERROR reports it. `poll` flagged it (the error
-        // queue is not empty): it is the answer, as on the one-at-a-time path.
-        ConnectState::Pending if polled => match so_error()? {
-            Some(e) => Ok(decided(tcp::classify_error(&f.sock, &e)?, false)),
-            // An ICMP error queued without a socket error: still the answer (and
-            // left queued it would make every later `poll` return at once).
-            None => match platform::take_icmp_error(&f.sock) {
-                Some(report) => Ok(decided(Evidence::Icmp(report), false)),
-                None => Ok(Settled::Pending),
-            },
-        },
-        ConnectState::Pending => Ok(Settled::Pending),
-        ConnectState::Unknown if !polled => Ok(Settled::Pending),
-        ConnectState::Unknown => match so_error()? {
-            Some(e) => Ok(decided(tcp::classify_error(&f.sock, &e)?, false)),
-            None => connected(),
-        },
-        ConnectState::Connected => connected(),
-        ConnectState::Failed(e) => {
-            let evidence = tcp::classify_error(&f.sock, &e)?;
-            let refused = matches!(evidence, Evidence::Reset | Evidence::Icmp(_));
-            Ok(decided(evidence, refused))
-        }
-    }
-}
-
-/// Start the probe: a non-blocking connect, and for UDP the empty datagram.
-/// `Some` when it is decided already (or resources ran out).
-fn start(sock: &Socket, job: &Job, attempt: u32, opts: &Options) -> Result<Option<Launch>, Error> {
-    let connected = sock.connect(&SockAddr::from(job.addr));
-    let started = match job.transport {
-        Transport::Tcp => match connected {
-            Err(e) if platform::is_in_progress(&e) => Ok(()),
-            r => r, // Ok: poll reports it writable at once
-        },
-        Transport::Udp => connected.and_then(|_| sock.send(&[]).map(|_| ())),
-    };
-    let Err(e) = started else { return Ok(None) };
-    if platform::is_exhaustion(&e) {
-        return Ok(Some(Launch::Exhausted));
-    }
-    let (evidence, wait) = match job.transport {
-        Transport::Tcp => (tcp::classify_error(sock, &e)?, opts.tcp.timeout),
-        Transport::Udp => (udp::error_evidence(sock, &e)?, opts.udp.wait),
-    };
-    let observation = observed(evidence, attempt, Some(Duration::ZERO), wait);
-    Ok(Some(Launch::Done(Outcome { observation, stream: None, note: None })))
-}
-
-fn observed(evidence: Evidence, tries: u32, rtt: Option<Duration>, wait: Duration) -> Observation {
-    Observation { evidence, tries, rtt, wait }
-}
-
 fn wait_and_handle(
     jobs: &[Job],
     opts: &Options,
@@ -903,8 +710,12 @@ fn wait_and_handle(
 ) {
     let now = Instant::now();
     let next = flights.iter().map(|f| f.deadline).chain(wake).min().unwrap_or(now);
-    // Wake at least every 100 ms so a stop request is seen promptly.
-    let timeout = next.saturating_duration_since(now).min(Duration::from_millis(100));
+    // Wake at least every 100 ms so a stop request is seen promptly; where
+    // poll may not flag a UDP port-unreachable, every 20 ms to look for it.
+    let udp_unflagged =
+        platform::POLL_MISSES_UDP_ERRORS && flights.iter().any(|f| jobs[f.idx].transport == Transport::Udp);
+    let cap = Duration::from_millis(if udp_unflagged { 20 } else { 100 });
+    let timeout = next.saturating_duration_since(now).min(cap);
     let interest = |f: &Flight| match jobs[f.idx].transport {
         Transport::Tcp => platform::Interest::Write,
         Transport::Udp => platform::Interest::Read,
@@ -917,7 +728,7 @@ fn wait_and_handle(
     let mut keep = Vec::with_capacity(flights.len());
     for (f, ready) in std::mem::take(flights).into_iter().zip(ready) {
         let job = &jobs[f.idx];
-        if ready {
+        if ready || (udp_unflagged && job.transport == Transport::Udp) {
             let settled = match job.transport {
                 Transport::Tcp => settle_tcp(&f, job, true),
                 Transport::Udp => settle_udp(&f, opts, buf),
@@ -962,38 +773,6 @@ fn wait_and_handle(
 
 /// A completed handshake: LISTENING, unless it is a connect to our own
 /// ephemeral port on loopback (`None`: try again).
-fn tcp_connected(f: &Flight, job: &Job) -> Result<Option<Outcome>, Error> {
-    if f.sock.local_addr().ok().and_then(|a| a.as_socket()) == Some(job.addr) {
-        return Ok(None);
-    }
-    let stream = if job.keep_stream {
-        let s: TcpStream = f.sock.try_clone().map_err(|e| Error::Socket(e.to_string()))?.into();
-        s.set_nonblocking(false).map_err(|e| Error::Socket(e.to_string()))?;
-        Some(s)
-    } else {
-        None
-    };
-    Ok(Some(Outcome {
-        observation: observed(Evidence::Connected, f.attempt, Some(f.sent.elapsed()), f.wait),
-        stream,
-        note: None,
-    }))
-}
-
-/// A UDP socket poll flagged: a reply, an error, or nothing yet.
-fn settle_udp(f: &Flight, opts: &Options, buf: &mut [MaybeUninit<u8>]) -> Result<Settled, Error> {
-    let rtt = Some(f.sent.elapsed());
-    let evidence = match f.sock.recv(buf) {
-        Ok(n) => Evidence::Reply { bytes: n },
-        Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {
-            return Ok(Settled::Pending);
-        }
-        Err(e) => udp::error_evidence(&f.sock, &e)?,
-    };
-    let observation = observed(evidence, f.attempt, rtt, opts.udp.wait);
-    Ok(Settled::Decided(Outcome { observation, stream: None, note: None }, false))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
