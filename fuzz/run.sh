@@ -22,7 +22,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$HERE")
 ALL=(dns_response netbios_response ldap_response epm_reply dcerpc_pdu snmp_response tftp_response
      l2tp_response banner_response ssrp_response ike_response smb2_negotiate_reply rdp_confirm kerberos_reply ntp_reply
-     nbdgm_reply)
+     nbdgm_reply tls_certificate)
 
 usage() {
   echo "usage: fuzz/run.sh TARGET|all [SECONDS]" >&2

@@ -328,6 +328,10 @@ pub struct Args {
     #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,
 
+    /// Speak TLS on every TCP port probed (ldaps 636, msft-gc-ssl 3269 and https 443 always do): handshake, certificate chain, expiry, verification
+    #[arg(long = "tls")]
+    pub tls: bool,
+
     /// Milliseconds to wait for each TCP connect or UDP answer [default: TCP 1000, UDP 1000]
     #[arg(long = "timeout", value_name = "MS", value_parser = parse_ms)]
     pub timeout: Option<u64>,
@@ -738,6 +742,7 @@ fn validate(a: Args, command_line: String) -> Result<Config, Error> {
         rpc_names: a.rpc_names,
         range: port_mode == PortMode::Range,
         verbose: a.verbose,
+        tls: a.tls,
     };
     Ok(Config {
         names: a.name,

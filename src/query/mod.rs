@@ -27,6 +27,7 @@ pub mod smb;
 pub mod snmp;
 pub mod sql_browser;
 pub mod tftp;
+pub mod tls;
 
 use crate::error::Error;
 use crate::probe::{Observation, State, Transport};
@@ -60,6 +61,8 @@ pub struct Options {
     pub verbose: bool,
     /// `--realm`: the Kerberos realm the Kerberos and kpasswd queries ask about.
     pub realm: Option<String>,
+    /// `--tls`: speak TLS on every TCP port.
+    pub tls: bool,
 }
 
 /// One query's context: the options, the target, the port.
@@ -250,6 +253,7 @@ pub static REGISTRY: &[&dyn Query] = &[
     &kerberos::Kerberos,
     &kerberos::Kpasswd,
     &ntp::Ntp,
+    &tls::Tls,
 ];
 
 /// The query for a port: by its services-file name, else by well-known port.

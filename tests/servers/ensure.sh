@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ensure.sh SERVICE: make sure SERVICE (dns|ldap|nmbd|dc|snmp|tftp|l2tp|ftp|mail|ike|smb|rdp|kdc|ntp) runs in its own network
+# ensure.sh SERVICE: make sure SERVICE (dns|ldap|nmbd|dc|snmp|tftp|l2tp|ftp|mail|ike|smb|rdp|kdc|ntp|tls) runs in its own network
 # namespace and answers; print its IPv4 target address (only that) on stdout.
 # Idempotent and safe to call concurrently (per-service lock). Run as root.
 set -euo pipefail
@@ -8,7 +8,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$HERE/lib.sh"
 
-[[ $# -eq 1 ]] || die "usage: ensure.sh dns|ldap|nmbd|dc|snmp|tftp|l2tp|ftp|mail|ike|smb|rdp|kdc|ntp"
+[[ $# -eq 1 ]] || die "usage: ensure.sh dns|ldap|nmbd|dc|snmp|tftp|l2tp|ftp|mail|ike|smb|rdp|kdc|ntp|tls"
 [[ $(id -u) -eq 0 ]] || die "must run as root"
 SVC=$1
 svc_vars "$SVC"
@@ -748,6 +748,83 @@ EOF
   ip netns exec "$NS" chronyd -x -f "$STATE/chrony.conf" </dev/null >>"$STATE/start.log" 2>&1 9>&-
 }
 
+# ---------------------------------------------------------------- tls
+# openssl s_server three times: 443 with a certificate from a test CA made here (valid a
+# year, SANs pq-tls.portqry.test and the address; ALPN http/1.1), 636 with one that
+# expired in 2020 (the LDAPS outage), 4433 speaking TLS 1.0 only. 3269 is dropped
+# (FILTERED), 8443 closed.
+TLS_NAME=pq-tls.portqry.test
+
+check_tls() {
+  local p
+  for p in 443 636; do
+    timeout 3 openssl s_client -connect "$ADDR4:$p" </dev/null 2>/dev/null | grep -q 'BEGIN CERTIFICATE' ||
+      return 1
+  done
+  tcp_open "$ADDR4" 4433
+}
+
+start_tls() {
+  netns_create 127.0.0.1 "$ADDR4	$TLS_NAME pq-tls"
+  mkdir -p "$STATE/pids" "$STATE/ca/new"
+  local d=$STATE
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/ca.key" \
+    -out "$d/ca.pem" -days 3650 -subj '/CN=portqry test CA/O=portqry tests' >>"$d/start.log" 2>&1
+  printf 'subjectAltName=DNS:%s,IP:%s\nextendedKeyUsage=serverAuth\n' "$TLS_NAME" "$ADDR4" >"$d/ext.cnf"
+  local which
+  for which in valid expired; do
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$d/$which.key" \
+      -out "$d/$which.csr" -subj "/CN=$TLS_NAME/O=portqry $which" >>"$d/start.log" 2>&1
+  done
+  openssl x509 -req -in "$d/valid.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -set_serial 0x5101 \
+    -days 365 -extfile "$d/ext.cnf" -out "$d/valid.pem" >>"$d/start.log" 2>&1
+  # openssl 3.0's x509 cannot back-date; `openssl ca` takes explicit start and end dates.
+  : >"$d/ca/index.txt"
+  echo 5102 >"$d/ca/serial"
+  cat >"$d/ca.cnf" <<EOF
+[ca]
+default_ca = test
+[test]
+dir = $d/ca
+database = \$dir/index.txt
+serial = \$dir/serial
+new_certs_dir = \$dir/new
+certificate = $d/ca.pem
+private_key = $d/ca.key
+default_md = sha256
+policy = any
+copy_extensions = none
+x509_extensions = server
+[any]
+commonName = supplied
+organizationName = optional
+[server]
+subjectAltName = DNS:$TLS_NAME,IP:$ADDR4
+extendedKeyUsage = serverAuth
+EOF
+  openssl ca -batch -config "$d/ca.cnf" -in "$d/expired.csr" -out "$d/expired.pem" -notext \
+    -startdate 20200101000000Z -enddate 20200131000000Z >>"$d/start.log" 2>&1
+  ip netns exec "$NS" iptables -A INPUT -p tcp --dport 3269 -j DROP
+  local port
+  for port in 443 636; do
+    which=valid
+    [[ $port == 636 ]] && which=expired
+    # -cert_chain: the CA certificate is sent too (a two-certificate chain).
+    ip netns exec "$NS" openssl s_server -accept "$ADDR4:$port" -cert "$d/$which.pem" \
+      -key "$d/$which.key" -cert_chain "$d/ca.pem" -alpn http/1.1 -quiet -naccept 100000 \
+      </dev/null >>"$d/s_server-$port.log" 2>&1 9>&- &
+    echo $! >"$d/pids/s_server-$port.pid"
+    disown
+  done
+  # 4433: a TLS 1.0-only server (OpenSSL 3 needs security level 0 for it), what old
+  # DCs and appliances still run; it answers TLS 1.2+ with a protocol_version alert.
+  ip netns exec "$NS" openssl s_server -accept "$ADDR4:4433" -cert "$d/valid.pem" -key "$d/valid.key" \
+    -tls1 -cipher 'DEFAULT:@SECLEVEL=0' -quiet -naccept 100000 \
+    </dev/null >>"$d/s_server-4433.log" 2>&1 9>&- &
+  echo $! >"$d/pids/s_server-4433.pid"
+  disown
+}
+
 # ---------------------------------------------------------------- common
 fail() {
   echo "ensure.sh $SVC: $*" >&2
@@ -776,6 +853,7 @@ case $SVC in
   rdp) need xrdp openssl python3 ;;
   kdc) need krb5kdc kadmind kdb5_util kinit ss ;;
   ntp) need chronyd sntp ;;
+  tls) need openssl iptables ;;
 esac
 case $SVC in
   dc) WAIT=120 ;;

@@ -13,6 +13,7 @@ PKGS=(
   tmux
   xrdp
   krb5-kdc krb5-admin-server chrony sntp
+  openssl
 )
 
 if [[ $(id -u) -ne 0 ]]; then

@@ -2,7 +2,7 @@
 # Shared helpers for ensure.sh and teardown.sh (sourced, not run).
 #
 # Address plan, per service S with index N (dns 10, ldap 11, nmbd 12, dc 13, snmp 14,
-# tftp 15, l2tp 16, ftp 20, mail 21, ike 22, kdc 30, ntp 31):
+# tftp 15, l2tp 16, ftp 20, mail 21, ike 22, kdc 30, ntp 31, tls 39):
 #   netns pq-S; veth pqh-S (root namespace) <-> pqn-S (inside pq-S)
 #   198.18.N.1/24 host side, 198.18.N.2/24 namespace side (the target)
 #   fd51:7071:0:N::1/64 host side, fd51:7071:0:N::2/64 namespace side
@@ -16,7 +16,7 @@ export PATH
 STATE_ROOT=/run/portqry-test
 # shellcheck disable=SC2034
 CACHE_ROOT=/var/cache/portqry-test
-SERVICES=(dns ldap nmbd dc snmp tftp l2tp ftp mail ike smb rdp kdc ntp)
+SERVICES=(dns ldap nmbd dc snmp tftp l2tp ftp mail ike smb rdp kdc ntp tls)
 
 die() {
   echo "portqry-servers: $*" >&2
@@ -51,6 +51,7 @@ svc_index() {
     rdp) echo 37 ;;
     kdc) echo 30 ;;
     ntp) echo 31 ;;
+    tls) echo 39 ;;
     *) return 1 ;;
   esac
 }
