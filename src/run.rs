@@ -352,11 +352,7 @@ fn plan_for(cfg: &Config, services: &Services, target: usize) -> Vec<Planned> {
         .into_iter()
         .map(|(port, transport)| {
             let service = services.name(port, transport).map(str::to_string);
-            let protocol = match transport {
-                // --tls: a TLS handshake on every TCP port, whatever usually answers there.
-                Transport::Tcp if cfg.query.tls => Some(&query::tls::Tls as &dyn query::Query),
-                _ => query::select(transport, port, service.as_deref(), cfg.query.range),
-            };
+            let protocol = query::select(transport, port, service.as_deref(), &cfg.query);
             Planned { target, port, transport, service, protocol }
         })
         .collect()

@@ -256,13 +256,18 @@ pub static REGISTRY: &[&dyn Query] = &[
     &tls::Tls,
 ];
 
-/// The query for a port: by its services-file name, else by well-known port.
+/// The query for a port: the TLS handshake on every TCP port with `--tls`;
+/// else by its services-file name, else by well-known port.
 pub fn select(
     transport: Transport,
     port: u16,
     service: Option<&str>,
-    range: bool,
+    opts: &Options,
 ) -> Option<&'static dyn Query> {
+    if opts.tls && transport == Transport::Tcp {
+        return Some(&tls::Tls);
+    }
+    let range = opts.range;
     REGISTRY.iter().copied().find(|q| {
         let r = q.route();
         let by_name = service.is_some_and(|s| r.services.iter().any(|n| n.eq_ignore_ascii_case(s)));
@@ -289,7 +294,7 @@ mod tests {
 
     #[test]
     fn routes_by_port_name_and_transport() {
-        let id = |t, p, s, r| select(t, p, s, r).map(|q| q.id());
+        let id = |t, p, s, range| select(t, p, s, &Options { range, ..Options::default() }).map(|q| q.id());
         assert_eq!(id(Transport::Udp, 53, None, false), Some("dns"));
         assert_eq!(id(Transport::Tcp, 1025, Some("ldap"), false), Some("ldap"));
         assert_eq!(id(Transport::Tcp, 137, None, false), None);
@@ -297,6 +302,11 @@ mod tests {
         assert_eq!(id(Transport::Tcp, 135, None, true), None);
         assert_eq!(id(Transport::Tcp, 21, None, true), Some("ftp"));
         assert_eq!(id(Transport::Udp, 1434, Some("ms-sql-m"), false), Some("sql_browser"));
+        assert_eq!(id(Transport::Tcp, 636, None, false), Some("tls"));
+        // --tls: the handshake on every TCP port, UDP as usual.
+        let tls = Options { tls: true, ..Options::default() };
+        assert_eq!(select(Transport::Tcp, 21, Some("ftp"), &tls).map(|q| q.id()), Some("tls"));
+        assert_eq!(select(Transport::Udp, 53, None, &tls).map(|q| q.id()), Some("dns"));
     }
 
     #[test]

@@ -62,7 +62,9 @@ mod tests {
 
     #[test]
     fn routed_by_port_and_name_and_parses_a_confirm() {
-        let id = |p, s| super::super::select(Transport::Tcp, p, s, false).map(|q| q.id());
+        let id = |p, s| {
+            super::super::select(Transport::Tcp, p, s, &super::super::Options::default()).map(|q| q.id())
+        };
         assert_eq!(id(3389, None), Some("rdp"));
         assert_eq!(id(3390, Some("ms-wbt-server")), Some("rdp"));
         let opts = super::super::Options::default();

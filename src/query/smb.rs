@@ -99,10 +99,16 @@ mod tests {
 
     #[test]
     fn routed_by_port_and_name_and_checks_the_message_id() {
-        let id = |p, s| super::super::select(Transport::Tcp, p, s, false).map(|q| q.id());
+        let id = |p, s| {
+            super::super::select(Transport::Tcp, p, s, &super::super::Options::default()).map(|q| q.id())
+        };
         assert_eq!(id(445, None), Some("smb"));
         assert_eq!(id(1445, Some("microsoft-ds")), Some("smb"));
-        assert_eq!(super::super::select(Transport::Udp, 445, None, false).map(|q| q.id()), None);
+        assert_eq!(
+            super::super::select(Transport::Udp, 445, None, &super::super::Options::default())
+                .map(|q| q.id()),
+            None
+        );
         let opts = super::super::Options::default();
         let target = Target { input: "t".into(), addr: [127, 0, 0, 1].into(), scope_id: 0 };
         let ctx = Ctx { opts: &opts, target: &target, port: 445, transport: Transport::Tcp };
