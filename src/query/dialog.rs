@@ -185,3 +185,17 @@ pub fn outcome<Q: Query + ?Sized>(
     outcome.observation = Some(observation);
     outcome
 }
+
+/// A whole UDP conversation: say what is sent, run `converse` with the
+/// query's options, and settle the outcome from its reply.
+pub fn run<Q: Query + ?Sized, T: Answer + 'static>(
+    q: &Q,
+    ctx: &Ctx,
+    sink: &mut dyn super::Sink,
+    converse: fn(SocketAddr, &UdpOptions) -> Result<Dialog<T>, Error>,
+) -> Result<Outcome, Error> {
+    sink.show(q.announce(ctx));
+    let d = converse(ctx.target.socket_addr(ctx.port), &exchange::udp_options(q, ctx))?;
+    let answer = d.answer.map(|a| a.map(|a| Arc::new(a) as Arc<dyn Answer>));
+    Ok(outcome(q, ctx, d.observation, d.reply, answer))
+}

@@ -2,12 +2,11 @@
 //! StopCCN) so that no tunnel is left half open.
 
 use super::dialog::{Dialog, HostSocket, Received, nonce};
-use super::{Answer, Block, Ctx, Outcome, Query, Route, Sink, exchange, plain, to_json};
+use super::{Answer, Block, Ctx, Outcome, Query, Route, Sink, plain, to_json};
 use crate::error::Error;
 use crate::probe::udp::UdpOptions;
 use crate::wire::l2tp;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Instant;
 
 #[derive(Debug)]
@@ -25,16 +24,7 @@ impl Query for L2tp {
     }
 
     fn udp(&self, ctx: &Ctx, sink: &mut dyn Sink) -> Result<Outcome, Error> {
-        sink.show(self.announce(ctx));
-        let opts = exchange::udp_options(self, ctx);
-        let d = converse(ctx.target.socket_addr(ctx.port), &opts)?;
-        Ok(super::dialog::outcome(
-            self,
-            ctx,
-            d.observation,
-            d.reply,
-            d.answer.map(|a| a.map(|a| Arc::new(a) as Arc<dyn Answer>)),
-        ))
+        super::dialog::run(self, ctx, sink, converse)
     }
 }
 
