@@ -1,7 +1,7 @@
 //! DNS (TCP and UDP 53): a standard query for `-nr`'s name (PortQry's default
 //! asks for the target's own name), recognised by its id.
 
-use super::{Answer, Block, Ctx, Query, Request, Route, plain, random_u16, to_json};
+use super::{Answer, Block, Ctx, Query, Request, Route, random_u16, to_json};
 use crate::probe::Transport;
 use crate::wire::dns;
 use std::sync::Arc;
@@ -45,9 +45,7 @@ fn ours(body: &[u8], id: u16) -> Result<dns::DnsSummary, dns::ParseError> {
 
 impl Answer for dns::DnsSummary {
     fn block(&self) -> Block {
-        let mut b = plain(self.render_lines());
-        b.push(super::Line::Plain(String::new()));
-        b
+        super::lines(self.render_lines())
     }
     fn json(&self) -> serde_json::Value {
         to_json(self)

@@ -2,7 +2,7 @@
 //! StopCCN) so that no tunnel is left half open.
 
 use super::dialog::{Dialog, HostSocket, Received, nonce};
-use super::{Answer, Block, Ctx, Outcome, Query, Route, Sink, plain, to_json};
+use super::{Answer, Block, Ctx, Outcome, Query, Route, Sink, to_json};
 use crate::error::Error;
 use crate::probe::udp::UdpOptions;
 use crate::wire::l2tp;
@@ -118,9 +118,7 @@ fn close_l2tp(
 
 impl Answer for l2tp::L2tpAnswer {
     fn block(&self) -> Block {
-        let mut b = plain(self.render_lines());
-        b.push(super::Line::Plain(String::new()));
-        b
+        super::lines(self.render_lines())
     }
     fn json(&self) -> serde_json::Value {
         to_json(self)

@@ -100,6 +100,13 @@ pub fn plain(lines: Vec<String>) -> Block {
     lines.into_iter().map(Line::Plain).collect()
 }
 
+/// A wire format's lines followed by a blank line: the usual answer block.
+pub fn lines(lines: Vec<String>) -> Block {
+    let mut b = plain(lines);
+    b.push(Line::Plain(String::new()));
+    b
+}
+
 /// Where a query hands text while it runs; the report layer prints it.
 pub trait Sink {
     fn show(&mut self, block: Block);

@@ -7,7 +7,7 @@
 //! Windows send fixed references), so it is the TPKT-framed CC on the
 //! connection we opened, in answer to the request we just wrote.
 
-use super::{Answer, Block, Ctx, Line, Query, Request, Route, plain, to_json};
+use super::{Answer, Block, Ctx, Query, Request, Route, to_json};
 use crate::wire::rdp;
 use std::sync::Arc;
 
@@ -37,9 +37,7 @@ impl Query for Rdp {
 
 impl Answer for rdp::Confirm {
     fn block(&self) -> Block {
-        let mut b = plain(self.render_lines());
-        b.push(Line::Plain(String::new()));
-        b
+        super::lines(self.render_lines())
     }
     fn json(&self) -> serde_json::Value {
         to_json(self)
@@ -77,7 +75,10 @@ mod tests {
         assert_eq!(Rdp.framed_len(&cc), Some(19));
         let a = Rdp.answer(&ctx, &req, &cc).unwrap();
         assert_eq!(a.json()["protocol_name"], "TLS");
-        assert_eq!(a.block()[0], Line::Plain("RDP security protocol selected: TLS (0x1)".into()));
+        assert_eq!(
+            a.block()[0],
+            super::super::Line::Plain("RDP security protocol selected: TLS (0x1)".into())
+        );
         assert!(Rdp.answer(&ctx, &req, b"SSH-2.0-x").is_err());
     }
 }

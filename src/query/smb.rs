@@ -7,7 +7,7 @@
 //! (the server's credit window starts there, [MS-SMB2] 3.3.5.2.3), and Samba
 //! drops the connection for any other.
 
-use super::{Answer, Block, Ctx, Line, Query, Request, Route, plain, to_json};
+use super::{Answer, Block, Ctx, Query, Request, Route, to_json};
 use crate::wire::smb2;
 use std::sync::Arc;
 
@@ -58,9 +58,7 @@ impl Query for Smb {
 
 impl Answer for smb2::Smb2Reply {
     fn block(&self) -> Block {
-        let mut b = plain(self.render_lines());
-        b.push(Line::Plain(String::new()));
-        b
+        super::lines(self.render_lines())
     }
     fn json(&self) -> serde_json::Value {
         to_json(self)

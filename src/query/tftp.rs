@@ -2,7 +2,7 @@
 //! unconnected socket, since the server answers from a new port (its transfer ID).
 
 use super::dialog::{Dialog, HostSocket, nonce};
-use super::{Answer, Block, Ctx, Outcome, Query, Route, Sink, plain, to_json};
+use super::{Answer, Block, Ctx, Outcome, Query, Route, Sink, to_json};
 use crate::error::Error;
 use crate::probe::udp::UdpOptions;
 use crate::wire::tftp;
@@ -56,9 +56,7 @@ fn opcode_label(r: &tftp::TftpReply) -> &'static str {
 
 impl Answer for tftp::TftpAnswer {
     fn block(&self) -> Block {
-        let mut b = plain(self.render_lines());
-        b.push(super::Line::Plain(String::new()));
-        b
+        super::lines(self.render_lines())
     }
     fn json(&self) -> serde_json::Value {
         to_json(self)
