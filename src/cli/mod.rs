@@ -451,6 +451,17 @@ pub struct Config {
 }
 
 impl Config {
+    /// Copy the probe settings the queries also use (waits, tries, `-sp`,
+    /// whether this is a `-r` range) into `query`: once when the command line
+    /// is read, again after interactive mode's `set` changes them.
+    pub fn sync_query_options(&mut self) {
+        self.query.udp_wait = self.udp_wait;
+        self.query.udp_tries = self.udp_tries;
+        self.query.tcp_wait = query_wait(self.udp_wait, self.tcp_timeout);
+        self.query.source_port = self.source_port;
+        self.query.range = self.port_mode == PortMode::Range;
+    }
+
     /// The (port, transport) pairs to query, in order: a set's own entries,
     /// else every port on every transport `-p` selects (TCP first).
     pub fn plan(&self) -> Vec<(u16, Transport)> {
@@ -463,7 +474,7 @@ impl Config {
 
 /// How long a query over an open TCP connection waits for each answer: twice
 /// the longer of the UDP wait and the TCP timeout.
-pub fn query_wait(udp_wait: Duration, tcp_timeout: Duration) -> Duration {
+fn query_wait(udp_wait: Duration, tcp_timeout: Duration) -> Duration {
     udp_wait.max(tcp_timeout) * 2
 }
 
@@ -731,20 +742,17 @@ fn validate(a: Args, command_line: String) -> Result<Config, Error> {
     let udp_wait = Duration::from_millis(if a.slow_link { udp_base * 2 } else { udp_base });
     let tcp_timeout = Duration::from_millis(a.timeout.unwrap_or(DEFAULT_TCP_TIMEOUT_MS));
     let udp_tries = a.tries.unwrap_or(DEFAULT_UDP_TRIES);
+    // The probe settings the queries share are copied in by `sync_query_options`.
     let query = crate::query::Options {
         dns_name: a.dns_name,
         realm: a.realm,
         community,
-        udp_wait,
-        udp_tries,
-        tcp_wait: query_wait(udp_wait, tcp_timeout),
-        source_port,
         rpc_names: a.rpc_names,
-        range: port_mode == PortMode::Range,
         verbose: a.verbose,
         tls: a.tls,
+        ..Default::default()
     };
-    Ok(Config {
+    let mut cfg = Config {
         names: a.name,
         transports: if set.is_some() { ProtoSel::Both } else { a.proto.unwrap_or(ProtoSel::Tcp) }
             .transports(),
@@ -777,7 +785,9 @@ fn validate(a: Args, command_line: String) -> Result<Config, Error> {
             Family::Any
         },
         command_line,
-    })
+    };
+    cfg.sync_query_options();
+    Ok(cfg)
 }
 
 /// Interactive mode (`portqry -i [-n node] [-e port] [-p proto] [-sp port]

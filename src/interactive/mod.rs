@@ -71,10 +71,7 @@ pub fn query_config(base: &Config, s: &Settings, ports: &[u16], protocol: ProtoS
     c.udp_wait = if s.slow_link { udp_base * 2 } else { udp_base };
     // The queries' options follow the settings (they were built from the switches).
     c.query.community.clone_from(&s.community);
-    c.query.source_port = c.source_port;
-    c.query.udp_wait = c.udp_wait;
-    c.query.tcp_wait = crate::cli::query_wait(c.udp_wait, c.tcp_timeout);
-    c.query.range = false;
+    c.sync_query_options();
     c
 }
 
