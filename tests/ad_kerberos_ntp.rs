@@ -9,17 +9,10 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 #[path = "support/servers.rs"]
 mod servers;
-use servers::{ensure, sh_env};
+use servers::{ensure, portqry, sh_env};
 
 /// One test at a time: they share the fixtures' firewalls.
 static SERIAL: Mutex<()> = Mutex::new(());
-
-fn portqry(args: &[&str]) -> (i32, String) {
-    let mut cmd = vec![env!("CARGO_BIN_EXE_portqry")];
-    cmd.extend_from_slice(args);
-    let (code, out, err) = sh_env(&cmd, &[]);
-    (code, format!("{out}{err}"))
-}
 
 /// Run iptables inside a fixture's namespace; the rule must apply.
 fn ipt(ns: &str, args: &[&str]) {

@@ -14,17 +14,10 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 #[path = "support/servers.rs"]
 mod servers;
-use servers::{Capture, ensure, sh};
+use servers::{Capture, ensure, portqry, sh};
 
 /// One test at a time: they share the fixtures (and iptables rules in them).
 static SERIAL: Mutex<()> = Mutex::new(());
-
-fn portqry(args: &[&str]) -> (i32, String) {
-    let mut cmd = vec![env!("CARGO_BIN_EXE_portqry")];
-    cmd.extend_from_slice(args);
-    let (code, out, err) = sh(&cmd);
-    (code, format!("{out}{err}"))
-}
 
 /// A services file naming the fixtures' extra ports, so that they get the queries.
 fn services_file() -> tempfile_path::Path {

@@ -10,17 +10,10 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 #[path = "support/servers.rs"]
 mod servers;
-use servers::{ensure, sh};
+use servers::{ensure, portqry, sh};
 
 /// One test at a time: they share the DC's namespace and its firewall.
 static SERIAL: Mutex<()> = Mutex::new(());
-
-fn portqry(args: &[&str]) -> (i32, String) {
-    let mut cmd = vec![env!("CARGO_BIN_EXE_portqry")];
-    cmd.extend_from_slice(args);
-    let (code, out, err) = sh(&cmd);
-    (code, format!("{out}{err}"))
-}
 
 /// A parameter of the DC's smb.conf, as Samba reads it.
 fn testparm(name: &str) -> String {

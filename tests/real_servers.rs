@@ -10,17 +10,10 @@ use std::collections::BTreeSet;
 use std::sync::Mutex;
 #[path = "support/servers.rs"]
 mod servers;
-use servers::{Capture, ensure, sh};
+use servers::{Capture, ensure, portqry, sh};
 
 /// One test at a time per server fixture: they share namespaces.
 static SERIAL: Mutex<()> = Mutex::new(());
-
-fn portqry(args: &[&str]) -> (i32, String) {
-    let mut cmd = vec![env!("CARGO_BIN_EXE_portqry")];
-    cmd.extend_from_slice(args);
-    let (code, out, err) = sh(&cmd);
-    (code, format!("{out}{err}"))
-}
 
 #[test]
 #[ignore = "root: real dnsmasq in a namespace"]

@@ -9,7 +9,7 @@
 mod servers;
 
 use serde_json::Value;
-use servers::{Capture, ensure, sh, sh_env};
+use servers::{Capture, ensure, portqry, sh, sh_env};
 use std::sync::Mutex;
 
 /// One test at a time: ensure.sh dc is slow and the fixtures are shared.
@@ -24,13 +24,6 @@ fn result(args: &[&str], env: &[(&str, &str)]) -> Value {
     let results = doc["targets"][0]["results"].as_array().unwrap_or_else(|| panic!("{doc}"));
     assert_eq!(results.len(), 1, "{doc}");
     results[0].clone()
-}
-
-fn text(args: &[&str]) -> (i32, String) {
-    let mut cmd = vec![env!("CARGO_BIN_EXE_portqry")];
-    cmd.extend_from_slice(args);
-    let (code, out, err) = sh(&cmd);
-    (code, format!("{out}{err}"))
 }
 
 /// What openssl says of the server's certificate: fingerprint, dates, subject, issuer.
@@ -122,7 +115,7 @@ fn a_valid_test_ca_certificate_matches_openssl_and_is_not_trusted() {
     assert_eq!((&v["verified"], &v["reason"]), (&Value::Bool(true), &Value::Null), "{v}");
     assert_eq!(v["roots"].as_u64().unwrap(), system + 1, "{v}");
     // The text, as a troubleshooter reads it.
-    let (code, out) = text(&["-n", &ip, "-e", "443"]);
+    let (code, out) = portqry(&["-n", &ip, "-e", "443"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("TCP port 443 (https service): LISTENING"), "{out}");
     assert!(out.contains("TLS handshake completed: TLS 1.3, cipher suite TLS13_"), "{out}");
@@ -184,7 +177,7 @@ fn an_expired_ldaps_certificate_is_flagged() {
     // Even trusting the CA, the verdict is the expiry.
     let r = result(&["-n", &ip, "-e", "636"], &[("SSL_CERT_FILE", "/run/portqry-test/tls/ca.pem")]);
     assert_eq!(answer_of(&r)["verification"]["reason"], "certificate expired");
-    let (_, out) = text(&["-n", &ip, "-e", "636"]);
+    let (_, out) = portqry(&["-n", &ip, "-e", "636"]);
     assert!(out.contains("TCP port 636 (ldaps service): LISTENING"), "{out}");
     assert!(out.contains(&format!("  WARNING: {warning}")), "{out}");
     assert!(out.contains("  not after:  2020-01-31 00:00:00 UTC (expired)"), "{out}");
@@ -204,7 +197,7 @@ fn dropped_and_closed_tls_ports_read_as_the_probe_says() {
     let r = result(&["-n", &ip, "-e", "8443", "--tls"], &[]);
     assert_eq!(r["state"], "not_listening", "{r}");
     assert!(r["query"].is_null(), "{r}");
-    let (code, out) = text(&["-n", &ip, "-e", "8443", "--tls"]);
+    let (code, out) = portqry(&["-n", &ip, "-e", "8443", "--tls"]);
     assert!(out.contains("TCP port 8443 (unknown service): NOT LISTENING") && code == 1, "{code}: {out}");
 }
 
@@ -222,7 +215,7 @@ fn a_tls10_only_server_is_named_by_its_alert() {
     let script = format!("timeout 10 openssl s_client -tls1_2 -connect {ip}:4433 </dev/null 2>&1");
     let (_, out, _) = sh(&["bash", "-c", &script]);
     assert!(out.contains("unsupported protocol"), "{out}");
-    let (code, out) = text(&["-n", &ip, "-e", "4433", "--tls"]);
+    let (code, out) = portqry(&["-n", &ip, "-e", "4433", "--tls"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("TLS handshake failed: the server sent a TLS alert: protocol_version"), "{out}");
 }

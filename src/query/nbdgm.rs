@@ -119,8 +119,7 @@ fn domain_names(ctx: &Ctx, opts: &udp::UdpOptions) -> Result<Option<netbios::Nod
     let nbns = udp::UdpOptions { source_port: None, ..*opts };
     let p = udp::exchange(ctx.target.socket_addr(137), &netbios::emit_node_status_request(id), &nbns)?;
     // A connected socket already takes only 137's datagrams; the id makes it our answer.
-    let ours = |r: &Vec<u8>| netbios::transaction_id(r) == Some(id);
-    Ok(p.reply.filter(ours).and_then(|r| netbios::parse_node_status_response(&r).ok()))
+    Ok(p.reply.and_then(|r| super::netbios::ours(&r, id).ok()))
 }
 
 /// The workgroup a non-DC belongs to: its `<00>` group name.

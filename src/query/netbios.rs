@@ -47,7 +47,7 @@ impl Query for NetBios {
 
 /// The reply to request `trn_id`: the id is compared before the rest is decoded, so a
 /// stray datagram is named as such whatever else is wrong with it.
-fn ours(reply: &[u8], trn_id: u16) -> Result<netbios::NodeStatus, netbios::ParseError> {
+pub(super) fn ours(reply: &[u8], trn_id: u16) -> Result<netbios::NodeStatus, netbios::ParseError> {
     if let Some(got) = netbios::transaction_id(reply).filter(|&got| got != trn_id) {
         return Err(netbios::ParseError::TrnIdMismatch { expected: trn_id, got });
     }

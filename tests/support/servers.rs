@@ -30,6 +30,14 @@ pub fn sh_env(cmd: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     )
 }
 
+/// Run our binary (stdin closed); its exit code and stdout followed by stderr.
+pub fn portqry(args: &[&str]) -> (i32, String) {
+    let mut cmd = vec![env!("CARGO_BIN_EXE_portqry")];
+    cmd.extend_from_slice(args);
+    let (code, out, err) = sh(&cmd);
+    (code, format!("{out}{err}"))
+}
+
 /// Start `service` (tests/servers/ensure.sh) unless it is up; its IPv4 address.
 pub fn ensure(service: &str) -> String {
     root();
