@@ -124,14 +124,10 @@ impl Output {
         if self.screen {
             self.stdout_line(text);
         }
-        if let Some(log) = &mut self.log
-            && let Err(e) = log.write_all(log_text(&format!("{text}\n")).as_bytes())
-        {
-            self.log_error.get_or_insert_with(|| e.to_string());
-        }
+        self.log_line(text);
     }
 
-    /// A line for the log file only (the blank line after its header).
+    /// A line for the log file only (interactive mode's echoed commands).
     pub fn log_line(&mut self, text: &str) {
         if let Some(log) = &mut self.log
             && let Err(e) = log.write_all(log_text(&format!("{text}\n")).as_bytes())
