@@ -6,14 +6,17 @@ use std::io::Write;
 use std::net::{TcpListener, UdpSocket};
 use std::process::{Command, Stdio};
 
+#[path = "support/spawn.rs"]
+mod spawn;
+
 fn portqry(args: &[&str], stdin: &str) -> (i32, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_portqry"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn::spawn(
+        Command::new(env!("CARGO_BIN_EXE_portqry"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
     child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     let o = child.wait_with_output().unwrap();
     (

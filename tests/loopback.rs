@@ -6,6 +6,9 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::thread;
 
+#[path = "support/spawn.rs"]
+mod spawn;
+
 struct Run {
     code: i32,
     out: String,
@@ -13,11 +16,7 @@ struct Run {
 }
 
 fn portqry(args: &[&str]) -> Run {
-    let o = Command::new(env!("CARGO_BIN_EXE_portqry"))
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run portqry");
+    let o = spawn::output(Command::new(env!("CARGO_BIN_EXE_portqry")).args(args).stdin(Stdio::null()));
     Run {
         code: o.status.code().expect("exit code"),
         out: String::from_utf8_lossy(&o.stdout).into_owned(),

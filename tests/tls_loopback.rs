@@ -342,6 +342,8 @@ fn a_server_that_hangs_up_is_told_apart() {
 
 #[path = "support/json_shape.rs"]
 mod json_shape;
+#[path = "support/spawn.rs"]
+mod spawn;
 
 /// The whole path through the binary: probe, `--tls` on a port no route names,
 /// the query's text, JSON (in the documented result shape) and exit code.
@@ -349,7 +351,11 @@ mod json_shape;
 fn the_binary_speaks_tls_on_any_port_with_the_option() {
     let pki = pki(true);
     let run = |args: &[&str]| {
-        let o = std::process::Command::new(env!("CARGO_BIN_EXE_portqry")).args(args).output().unwrap();
+        let o = spawn::output(
+            std::process::Command::new(env!("CARGO_BIN_EXE_portqry"))
+                .args(args)
+                .stdin(std::process::Stdio::null()),
+        );
         (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned())
     };
     let (port, server) = tls_server(&pki, rustls::DEFAULT_VERSIONS, &[]);
