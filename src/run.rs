@@ -368,9 +368,6 @@ fn scan(
     json: &mut JsonSink,
 ) -> Result<(Vec<PortResult>, bool), Error> {
     let plan = plan_for(cfg, services, 0);
-    let tcp_opts =
-        tcp::TcpOptions { timeout: cfg.tcp_timeout, tries: cfg.tcp_tries, source_port: cfg.source_port };
-    let udp_opts = udp::UdpOptions { wait: cfg.udp_wait, tries: cfg.udp_tries, source_port: cfg.source_port };
     let mut results = Vec::with_capacity(plan.len());
     let mut finish = |p: &Planned, obs: Observation, stream: Option<TcpStream>, note, out: &mut Output| {
         let r = report_port(cfg, target, p, obs, stream, note, out)?;
@@ -394,11 +391,11 @@ fn scan(
         let addr = target.socket_addr(p.port);
         let (obs, stream) = match p.transport {
             Transport::Tcp => {
-                let r = tcp::probe(addr, &tcp_opts)?;
+                let r = tcp::probe(addr, &cfg.probe.tcp)?;
                 (r.observation, r.stream)
             }
             Transport::Udp => {
-                let r = udp::exchange(addr, &[], &udp_opts).map_err(|e| isakmp_source_port(e, p));
+                let r = udp::exchange(addr, &[], &cfg.probe.udp).map_err(|e| isakmp_source_port(e, p));
                 (r?.observation, None)
             }
         };
@@ -426,18 +423,9 @@ fn scan_parallel(
     out: &mut Output,
     each: &mut impl FnMut(usize, probe::engine::Outcome, &mut Output) -> Result<(), Error>,
 ) -> Result<bool, Error> {
-    use probe::engine::{self, Job, RateLimit};
+    use probe::engine::{self, Job};
     use std::time::Duration;
-    let tcp =
-        tcp::TcpOptions { timeout: cfg.tcp_timeout, tries: cfg.tcp_tries, source_port: cfg.source_port };
-    let udp = udp::UdpOptions { wait: cfg.udp_wait, tries: cfg.udp_tries, source_port: cfg.source_port };
-    let opts = engine::Options {
-        tcp,
-        udp,
-        concurrency: cfg.concurrency,
-        rate_limit: if cfg.udp_fast { RateLimit::Fast } else { RateLimit::Wait },
-        adaptive: !cfg.timeout_given,
-    };
+    let opts = cfg.probe;
     let progress = report::Progress::new(plan.len() as u64, !cfg.quiet);
     out.set_progress(progress.bar());
     let (tx, rx) = mpsc::channel::<Batch>();
@@ -445,7 +433,7 @@ fn scan_parallel(
     // kernel-bound); UDP stays on one engine, whose pacing must see every
     // answer from the target to respect its ICMP rate limit. Where `-sp` is
     // bound exclusively (Windows) one engine probes one port at a time.
-    let shared_sp = crate::platform::SOURCE_PORT_SHARED || cfg.source_port.is_none();
+    let shared_sp = crate::platform::SOURCE_PORT_SHARED || cfg.source_port().is_none();
     let engines = if shared_sp && jobs.iter().all(|j| j.transport == Transport::Tcp) {
         std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 4).min(jobs.len())
     } else {

@@ -7,6 +7,9 @@
 
 use crate::error::{Error, clip};
 use crate::probe::Transport;
+use crate::probe::engine::{self, RateLimit};
+use crate::probe::tcp::TcpOptions;
+use crate::probe::udp::UdpOptions;
 use crate::target::sets::{self, ServiceSet};
 use crate::target::{Family, ports};
 use clap::Parser;
@@ -431,19 +434,13 @@ pub struct Config {
     pub no_reverse: bool,
     /// `-sl`: UDP waits are doubled (`udp_wait` already is).
     pub slow_link: bool,
-    pub source_port: Option<u16>,
-    pub tcp_timeout: Duration,
-    /// `--timeout` was given: deadlines stay fixed instead of adapting to the RTT.
-    pub timeout_given: bool,
-    pub tcp_tries: u32,
-    pub udp_wait: Duration,
-    pub udp_tries: u32,
     pub services: Option<PathBuf>,
+    /// What the probes and their engine need (deadlines, tries, `-sp`,
+    /// concurrency, rate-limit handling), built once here.
+    pub probe: engine::Options,
     /// What the protocol queries need, built once here.
     pub query: crate::query::Options,
     pub format: Format,
-    pub concurrency: usize,
-    pub udp_fast: bool,
     pub max_hosts: usize,
     pub family: Family,
     /// The command as typed, for the log file header.
@@ -455,11 +452,23 @@ impl Config {
     /// whether this is a `-r` range) into `query`: once when the command line
     /// is read, again after interactive mode's `set` changes them.
     pub fn sync_query_options(&mut self) {
-        self.query.udp_wait = self.udp_wait;
-        self.query.udp_tries = self.udp_tries;
-        self.query.tcp_wait = query_wait(self.udp_wait, self.tcp_timeout);
-        self.query.source_port = self.source_port;
+        let p = &self.probe;
+        self.query.udp_wait = p.udp.wait;
+        self.query.udp_tries = p.udp.tries;
+        self.query.tcp_wait = query_wait(p.udp.wait, p.tcp.timeout);
+        self.query.source_port = p.udp.source_port;
         self.query.range = self.port_mode == PortMode::Range;
+    }
+
+    /// `-sp`: the local port every probe binds (`None`: ephemeral).
+    pub fn source_port(&self) -> Option<u16> {
+        self.probe.udp.source_port
+    }
+
+    /// Change `-sp` for TCP and UDP probes alike (then sync the queries').
+    pub fn set_source_port(&mut self, port: Option<u16>) {
+        self.probe.tcp.source_port = port;
+        self.probe.udp.source_port = port;
     }
 
     /// The (port, transport) pairs to query, in order: a set's own entries,
@@ -765,17 +774,21 @@ fn validate(a: Args, command_line: String) -> Result<Config, Error> {
         verbose: a.verbose,
         no_reverse: a.no_reverse,
         slow_link: a.slow_link,
-        source_port,
-        tcp_timeout,
-        timeout_given: a.timeout.is_some(),
-        tcp_tries: a.tries.unwrap_or(DEFAULT_TCP_TRIES),
-        udp_wait,
-        udp_tries,
         services: a.services,
+        probe: engine::Options {
+            tcp: TcpOptions {
+                timeout: tcp_timeout,
+                tries: a.tries.unwrap_or(DEFAULT_TCP_TRIES),
+                source_port,
+            },
+            udp: UdpOptions { wait: udp_wait, tries: udp_tries, source_port },
+            concurrency: a.concurrency.unwrap_or(DEFAULT_CONCURRENCY),
+            rate_limit: if a.udp_fast { RateLimit::Fast } else { RateLimit::Wait },
+            // `--timeout` given: deadlines stay fixed instead of adapting to the RTT.
+            adaptive: a.timeout.is_none(),
+        },
         query,
         format,
-        concurrency: a.concurrency.unwrap_or(DEFAULT_CONCURRENCY),
-        udp_fast: a.udp_fast,
         max_hosts: a.max_hosts.unwrap_or(DEFAULT_MAX_HOSTS),
         family: if a.ipv4 {
             Family::V4

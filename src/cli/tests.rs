@@ -35,7 +35,7 @@ fn every_reference_example_parses() {
     let c = cfg("-n 10.0.0.1 -o 25,445,1024 -p both -sp 53");
     assert_eq!(c.ports, vec![25, 445, 1024]);
     assert_eq!(c.transports, &[Transport::Tcp, Transport::Udp]);
-    assert_eq!(c.source_port, Some(53));
+    assert_eq!(c.source_port(), Some(53));
     let c = cfg("-n host2 -cn !my community name! -e 161 -p udp");
     assert_eq!(c.query.community, "my community name");
     assert_eq!(c.transports, &[Transport::Udp]);
@@ -45,7 +45,7 @@ fn every_reference_example_parses() {
     let c = cfg("-n 127.0.0.1 -e 161 -p udp -cn !secure123!");
     assert_eq!(c.query.community, "secure123");
     let c = cfg("-n myproxy-server -e 1745 -p udp -sl");
-    assert_eq!(c.udp_wait, Duration::from_millis(2 * DEFAULT_UDP_WAIT_MS));
+    assert_eq!(c.probe.udp.wait, Duration::from_millis(2 * DEFAULT_UDP_WAIT_MS));
     // The interactive examples seed a session's settings.
     for (line, node, port, transports) in [
         ("-n 10.0.0.1 -e 53 -p UDP -i", "10.0.0.1", 53, &[Transport::Udp][..]),
@@ -129,7 +129,7 @@ fn slash_and_case_forms() {
     );
     let c = cfg("-N host -E 53 -P UDP /NR /SL");
     assert!(c.no_reverse);
-    assert_eq!(c.udp_wait, Duration::from_millis(2000));
+    assert_eq!(c.probe.udp.wait, Duration::from_millis(2000));
     let c = cfg("/n:host /e:135");
     assert_eq!((c.names[0].as_str(), c.ports.clone()), ("host", vec![135]));
     let c = cfg("-n fe80::1 -o:25,80");
@@ -141,9 +141,9 @@ fn slash_and_case_forms() {
 #[test]
 fn multi_letter_switches_are_not_bundles() {
     let c = cfg("-n h -sp 1234 -sl -nr");
-    assert_eq!(c.source_port, Some(1234));
+    assert_eq!(c.source_port(), Some(1234));
     assert!(c.no_reverse);
-    assert_eq!(c.udp_wait, Duration::from_millis(2000));
+    assert_eq!(c.probe.udp.wait, Duration::from_millis(2000));
     // `-nr` must not become `-n r`.
     assert_eq!(c.names, vec!["h".to_string()]);
 }
@@ -206,15 +206,15 @@ fn echoed_input_is_clipped_to_one_short_line() {
 fn modern_long_options() {
     let c = cfg("--name h --proto both --ports 1,2 --timeout 250 --tries 1 --verbose -4");
     assert_eq!(c.ports, vec![1, 2]);
-    assert_eq!(c.tcp_timeout, Duration::from_millis(250));
-    assert_eq!(c.udp_wait, Duration::from_millis(250));
-    assert_eq!((c.tcp_tries, c.udp_tries), (1, 1));
+    assert_eq!(c.probe.tcp.timeout, Duration::from_millis(250));
+    assert_eq!(c.probe.udp.wait, Duration::from_millis(250));
+    assert_eq!((c.probe.tcp.tries, c.probe.udp.tries), (1, 1));
     assert!(c.verbose);
     assert_eq!(c.family, Family::V4);
     let c = cfg("-n h");
     assert_eq!(c.ports, vec![80]);
     assert_eq!(c.transports, &[Transport::Tcp]);
-    assert_eq!((c.tcp_tries, c.udp_tries), (3, 2));
+    assert_eq!((c.probe.tcp.tries, c.probe.udp.tries), (3, 2));
 }
 
 #[test]

@@ -48,7 +48,7 @@ pub fn seed(cfg: &Config) -> Settings {
         node: cfg.names.first().cloned().unwrap_or_else(|| crate::cli::DEFAULT_NODE.to_string()),
         port: cfg.ports.first().copied().unwrap_or(80),
         protocol,
-        source_port: cfg.source_port.unwrap_or(0),
+        source_port: cfg.source_port().unwrap_or(0),
         community: cfg.query.community.clone(),
         no_reverse: cfg.no_reverse,
         slow_link: cfg.slow_link,
@@ -58,17 +58,17 @@ pub fn seed(cfg: &Config) -> Settings {
 /// The command-line configuration of one query: the session's settings on
 /// top of the switches that started it (timeouts, services file, `-v`...).
 pub fn query_config(base: &Config, s: &Settings, ports: &[u16], protocol: ProtoSel) -> Config {
-    let udp_base = if base.slow_link { base.udp_wait / 2 } else { base.udp_wait };
+    let udp_base = if base.slow_link { base.probe.udp.wait / 2 } else { base.probe.udp.wait };
     let mut c = base.clone();
     c.names = vec![s.node.clone()];
     c.ports = ports.to_vec();
     c.port_mode = if ports.len() > 1 { PortMode::List } else { PortMode::Single };
     c.transports = protocol.transports();
     c.set = None;
-    c.source_port = (s.source_port != 0).then_some(s.source_port);
+    c.set_source_port((s.source_port != 0).then_some(s.source_port));
     c.no_reverse = s.no_reverse;
     c.slow_link = s.slow_link;
-    c.udp_wait = if s.slow_link { udp_base * 2 } else { udp_base };
+    c.probe.udp.wait = if s.slow_link { udp_base * 2 } else { udp_base };
     // The queries' options follow the settings (they were built from the switches).
     c.query.community.clone_from(&s.community);
     c.sync_query_options();
@@ -285,7 +285,7 @@ mod tests {
         // Slow link off again halves the UDP wait back.
         s.apply(&commands::Change::ToggleSlowLink);
         let q2 = query_config(&base, &s, &[s.port], s.protocol);
-        assert_eq!(q2.udp_wait * 2, want.udp_wait);
+        assert_eq!(q2.probe.udp.wait * 2, want.probe.udp.wait);
         // A shortcut of several ports is a list (-o), with every protocol query.
         let mail = query_config(&base, &s, &[25, 110, 143], ProtoSel::Tcp);
         assert_eq!((mail.port_mode, mail.ports.as_slice()), (PortMode::List, &[25, 110, 143][..]));
