@@ -13,7 +13,8 @@
 use super::{Answer, Ctx, Outcome, Query, exchange};
 use crate::error::Error;
 use crate::probe::tcp::{bind_source_port, raw_socket};
-use crate::probe::udp::{UdpOptions, error_evidence};
+pub use crate::probe::udp::Received;
+use crate::probe::udp::{Datagrams, FromTarget, UdpOptions, error_evidence, retry};
 use crate::probe::{Evidence, Observation};
 use socket2::{SockAddr, Socket};
 use std::io;
@@ -24,17 +25,6 @@ use std::time::Instant;
 
 /// Largest datagram we accept.
 const MAX_DATAGRAM: usize = 65_535;
-
-/// A datagram from the target: the port it came from and its bytes.
-type FromTarget = (SocketAddr, Vec<u8>);
-
-/// What one wait for a datagram from the target produced.
-pub enum Received {
-    Datagram(SocketAddr, Vec<u8>),
-    Timeout,
-    /// An ICMP error (or another socket error turned into evidence).
-    Error(Evidence),
-}
 
 /// An unconnected UDP socket that talks to one host.
 pub struct HostSocket {
@@ -74,13 +64,40 @@ impl HostSocket {
     }
 
     /// Wait until `deadline` for a datagram from the target's address (any port).
-    pub fn recv_until(&self, deadline: Instant) -> Result<Received, Error> {
-        self.recv_matching(deadline, &|_| true)
+    pub fn recv_any(&self, deadline: Instant) -> Result<Received, Error> {
+        self.recv_until(deadline, &|_| true)
     }
 
-    /// Wait until `deadline` for a datagram from the target's address that
-    /// `accept` takes; others (an answer to someone else) are skipped.
-    fn recv_matching(&self, deadline: Instant, accept: &dyn Fn(&[u8]) -> bool) -> Result<Received, Error> {
+    /// Send `request` to the target up to `opts.tries` times, waiting `opts.wait`
+    /// after each, until a datagram from the target's address or an ICMP error.
+    pub fn exchange(
+        &self,
+        request: &[u8],
+        opts: &UdpOptions,
+    ) -> Result<(Observation, Option<FromTarget>), Error> {
+        self.exchange_matching(request, opts, &|_| true)
+    }
+
+    /// [`HostSocket::exchange`], counting only datagrams `accept` takes as answers.
+    pub fn exchange_matching(
+        &self,
+        request: &[u8],
+        opts: &UdpOptions,
+        accept: &dyn Fn(&[u8]) -> bool,
+    ) -> Result<(Observation, Option<FromTarget>), Error> {
+        retry(self, request, opts, accept, &|| Evidence::Silence)
+    }
+}
+
+impl Datagrams for HostSocket {
+    fn send(&self, payload: &[u8]) -> Result<Option<Evidence>, Error> {
+        match self.send_to(self.target, payload) {
+            Ok(()) => Ok(None),
+            Err(e) => error_evidence(&self.sock, &e).map(Some),
+        }
+    }
+
+    fn recv_until(&self, deadline: Instant, accept: &dyn Fn(&[u8]) -> bool) -> Result<Received, Error> {
         let mut buf = vec![MaybeUninit::<u8>::uninit(); MAX_DATAGRAM];
         // Only the deadline ends the wait: datagrams from other hosts (or
         // answers to someone else), however many, are skipped.
@@ -111,46 +128,6 @@ impl HostSocket {
             }
         }
         Ok(Received::Timeout)
-    }
-
-    /// Send `request` to the target up to `opts.tries` times, waiting `opts.wait`
-    /// after each, until a datagram from the target's address or an ICMP error.
-    pub fn exchange(
-        &self,
-        request: &[u8],
-        opts: &UdpOptions,
-    ) -> Result<(Observation, Option<FromTarget>), Error> {
-        self.exchange_matching(request, opts, &|_| true)
-    }
-
-    /// [`HostSocket::exchange`], counting only datagrams `accept` takes as answers.
-    pub fn exchange_matching(
-        &self,
-        request: &[u8],
-        opts: &UdpOptions,
-        accept: &dyn Fn(&[u8]) -> bool,
-    ) -> Result<(Observation, Option<FromTarget>), Error> {
-        let tries = opts.tries.max(1);
-        let observed = |evidence, tries, rtt| Observation { evidence, tries, rtt, wait: opts.wait };
-        for attempt in 1..=tries {
-            let sent = Instant::now();
-            if let Err(e) = self.send_to(self.target, request) {
-                // An ICMP error for an earlier try can surface on this send.
-                let evidence = error_evidence(&self.sock, &e)?;
-                return Ok((observed(evidence, attempt, Some(sent.elapsed())), None));
-            }
-            match self.recv_matching(sent + opts.wait, accept)? {
-                Received::Datagram(from, bytes) => {
-                    let evidence = Evidence::Reply { bytes: bytes.len() };
-                    return Ok((observed(evidence, attempt, Some(sent.elapsed())), Some((from, bytes))));
-                }
-                Received::Error(evidence) => {
-                    return Ok((observed(evidence, attempt, Some(sent.elapsed())), None));
-                }
-                Received::Timeout => {}
-            }
-        }
-        Ok((observed(Evidence::Silence, tries, None), None))
     }
 }
 

@@ -49,7 +49,7 @@ pub fn converse(target: SocketAddr, opts: &UdpOptions) -> Result<Dialog<l2tp::L2
         if !matches!(&msg, Ok(m) if m.message_type.is_none()) {
             break;
         }
-        match sock.recv_until(deadline)? {
+        match sock.recv_any(deadline)? {
             Received::Datagram(f, b) => {
                 (from, bytes) = (f, b);
                 msg = l2tp::parse_control(&bytes);
@@ -92,7 +92,7 @@ fn close_l2tp(
                 }
                 let deadline = Instant::now() + opts.wait;
                 for _ in 0..MAX_L2TP_MESSAGES {
-                    match sock.recv_until(deadline)? {
+                    match sock.recv_any(deadline)? {
                         // Anything for our tunnel whose Nr is past our StopCCN acknowledges it.
                         Received::Datagram(_, b) => {
                             if l2tp::parse_control(&b)
