@@ -20,10 +20,10 @@
 //! control characters escaped; bytes that are not a reply of the protocol are still
 //! shown, with why. A hostile server gets a cut or unrecognised reply, never a panic.
 
+use super::exchange::Conn;
 use super::{Answer, Block, Ctx, Line, Outcome, Query, Route, Sink};
 use crate::probe::{Evidence, Observation, State};
 use serde::Serialize;
-use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -409,7 +409,7 @@ impl Peer for Replay {
 
 /// A live server on an open connection; every read and write waits at most `wait`.
 pub struct Live<'a> {
-    stream: &'a mut TcpStream,
+    stream: &'a mut dyn Conn,
     pending: Pending,
     wait: Duration,
     started: Instant,
@@ -420,7 +420,7 @@ pub struct Live<'a> {
 }
 
 impl<'a> Live<'a> {
-    pub fn new(stream: &'a mut TcpStream, wait: Duration) -> Live<'a> {
+    pub fn new(stream: &'a mut dyn Conn, wait: Duration) -> Live<'a> {
         Live {
             stream,
             pending: Pending::default(),

@@ -17,14 +17,15 @@
 //! Entries are handed to the caller page by page as they arrive (to print them),
 //! and a bound that cuts the list short says so in [`Dump::incomplete`].
 
-use super::{Answer, Block, Ctx, Line, Outcome, Query, Route, Sink, exchange};
+use super::exchange::{self, Conn};
+use super::{Answer, Block, Ctx, Line, Outcome, Query, Route, Sink};
 use crate::cancel;
 use crate::platform;
 use crate::probe::{Evidence, Observation, State};
 use crate::wire::dcerpc::{self, ClBody, RpcError};
 use crate::wire::epm::{self, Entry};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-use std::io::{self, Read, Write};
+use std::io;
 use std::mem::MaybeUninit;
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
@@ -197,7 +198,7 @@ impl<'a> Collector<'a> {
 /// Dump over an open TCP connection. `on_entries` gets each page's entries as they
 /// arrive; the result holds them all too (for JSON), within the bounds.
 pub fn dump_tcp(
-    stream: &mut TcpStream,
+    stream: &mut dyn Conn,
     limits: Limits,
     on_entries: &mut dyn FnMut(&[Entry]),
 ) -> Result<Dump, DumpError> {
@@ -279,7 +280,7 @@ fn note_status(dump: &mut Dump, status: u32) {
 
 /// A CO connection that yields whole PDUs.
 struct CoConn<'a> {
-    stream: &'a mut TcpStream,
+    stream: &'a mut dyn Conn,
     /// Bytes read but not yet framed: at most one 65,535-byte frame plus one read.
     pending: Vec<u8>,
 }
@@ -833,5 +834,73 @@ mod tests {
         let mut col = Collector::new(&mut sink);
         assert!(matches!(col.page(&page(0)), Ok(Next::End)));
         assert!(matches!(col.page(b"short"), Err(DumpError::Rpc(_))));
+    }
+    /// What the Samba AD DC sent to one of our dumps, as captured (fuzz seeds):
+    /// the bind_ack, ept_lookup call 2 (two fragments), call 3 (the end).
+    fn samba_dc_session() -> Vec<u8> {
+        let seeds = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/dcerpc_pdu/real-samba-dc-");
+        ["bind-ack.bin", "ept-lookup-500-call1-stream.bin", "ept-lookup-500-call2-frame1.bin"]
+            .iter()
+            .flat_map(|f| std::fs::read(format!("{seeds}{f}")).unwrap())
+            .collect()
+    }
+
+    fn scripted_dump(bytes: &[u8], chunk: usize) -> (Result<Dump, DumpError>, Vec<u8>, usize) {
+        use super::exchange::script::{End, Peer};
+        let mut peer = Peer::new(bytes, chunk, End::Close);
+        let mut streamed = 0;
+        let limits = Limits::for_call(Duration::from_secs(2));
+        let dump = dump_tcp(&mut peer, limits, &mut |e| streamed += e.len());
+        (dump, peer.sent, streamed)
+    }
+
+    #[test]
+    fn the_samba_dc_dump_reads_the_same_however_its_bytes_are_cut() {
+        let session = samba_dc_session();
+        let (whole, sent, streamed) = scripted_dump(&session, 64 * 1024);
+        let whole = whole.unwrap();
+        assert_eq!((whole.calls, whole.incomplete.as_deref()), (2, None));
+        assert!(whole.entries.len() > 20 && streamed == whole.entries.len(), "{}", whole.entries.len());
+        // lsarpc over TCP is among what a DC registers.
+        let lsarpc = Uuid::parse_str("12345778-1234-abcd-ef00-0123456789ab").unwrap();
+        assert!(
+            whole.entries.iter().any(|e| e
+                .tower
+                .as_ref()
+                .and_then(|t| t.interface.as_ref())
+                .is_some_and(|i| i.uuid == lsarpc))
+        );
+        // We sent a bind (call 1) and two ept_lookup requests (calls 2 and 3), nothing else.
+        let calls: Vec<(u8, u32)> = {
+            let (mut off, mut v) = (0, Vec::new());
+            while off + 16 <= sent.len() {
+                let len = u16::from_le_bytes([sent[off + 8], sent[off + 9]]) as usize;
+                v.push((sent[off + 2], u32::from_le_bytes(sent[off + 12..off + 16].try_into().unwrap())));
+                off += len.max(16);
+            }
+            v
+        };
+        assert_eq!(calls, vec![(11, 1), (0, 2), (0, 3)]);
+        // Every byte its own read: the same entries.
+        let (bytewise, _, _) = scripted_dump(&session, 1);
+        assert_eq!(bytewise.unwrap().entries, whole.entries);
+    }
+
+    #[test]
+    fn a_reply_to_another_call_or_a_cut_connection_fails_the_dump() {
+        let mut session = samba_dc_session();
+        // The first ept_lookup response now claims to answer call 7.
+        session[60 + 12..60 + 16].copy_from_slice(&7u32.to_le_bytes());
+        let (dump, _, _) = scripted_dump(&session, 1500);
+        assert_eq!(dump.unwrap_err(), DumpError::Rpc(RpcError::CallIdMismatch { expected: 2, got: 7 }));
+        // The server closes in the middle of the first reply.
+        let session = samba_dc_session();
+        let (dump, _, _) = scripted_dump(&session[..60 + 1000], 1500);
+        assert_eq!(dump.unwrap_err(), DumpError::Closed);
+        // ...or after the first call: what was read is kept, and said to be partial.
+        let (dump, _, _) = scripted_dump(&session[..60 + 6732], 1500);
+        let dump = dump.unwrap();
+        assert!(!dump.entries.is_empty());
+        assert_eq!(dump.incomplete.as_deref(), Some("the endpoint mapper closed the connection"));
     }
 }

@@ -5,10 +5,28 @@
 use super::{Answer, Ctx, Line, Outcome, Query, Request, Sink};
 use crate::error::Error;
 use crate::probe::{self, Evidence, Observation, State, Transport, udp};
-use std::io::{Read, Write};
+use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// An open TCP connection as a conversation sees it: bytes both ways, each
+/// read or write bounded by the timeout the caller sets for that slice of its
+/// deadline. `TcpStream` is one; unit tests use a scripted peer
+/// ([`script::Peer`]) to run conversations without a network.
+pub trait Conn: Read + Write {
+    fn set_read_timeout(&self, slice: Option<Duration>) -> io::Result<()>;
+    fn set_write_timeout(&self, slice: Option<Duration>) -> io::Result<()>;
+}
+
+impl Conn for TcpStream {
+    fn set_read_timeout(&self, slice: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_read_timeout(self, slice)
+    }
+    fn set_write_timeout(&self, slice: Option<Duration>) -> io::Result<()> {
+        TcpStream::set_write_timeout(self, slice)
+    }
+}
 
 /// Largest reply we buffer from a TCP server (a rootDSE or DNS answer is far smaller).
 pub const MAX_TCP_REPLY: usize = 1 << 20;
@@ -75,15 +93,15 @@ pub fn udp_state(evidence: &Evidence, target: std::net::IpAddr) -> State {
 
 /// TCP: send the request over the open connection and read the framed reply.
 /// The port is LISTENING whatever the answer; a failure is reported, not fatal.
-pub fn tcp<Q: Query + ?Sized>(q: &Q, ctx: &Ctx, stream: TcpStream, sink: &mut dyn Sink) -> Outcome {
-    tcp_framed(q, ctx, stream, sink, &|_, b| q.framed_len(b))
+pub fn tcp<Q: Query + ?Sized>(q: &Q, ctx: &Ctx, mut stream: TcpStream, sink: &mut dyn Sink) -> Outcome {
+    tcp_framed(q, ctx, &mut stream, sink, &|_, b| q.framed_len(b))
 }
 
 /// [`tcp`] with framing that depends on the request (LDAP: messages until our search is done).
 pub fn tcp_framed<Q: Query + ?Sized>(
     q: &Q,
     ctx: &Ctx,
-    mut stream: TcpStream,
+    stream: &mut dyn Conn,
     sink: &mut dyn Sink,
     framed_len: &dyn Fn(&Request, &[u8]) -> Option<usize>,
 ) -> Outcome {
@@ -96,7 +114,7 @@ pub fn tcp_framed<Q: Query + ?Sized>(
     let result = stream
         .write_all(&req.bytes)
         .map_err(|e| format!("cannot send the query: {e}"))
-        .and_then(|_| read_framed(&mut stream, deadline, &|b| framed_len(&req, b)));
+        .and_then(|_| read_framed(stream, deadline, &|b| framed_len(&req, b)));
     match result {
         Ok((bytes, cut)) => {
             outcome.observation = Some(Observation {
@@ -133,7 +151,7 @@ pub fn tcp_framed<Q: Query + ?Sized>(
 /// end), the stream ends (what came), or the deadline (what came, if anything).
 /// `Some` beside the bytes says why they cannot be a whole reply (too large).
 pub fn read_framed(
-    stream: &mut TcpStream,
+    stream: &mut dyn Conn,
     deadline: Instant,
     framed_len: &dyn Fn(&[u8]) -> Option<usize>,
 ) -> Result<(Vec<u8>, Option<String>), String> {
@@ -177,5 +195,153 @@ pub fn read_framed(
                 ) => {}
             Err(e) => return Err(format!("connection failed: {e}")),
         }
+    }
+}
+
+/// A scripted TCP peer for unit tests: conversations run against bytes a real
+/// server sent (captured), cut into reads of any size, without a network.
+#[cfg(test)]
+pub mod script {
+    use super::Conn;
+    use std::cell::Cell;
+    use std::collections::VecDeque;
+    use std::io::{self, Read, Write};
+    use std::time::Duration;
+
+    /// What the peer does once it has sent everything.
+    #[derive(Clone, Copy)]
+    pub enum End {
+        /// Closes the connection (a read returns 0).
+        Close,
+        /// Resets it.
+        Reset,
+        /// Stays open and silent: each read waits its timeout and times out.
+        Silent,
+    }
+
+    pub struct Peer {
+        incoming: VecDeque<u8>,
+        /// Most bytes one read returns (1: every byte its own segment).
+        chunk: usize,
+        end: End,
+        timeout: Cell<Option<Duration>>,
+        /// Everything written to the peer.
+        pub sent: Vec<u8>,
+    }
+
+    impl Peer {
+        pub fn new(incoming: &[u8], chunk: usize, end: End) -> Peer {
+            Peer {
+                incoming: incoming.iter().copied().collect(),
+                chunk,
+                end,
+                timeout: Cell::new(None),
+                sent: Vec::new(),
+            }
+        }
+    }
+
+    impl Read for Peer {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.incoming.is_empty() {
+                return match self.end {
+                    End::Close => Ok(0),
+                    End::Reset => Err(io::ErrorKind::ConnectionReset.into()),
+                    End::Silent => {
+                        // Like a socket with a receive timeout (and a blocking one never
+                        // returns at all): the callers always set one.
+                        let t = self.timeout.get().expect("a read without a timeout would block for ever");
+                        std::thread::sleep(t);
+                        Err(io::ErrorKind::WouldBlock.into())
+                    }
+                };
+            }
+            let n = self.chunk.min(buf.len()).min(self.incoming.len());
+            for (b, byte) in buf.iter_mut().zip(self.incoming.drain(..n)) {
+                *b = byte;
+            }
+            Ok(n)
+        }
+    }
+
+    impl Write for Peer {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.sent.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Conn for Peer {
+        fn set_read_timeout(&self, slice: Option<Duration>) -> io::Result<()> {
+            self.timeout.set(slice);
+            Ok(())
+        }
+        fn set_write_timeout(&self, _: Option<Duration>) -> io::Result<()> {
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::script::{End, Peer};
+    use super::*;
+    use std::time::Duration;
+
+    /// A frame whose first byte is its length.
+    fn first_byte_len(b: &[u8]) -> Option<usize> {
+        b.first().map(|&n| n as usize)
+    }
+
+    fn soon() -> Instant {
+        Instant::now() + Duration::from_millis(300)
+    }
+
+    #[test]
+    fn a_reply_in_one_byte_segments_is_read_to_its_frame_and_no_further() {
+        let mut peer = Peer::new(&[4, 1, 2, 3, 9, 9], 1, End::Silent);
+        let (bytes, cut) = read_framed(&mut peer, soon(), &first_byte_len).unwrap();
+        assert_eq!((bytes, cut), (vec![4, 1, 2, 3], None));
+    }
+
+    #[test]
+    fn a_close_or_reset_before_the_answer_is_said_so() {
+        let mut peer = Peer::new(&[], 64, End::Close);
+        let e = read_framed(&mut peer, soon(), &first_byte_len).unwrap_err();
+        assert_eq!(e, "the server closed the connection without answering");
+        // What came before a close is the answer, as far as it goes.
+        let mut peer = Peer::new(&[9, 1], 64, End::Close);
+        assert_eq!(read_framed(&mut peer, soon(), &first_byte_len).unwrap(), (vec![9, 1], None));
+        let mut peer = Peer::new(&[], 64, End::Reset);
+        let e = read_framed(&mut peer, soon(), &first_byte_len).unwrap_err();
+        assert!(e.starts_with("connection failed: "), "{e}");
+    }
+
+    #[test]
+    fn silence_ends_at_the_deadline() {
+        let started = Instant::now();
+        let deadline = started + Duration::from_millis(120);
+        let mut peer = Peer::new(&[], 64, End::Silent);
+        let e = read_framed(&mut peer, deadline, &first_byte_len).unwrap_err();
+        assert_eq!(e, "no reply before the deadline");
+        let took = started.elapsed();
+        assert!(took >= Duration::from_millis(120) && took < Duration::from_secs(2), "{took:?}");
+        // A partial answer and then silence: what came, at the deadline.
+        let mut peer = Peer::new(&[9, 1, 2], 64, End::Silent);
+        let got =
+            read_framed(&mut peer, Instant::now() + Duration::from_millis(50), &first_byte_len).unwrap();
+        assert_eq!(got, (vec![9, 1, 2], None));
+    }
+
+    #[test]
+    fn a_reply_that_never_frames_is_cut_at_one_mebibyte() {
+        let endless = vec![0u8; MAX_TCP_REPLY + 20_000];
+        let mut peer = Peer::new(&endless, 16 * 1024, End::Silent);
+        let (bytes, cut) = read_framed(&mut peer, soon(), &|_| None).unwrap();
+        assert!(bytes.len() > MAX_TCP_REPLY && bytes.len() <= MAX_TCP_REPLY + 16 * 1024);
+        assert_eq!(cut.as_deref(), Some("reply larger than 1 MiB"));
     }
 }

@@ -34,8 +34,8 @@ impl Query for Ldap {
     fn goodbye(&self) -> Option<Vec<u8>> {
         Some(ldap::emit_unbind(0x7fff))
     }
-    fn tcp(&self, ctx: &Ctx, stream: TcpStream, sink: &mut dyn Sink) -> Outcome {
-        exchange::tcp_framed(self, ctx, stream, sink, &|req, buf| search_done(buf, req.token as i32))
+    fn tcp(&self, ctx: &Ctx, mut stream: TcpStream, sink: &mut dyn Sink) -> Outcome {
+        exchange::tcp_framed(self, ctx, &mut stream, sink, &|req, buf| search_done(buf, req.token as i32))
     }
 }
 

@@ -127,7 +127,11 @@ pub fn alpn_for(port: u16) -> &'static [&'static str] {
 pub fn converse(stream: TcpStream, typed: &str, addr: IpAddr, port: u16, wait: Duration) -> TlsAnswer {
     let name = server_name(typed, addr);
     let started = Instant::now();
-    let hs = handshake::run(stream, name.clone(), alpn_for(port), started + wait);
+    let mut stream = stream;
+    // Blocking, so each read and write waits its slice (the engine hands
+    // over blocking streams; a caller's own connect may not).
+    let _ = stream.set_nonblocking(false);
+    let hs = handshake::run(&mut stream, name.clone(), alpn_for(port), started + wait);
     let elapsed = started.elapsed();
     let verdict = (!hs.chain.is_empty()).then(|| verify::verify(&hs.chain, &name, UnixTime::now()));
     TlsAnswer { elapsed, ..summarize(hs, verdict, unix_now()) }

@@ -5,13 +5,13 @@
 //! is done we send close_notify and close. Every read and write waits at most
 //! a cancel slice, inside one deadline fixed before the first byte.
 
+use crate::query::exchange::Conn;
 use crate::wire::bytes::Reader;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme};
 use std::io::{ErrorKind, Read};
-use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -108,7 +108,7 @@ pub fn provider() -> Arc<CryptoProvider> {
 
 /// Keeps the first bytes the server sends (to show a non-TLS reply) and counts them.
 struct Tap<'a> {
-    stream: &'a mut TcpStream,
+    stream: &'a mut dyn Conn,
     kept: &'a mut Vec<u8>,
     received: &'a mut usize,
 }
@@ -125,7 +125,7 @@ impl Read for Tap<'_> {
 
 /// Run the handshake on `stream` for `name` (SNI when a DNS name), offering
 /// `alpn`, until `deadline`. Never panics, never sends application data.
-pub fn run(mut stream: TcpStream, name: ServerName<'static>, alpn: &[&str], deadline: Instant) -> Handshake {
+pub fn run(stream: &mut dyn Conn, name: ServerName<'static>, alpn: &[&str], deadline: Instant) -> Handshake {
     let provider = provider();
     let recorder = Arc::new(Recorder {
         seen: Mutex::new(Recorded::default()),
@@ -150,9 +150,8 @@ pub fn run(mut stream: TcpStream, name: ServerName<'static>, alpn: &[&str], dead
             return hs;
         }
     };
-    let _ = stream.set_nonblocking(false);
     let mut kept = Vec::new();
-    let result = drive(&mut conn, &mut stream, &mut kept, &mut hs.received, deadline);
+    let result = drive(&mut conn, stream, &mut kept, &mut hs.received, deadline);
     {
         let seen = recorder.seen.lock().unwrap_or_else(|p| p.into_inner());
         hs.chain = seen.chain.clone();
@@ -167,11 +166,11 @@ pub fn run(mut stream: TcpStream, name: ServerName<'static>, alpn: &[&str], dead
             hs.completed = true;
             // Polite end: close_notify, never any application data.
             conn.send_close_notify();
-            let _ = flush(&mut conn, &mut stream, deadline);
+            let _ = flush(&mut conn, stream, deadline);
         }
         Err(Stop::Tls(e)) => {
             // Send the alert rustls queued (the server sees why we stopped).
-            let _ = flush(&mut conn, &mut stream, deadline);
+            let _ = flush(&mut conn, stream, deadline);
             hs.failure = Some(describe_error(&e, &kept, hs.received));
         }
         Err(Stop::Other(why)) => hs.failure = Some(why),
@@ -186,7 +185,7 @@ enum Stop {
 
 fn drive(
     conn: &mut ClientConnection,
-    stream: &mut TcpStream,
+    stream: &mut dyn Conn,
     kept: &mut Vec<u8>,
     received: &mut usize,
     deadline: Instant,
@@ -244,7 +243,7 @@ fn drive(
 }
 
 /// Write what rustls has queued, each write bounded by a slice of the deadline.
-fn flush(conn: &mut ClientConnection, stream: &mut TcpStream, deadline: Instant) -> Result<(), String> {
+fn flush(conn: &mut ClientConnection, stream: &mut dyn Conn, deadline: Instant) -> Result<(), String> {
     while conn.wants_write() {
         if crate::cancel::requested() {
             return Err("interrupted".into());
