@@ -106,11 +106,7 @@ pub fn exchange(target: SocketAddr, payload: &[u8], opts: &UdpOptions) -> Result
         let observation = Observation { evidence, tries: 0, rtt: None, wait: opts.wait };
         return Ok(UdpProbe { observation, reply: None });
     }
-    // Windows: waits are WSAPoll slices on a non-blocking socket (a receive
-    // that timed out leaves a Windows socket in an undefined state).
-    #[cfg(windows)]
-    sock.set_nonblocking(true)
-        .map_err(|e| Error::Socket(format!("cannot set a receive deadline: {}", platform::describe(&e))))?;
+    prepare_waits(&sock)?;
     let connected = Connected { sock, target };
     let (observation, reply) =
         retry(&connected, payload, opts, &|_| true, &|| super::silence_for(target.ip()))?;
@@ -167,9 +163,21 @@ impl Datagrams for Connected {
     }
 }
 
+/// Make `sock` ready for [`wait_for_datagram`]. Windows: waits are WSAPoll
+/// slices on a non-blocking socket (a receive that timed out leaves a Windows
+/// socket in an undefined state). Unix: nothing to do.
+pub(crate) fn prepare_waits(sock: &Socket) -> Result<(), Error> {
+    #[cfg(windows)]
+    sock.set_nonblocking(true)
+        .map_err(|e| Error::Socket(format!("cannot set a receive deadline: {}", platform::describe(&e))))?;
+    #[cfg(not(windows))]
+    let _ = sock;
+    Ok(())
+}
+
 /// Let the next `recv` wait at most `slice`: a receive timeout on Unix.
 #[cfg(not(windows))]
-fn wait_for_datagram(sock: &Socket, slice: Duration) -> Result<(), Error> {
+pub(crate) fn wait_for_datagram(sock: &Socket, slice: Duration) -> Result<(), Error> {
     sock.set_read_timeout(Some(slice))
         .map_err(|e| Error::Socket(format!("cannot set a receive deadline: {e}")))
 }
@@ -178,7 +186,7 @@ fn wait_for_datagram(sock: &Socket, slice: Duration) -> Result<(), Error> {
 /// non-blocking `recv` after it then answers at once (`WouldBlock`: nothing).
 /// A port-unreachable for this try arrives as `WSAECONNRESET` on that `recv`.
 #[cfg(windows)]
-fn wait_for_datagram(sock: &Socket, slice: Duration) -> Result<(), Error> {
+pub(crate) fn wait_for_datagram(sock: &Socket, slice: Duration) -> Result<(), Error> {
     platform::wait_socket_readable(sock, slice)
         .map(|_| ())
         .map_err(|e| Error::Socket(format!("cannot wait for a reply: {}", platform::describe(&e))))

@@ -14,7 +14,9 @@ use super::{Answer, Ctx, Outcome, Query, exchange};
 use crate::error::Error;
 use crate::probe::tcp::{bind_source_port, raw_socket};
 pub use crate::probe::udp::Received;
-use crate::probe::udp::{Datagrams, FromTarget, UdpOptions, error_evidence, retry};
+use crate::probe::udp::{
+    Datagrams, FromTarget, UdpOptions, error_evidence, prepare_waits, retry, wait_for_datagram,
+};
 use crate::probe::{Evidence, Observation};
 use socket2::{SockAddr, Socket};
 use std::io;
@@ -40,6 +42,7 @@ impl HostSocket {
         if let Some(port) = source_port {
             bind_source_port(&sock, target, port)?;
         }
+        prepare_waits(&sock)?;
         Ok(HostSocket { sock, target })
     }
 
@@ -105,9 +108,7 @@ impl Datagrams for HostSocket {
             if crate::cancel::requested() {
                 return Err(Error::Interrupted);
             }
-            self.sock
-                .set_read_timeout(Some(slice))
-                .map_err(|e| Error::Socket(format!("cannot set a receive deadline: {e}")))?;
+            wait_for_datagram(&self.sock, slice)?;
             match self.sock.recv_from(&mut buf) {
                 Ok((n, from)) => match from.as_socket() {
                     Some(from) if from.ip() == self.target.ip() => {
@@ -123,7 +124,14 @@ impl Datagrams for HostSocket {
                     if matches!(
                         e.kind(),
                         io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
-                    ) => {}
+                    ) =>
+                {
+                    // Windows: the error may wait in SO_ERROR alone, not on `recv_from`.
+                    #[cfg(windows)]
+                    if let Ok(Some(e)) = self.sock.take_error() {
+                        return error_evidence(&self.sock, &e).map(Received::Error);
+                    }
+                }
                 Err(e) => return error_evidence(&self.sock, &e).map(Received::Error),
             }
         }

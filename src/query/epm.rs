@@ -384,6 +384,7 @@ pub fn dump_udp(
     let sock = Socket::new(Domain::for_address(target), Type::DGRAM, Some(Protocol::UDP))
         .map_err(|e| crate::Error::Socket(format!("cannot create a UDP socket: {e}")))?;
     let _ = platform::enable_icmp_errors(&sock, target.is_ipv6());
+    crate::probe::udp::prepare_waits(&sock)?;
     let tries = tries.max(1);
     let limits = Limits::for_call(wait.saturating_mul(tries));
     let mut cl = ClClient {
@@ -520,7 +521,8 @@ impl ClClient {
             }
             let until = if attempt < self.tries { next_send.min(due.at) } else { due.at };
             let Some(slice) = cancel::slice_until(until) else { continue };
-            let _ = self.sock.set_read_timeout(Some(slice));
+            // A failed wait is a slice without a datagram: the deadline still ends the loop.
+            let _ = crate::probe::udp::wait_for_datagram(&self.sock, slice);
             let (n, from) = match self.sock.recv_from(&mut buf) {
                 Ok((n, from)) => (n, from.as_socket()),
                 Err(e) if is_timeout(&e) || e.kind() == io::ErrorKind::Interrupted => continue,
