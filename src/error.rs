@@ -72,6 +72,9 @@ pub enum Error {
     /// A services file named with --services cannot be read.
     #[error("cannot read services file '{path}': {detail}")]
     Services { path: String, detail: String },
+    /// The `--tls-ca` file cannot be read or holds no usable CA certificate.
+    #[error("cannot use TLS CA file '{path}': {detail}")]
+    TlsCa { path: String, detail: String },
     /// Standard output cannot be written (not a closed pipe).
     #[error("cannot write to standard output: {0}")]
     Output(String),
@@ -94,7 +97,7 @@ impl Error {
     /// The documented exit code for this error (never 0, 1 or 2, which are verdicts).
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Usage(_) | Error::Services { .. } => EXIT_USAGE,
+            Error::Usage(_) | Error::Services { .. } | Error::TlsCa { .. } => EXIT_USAGE,
             Error::Resolve { .. } => EXIT_NO_HOST,
             Error::SourcePortInUse(_)
             | Error::IkeSourcePortInUse

@@ -58,6 +58,17 @@ fn openssl_view(addr: &str, port: u16) -> OpensslView {
     }
 }
 
+/// openssl's own verdict on the chain `addr:port` serves, trusting `ca_file`
+/// (issuer and dates only: no host name is given to check).
+fn openssl_verify_code(addr: &str, port: u16, ca_file: &str) -> String {
+    let script = format!(
+        "timeout 10 openssl s_client -connect {addr}:{port} -CAfile {ca_file} </dev/null 2>/dev/null | \
+         grep -m1 'Verify return code'"
+    );
+    let (_, out, _) = sh(&["bash", "-c", &script]);
+    out.trim().to_string()
+}
+
 /// "Dec  1 04:16:51 2026 GMT" → "2026-12-01 04:16:51 UTC" (our format).
 fn openssl_date(s: &str) -> String {
     let s = s.strip_suffix(" GMT").unwrap_or_else(|| panic!("{s}"));
@@ -114,6 +125,24 @@ fn a_valid_test_ca_certificate_matches_openssl_and_is_not_trusted() {
     let v = &answer_of(&r)["verification"];
     assert_eq!((&v["verified"], &v["reason"]), (&Value::Bool(true), &Value::Null), "{v}");
     assert_eq!(v["roots"].as_u64().unwrap(), system + 1, "{v}");
+    // `--tls-ca` does the same on every platform, and names the file; openssl,
+    // given the same CA, agrees.
+    let ca = "/run/portqry-test/tls/ca.pem";
+    let r = result(&["-n", &ip, "-e", "443", "--tls-ca", ca], &[]);
+    let v = &answer_of(&r)["verification"];
+    assert_eq!(
+        (&v["verified"], &v["reason"], &v["ca_file"]),
+        (&Value::Bool(true), &Value::Null, &ca.into()),
+        "{v}"
+    );
+    assert_eq!(v["roots"].as_u64().unwrap(), system + 1, "{v}");
+    assert_eq!(openssl_verify_code(&ip, 443, ca), "Verify return code: 0 (ok)");
+    let (code, out) = portqry(&["-n", &ip, "-e", "443", "--tls-ca", ca]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("The chain verifies against the system roots and --tls-ca {ca} for \"{ip}\"")),
+        "{out}"
+    );
     // The text, as a troubleshooter reads it.
     let (code, out) = portqry(&["-n", &ip, "-e", "443"]);
     assert_eq!(code, 0, "{out}");
@@ -239,6 +268,14 @@ fn samba_dc_ldaps_and_global_catalog_match_openssl() {
         assert_eq!(a["verification"]["reason"], "unknown issuer; name mismatch", "{a}");
         assert_eq!(a["verification"]["name_matches"], false);
         assert_eq!(ee["expired"], false);
+        // Given Samba's CA (what a domain's clients would trust), only the name is
+        // wrong: the certificate names DC1.portqry.test, not the address. openssl,
+        // trusting the same CA and checking no name, accepts the chain.
+        let ca = "/run/portqry-test/dc/samba/private/tls/ca.pem";
+        let r = result(&["-n", &ip, "-e", &port.to_string(), "--tls-ca", ca], &[]);
+        let v = &answer_of(&r)["verification"];
+        assert_eq!((&v["verified"], &v["reason"]), (&Value::Bool(false), &"name mismatch".into()), "{v}");
+        assert_eq!(openssl_verify_code(&ip, port, ca), "Verify return code: 0 (ok)");
     }
 }
 

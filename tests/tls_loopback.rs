@@ -16,6 +16,7 @@ const LOCAL: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 
 struct Pki {
     ca_der: CertificateDer<'static>,
+    ca_pem: String,
     chain: Vec<CertificateDer<'static>>,
     key: Vec<u8>,
 }
@@ -39,6 +40,7 @@ fn pki(expired: bool) -> Pki {
     let cert = params.signed_by(&key, &issuer).unwrap();
     Pki {
         ca_der: ca_cert.der().clone(),
+        ca_pem: ca_cert.pem(),
         chain: vec![cert.der().clone(), ca_cert.der().clone()],
         key: key.serialize_der(),
     }
@@ -123,7 +125,7 @@ fn raw_server(reply: &'static [u8]) -> u16 {
 
 fn ask(port: u16, typed: &str, alpn_port: u16, wait: Duration) -> TlsAnswer {
     let stream = TcpStream::connect((LOCAL, port)).unwrap();
-    tls::converse(stream, typed, LOCAL, alpn_port, wait)
+    tls::converse(stream, typed, LOCAL, alpn_port, wait, None)
 }
 
 fn sha256_colon(der: &[u8]) -> String {
@@ -389,4 +391,84 @@ fn the_binary_speaks_tls_on_any_port_with_the_option() {
     let (port, _server) = tls_server(&pki, rustls::DEFAULT_VERSIONS, &[]);
     let (_, out) = run(&["-n", "127.0.0.1", "-e", &port.to_string(), "-nr"]);
     assert!(!out.contains("TLS"), "{out}");
+}
+
+/// `--tls-ca`: the chain an in-house CA signed verifies once that CA is given,
+/// as PEM or as a DER `.cer`; a file that holds no usable CA is a one-line
+/// usage error (exit 64) before anything is probed.
+#[test]
+fn a_ca_given_with_tls_ca_is_trusted_besides_the_system_roots() {
+    let pki = pki(false);
+    let dir = std::env::temp_dir().join(format!("portqry-tls-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pem = dir.join("corp-ca.pem");
+    std::fs::write(&pem, &pki.ca_pem).unwrap();
+    let der = dir.join("corp-ca.cer");
+    std::fs::write(&der, pki.ca_der.as_ref()).unwrap();
+    let run = |args: &[&str]| {
+        let o = spawn::output(
+            std::process::Command::new(env!("CARGO_BIN_EXE_portqry"))
+                .args(args)
+                .stdin(std::process::Stdio::null()),
+        );
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (o.status.code(), text(&o.stdout), text(&o.stderr))
+    };
+    for file in [&pem, &der] {
+        let f = file.to_str().unwrap();
+        let (port, server) = tls_server(&pki, rustls::DEFAULT_VERSIONS, &[]);
+        let (code, out, err) =
+            run(&["-n", "127.0.0.1", "-e", &port.to_string(), "--tls", "-nr", "--tls-ca", f]);
+        server.join().unwrap();
+        assert_eq!(code, Some(0), "{out}{err}");
+        let want = format!("The chain verifies against the system roots and --tls-ca {f} for \"127.0.0.1\"");
+        assert!(out.contains(&want), "{out}");
+        // The same in JSON, with the file named.
+        let (port, server) = tls_server(&pki, rustls::DEFAULT_VERSIONS, &[]);
+        let (code, out, _) =
+            run(&["-n", "127.0.0.1", "-e", &port.to_string(), "--tls", "-nr", "--json", "--tls-ca", f]);
+        server.join().unwrap();
+        assert_eq!(code, Some(0), "{out}");
+        let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let v = &doc["targets"][0]["results"][0]["query"]["answer"]["verification"];
+        assert_eq!(
+            (&v["verified"], &v["ca_file"], &v["reason"]),
+            (&true.into(), &f.into(), &serde_json::Value::Null)
+        );
+    }
+    // The CA vouches for its certificate's names only.
+    let (port, server) = tls_server(&pki, rustls::DEFAULT_VERSIONS, &[]);
+    let f = pem.to_str().unwrap();
+    let (_, out, _) = run(&["-n", "localhost", "-4", "-e", &port.to_string(), "--tls", "-nr", "--tls-ca", f]);
+    server.join().unwrap();
+    assert!(
+        out.contains(&format!("verifies against the system roots and --tls-ca {f} for \"localhost\"")),
+        "{out}"
+    );
+
+    // Files that cannot serve: each a single line on stderr, exit 64, nothing probed.
+    let key_only = dir.join("key.pem");
+    std::fs::write(
+        &key_only,
+        "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let junk = dir.join("junk.cer");
+    std::fs::write(&junk, b"\x30\x03\x02\x01\x05 not a certificate").unwrap();
+    let missing = dir.join("missing.pem");
+    let cases: [(&std::path::Path, &str); 4] = [
+        (&key_only, "it holds no -----BEGIN CERTIFICATE----- block"),
+        (&junk, "the certificate is neither PEM nor a DER X.509 certificate"),
+        (&dir, "give a regular file (a PEM or DER certificate)"),
+        (&missing, "(os error 2)"),
+    ];
+    for (file, why) in cases {
+        let f = file.to_str().unwrap();
+        let (code, out, err) = run(&["-n", "127.0.0.1", "-e", "1", "--tls", "-nr", "--tls-ca", f]);
+        assert_eq!(code, Some(64), "{f}: {out}{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains(&format!("cannot use TLS CA file '{f}': ")) && err.contains(why), "{err}");
+        assert!(out.is_empty(), "nothing probed: {out}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -335,6 +335,10 @@ pub struct Args {
     #[arg(long = "tls")]
     pub tls: bool,
 
+    /// Trust the CA certificates in FILE (PEM, or one DER .cer) besides the system's when judging TLS chains, e.g. your AD enterprise CA
+    #[arg(long = "tls-ca", value_name = "FILE")]
+    pub tls_ca: Option<PathBuf>,
+
     /// Milliseconds to wait for each TCP connect or UDP answer [default: TCP 1000, UDP 1000]
     #[arg(long = "timeout", value_name = "MS", value_parser = parse_ms)]
     pub timeout: Option<u64>,
@@ -759,6 +763,14 @@ fn validate(a: Args, command_line: String) -> Result<Config, Error> {
         rpc_names: a.rpc_names,
         verbose: a.verbose,
         tls: a.tls,
+        tls_ca: a
+            .tls_ca
+            .as_deref()
+            .map(|path| {
+                crate::query::tls::verify::load_ca_file(path)
+                    .map_err(|detail| Error::TlsCa { path: clip(&path.display().to_string()), detail })
+            })
+            .transpose()?,
         ..Default::default()
     };
     let mut cfg = Config {

@@ -63,6 +63,8 @@ pub struct Options {
     pub realm: Option<String>,
     /// `--tls`: speak TLS on every TCP port.
     pub tls: bool,
+    /// `--tls-ca`: CAs trusted besides the system's when judging a chain.
+    pub tls_ca: Option<tls::verify::ExtraCa>,
 }
 
 /// One query's context: the options, the target, the port.

@@ -45,7 +45,8 @@ impl Query for Tls {
     fn tcp(&self, ctx: &Ctx, stream: TcpStream, sink: &mut dyn Sink) -> Outcome {
         sink.show(vec![Line::Para(format!("Starting a TLS handshake on TCP port {}...", ctx.port))]);
         let wait = ctx.opts.tcp_wait;
-        let a = converse(stream, &ctx.target.input, ctx.target.addr, ctx.port, wait);
+        let a =
+            converse(stream, &ctx.target.input, ctx.target.addr, ctx.port, wait, ctx.opts.tls_ca.as_ref());
         // The TCP connection already proved LISTENING; the handshake says what listens.
         let mut outcome = Outcome::new(self.id(), State::Listening);
         if a.received > 0 {
@@ -124,7 +125,14 @@ pub fn alpn_for(port: u16) -> &'static [&'static str] {
 }
 
 /// The whole conversation on an open connection: handshake, summary, verdict.
-pub fn converse(stream: TcpStream, typed: &str, addr: IpAddr, port: u16, wait: Duration) -> TlsAnswer {
+pub fn converse(
+    stream: TcpStream,
+    typed: &str,
+    addr: IpAddr,
+    port: u16,
+    wait: Duration,
+    extra: Option<&verify::ExtraCa>,
+) -> TlsAnswer {
     let name = server_name(typed, addr);
     let started = Instant::now();
     let mut stream = stream;
@@ -133,7 +141,7 @@ pub fn converse(stream: TcpStream, typed: &str, addr: IpAddr, port: u16, wait: D
     let _ = stream.set_nonblocking(false);
     let hs = handshake::run(&mut stream, name.clone(), alpn_for(port), started + wait);
     let elapsed = started.elapsed();
-    let verdict = (!hs.chain.is_empty()).then(|| verify::verify(&hs.chain, &name, UnixTime::now()));
+    let verdict = (!hs.chain.is_empty()).then(|| verify::verify(&hs.chain, &name, extra, UnixTime::now()));
     TlsAnswer { elapsed, ..summarize(hs, verdict, unix_now()) }
 }
 
@@ -231,11 +239,15 @@ impl TlsAnswer {
             line(format!("The server's handshake signature does not verify with its certificate: {k}"));
         }
         if let Some(v) = &self.verification {
+            let against = match &v.ca_file {
+                Some(f) => format!("the system roots and --tls-ca {f}"),
+                None => "the system roots".into(),
+            };
             let s = if v.verified {
-                format!("The chain verifies against the system roots for \"{}\"", v.name)
+                format!("The chain verifies against {against} for \"{}\"", v.name)
             } else {
                 format!(
-                    "The chain does not verify against the system roots for \"{}\": {}",
+                    "The chain does not verify against {against} for \"{}\": {}",
                     v.name,
                     v.reason.as_deref().unwrap_or("unknown reason")
                 )
