@@ -293,3 +293,76 @@ fn an_ftp_greeting_is_not_tls() {
     assert!(failure.contains("(\"220-portqry test FTP server"), "{failure}");
     assert_eq!(r["query"]["answer"]["handshake_completed"], false);
 }
+
+/// `--tls` on LDAP's ports asks for StartTLS first: the Samba DC accepts on 389
+/// and 3268 and shows the certificate `openssl s_client -starttls ldap` sees
+/// (the one LDAPS serves on 636); tshark reads our request as an LDAP
+/// extendedReq for the StartTLS OID. slapd without TLS refuses, in the words
+/// `ldapsearch -ZZ` reports.
+#[test]
+#[ignore = "root: Samba AD DC and slapd in namespaces"]
+fn ldap_starttls_is_asked_for_on_ldap_ports() {
+    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let ip = ensure("dc");
+    let cap = Capture::start("pqh-dc", &format!("host {ip} and tcp port 389"), "starttls");
+    let ldaps = answer_of(&result(&["-n", &ip, "-e", "636"], &[]))["certificates"][0]["sha256"].clone();
+    let answers: Vec<(u16, Value)> = [389u16, 3268]
+        .into_iter()
+        .map(|port| (port, answer_of(&result(&["-n", &ip, "-e", &port.to_string(), "--tls"], &[])).clone()))
+        .collect();
+    let count = cap.stop();
+    let ours = format!("ip.dst == {ip} && ldap.protocolOp == 23");
+    assert_eq!(count(&format!("{ours} && ldap.requestName == \"1.3.6.1.4.1.1466.20037\"")), 1);
+    // (stop() has checked that nothing is malformed.)
+    for (port, a) in answers {
+        assert_eq!(
+            a["starttls"],
+            serde_json::json!({"protocol": "LDAP", "accepted": true, "result": "success (0)"}),
+            "{a}"
+        );
+        assert_eq!(a["handshake_completed"], true, "{a}");
+        assert_eq!(a["certificates"][0]["sha256"], ldaps, "the LDAPS certificate, on {port} too");
+        let script = format!(
+            "timeout 10 openssl s_client -starttls ldap -connect {ip}:{port} </dev/null 2>/dev/null | \
+             openssl x509 -noout -fingerprint -sha256"
+        );
+        let (code, out, err) = sh(&["bash", "-c", &script]);
+        assert_eq!(code, 0, "{script}: {out}{err}");
+        assert_eq!(out.trim().strip_prefix("sha256 Fingerprint="), a["certificates"][0]["sha256"].as_str());
+    }
+    // The text: the upgrade, then the handshake.
+    let (code, out) = portqry(&["-n", &ip, "-e", "389", "--tls", "-nr"]);
+    assert_eq!(code, 0, "{out}");
+    let order = [
+        "Sending LDAP StartTLS request to TCP port 389...",
+        "LDAP StartTLS accepted: success (0)",
+        "Starting a TLS handshake on TCP port 389...",
+        "TLS handshake completed: TLS 1.3",
+    ];
+    let at: Vec<usize> = order.iter().map(|l| out.find(l).unwrap_or_else(|| panic!("{l}: {out}"))).collect();
+    assert!(at.windows(2).all(|w| w[0] < w[1]), "{out}");
+
+    // slapd has no TLS: it refuses, and ldapsearch says the same.
+    let ip = ensure("ldap");
+    let r = result(&["-n", &ip, "-e", "389", "--tls"], &[]);
+    let a = answer_of(&r);
+    assert_eq!(a["starttls"]["accepted"], false, "{a}");
+    assert_eq!(a["starttls"]["result"], "protocolError (2): unsupported extended operation");
+    assert_eq!(a["handshake_completed"], false);
+    assert_eq!(
+        r["query"]["error"],
+        "LDAP StartTLS refused: protocolError (2): unsupported extended operation"
+    );
+    assert_eq!(r["state"], "listening");
+    let (_, out, err) =
+        sh(&["ldapsearch", "-x", "-ZZ", "-H", &format!("ldap://{ip}"), "-b", "", "-s", "base"]);
+    let said = format!("{out}{err}");
+    assert!(said.contains("Protocol error (2)") && said.contains("unsupported extended operation"), "{said}");
+    let (code, out) = portqry(&["-n", &ip, "-e", "389", "--tls", "-nr"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("LDAP StartTLS refused: protocolError (2): unsupported extended operation"),
+        "{out}"
+    );
+    assert!(!out.contains("Starting a TLS handshake"), "{out}");
+}

@@ -265,8 +265,9 @@ pub static REGISTRY: &[&dyn Query] = &[
     &tls::Tls,
 ];
 
-/// The query for a port: the TLS handshake on every TCP port with `--tls`;
-/// else by its services-file name, else by well-known port.
+/// The query for a port: the TLS handshake on every TCP port with `--tls`
+/// (after LDAP's StartTLS where LDAP applies); else by its services-file name,
+/// else by well-known port.
 pub fn select(
     transport: Transport,
     port: u16,
@@ -274,15 +275,19 @@ pub fn select(
     opts: &Options,
 ) -> Option<&'static dyn Query> {
     if opts.tls && transport == Transport::Tcp {
-        return Some(&tls::Tls);
+        let ldap = &tls::starttls::LdapStartTls;
+        return Some(if applies(ldap, transport, port, service) { ldap } else { &tls::Tls });
     }
     let range = opts.range;
-    REGISTRY.iter().copied().find(|q| {
-        let r = q.route();
-        let by_name = service.is_some_and(|s| r.services.iter().any(|n| n.eq_ignore_ascii_case(s)));
-        let skipped = range && !q.in_ranges();
-        !skipped && r.transports.contains(&transport) && (by_name || r.ports.contains(&port))
-    })
+    REGISTRY.iter().copied().find(|&q| (!range || q.in_ranges()) && applies(q, transport, port, service))
+}
+
+/// Whether `q`'s route takes this port: its transport, and its services-file
+/// name or its well-known port.
+fn applies(q: &dyn Query, transport: Transport, port: u16, service: Option<&str>) -> bool {
+    let r = q.route();
+    let by_name = service.is_some_and(|s| r.services.iter().any(|n| n.eq_ignore_ascii_case(s)));
+    r.transports.contains(&transport) && (by_name || r.ports.contains(&port))
 }
 
 /// A random 16-bit id (odd, so never 0).
@@ -315,6 +320,14 @@ mod tests {
         // --tls: the handshake on every TCP port, UDP as usual.
         let tls = Options { tls: true, ..Options::default() };
         assert_eq!(select(Transport::Tcp, 21, Some("ftp"), &tls).map(|q| q.id()), Some("tls"));
+        // ...after LDAP's StartTLS where LDAP applies.
+        let starttls = |p, s| {
+            select(Transport::Tcp, p, s, &tls).map(|q| q.label() == "TLS" && q.route().ports == [389, 3268])
+        };
+        assert_eq!(starttls(389, None), Some(true));
+        assert_eq!(starttls(3268, Some("msft-gc")), Some(true));
+        assert_eq!(starttls(10389, Some("ldap")), Some(true));
+        assert_eq!(starttls(636, Some("ldaps")), Some(false));
         assert_eq!(select(Transport::Udp, 53, None, &tls).map(|q| q.id()), Some("dns"));
     }
 

@@ -6,6 +6,7 @@
 
 pub mod cert;
 pub mod handshake;
+pub mod starttls;
 pub mod verify;
 
 use super::{Answer, Block, Ctx, Line, Outcome, Query, Request, Route, Sink, to_json};
@@ -47,25 +48,28 @@ impl Query for Tls {
         let wait = ctx.opts.tcp_wait;
         let a =
             converse(stream, &ctx.target.input, ctx.target.addr, ctx.port, wait, ctx.opts.tls_ca.as_ref());
-        // The TCP connection already proved LISTENING; the handshake says what listens.
-        let mut outcome = Outcome::new(self.id(), State::Listening);
-        if a.received > 0 {
-            outcome.observation = Some(Observation {
-                evidence: Evidence::Reply { bytes: a.received },
-                tries: 1,
-                rtt: Some(a.elapsed),
-                wait,
-            });
-        }
-        outcome.error = a.failure.clone();
-        if a.received == 0 && a.certificates.is_empty() {
-            let why = a.failure.unwrap_or_else(|| "no answer".into());
-            outcome.notes.push(Line::Para(format!("No TLS answer: {why}")));
-        } else {
-            outcome.answer = Some(Arc::new(a));
-        }
-        outcome
+        outcome_of(a, 0, wait)
     }
+}
+
+/// The outcome of a TLS conversation: LISTENING (the TCP connection proved it;
+/// the handshake says what listens), with the answer unless nothing came at
+/// all. `before` counts bytes the server sent before the handshake (StartTLS).
+pub fn outcome_of(a: TlsAnswer, before: usize, wait: Duration) -> Outcome {
+    let mut outcome = Outcome::new("tls", State::Listening);
+    let bytes = before + a.received;
+    if bytes > 0 {
+        outcome.observation =
+            Some(Observation { evidence: Evidence::Reply { bytes }, tries: 1, rtt: Some(a.elapsed), wait });
+    }
+    outcome.error = a.failure.clone();
+    if bytes == 0 && a.certificates.is_empty() {
+        let why = a.failure.unwrap_or_else(|| "no answer".into());
+        outcome.notes.push(Line::Para(format!("No TLS answer: {why}")));
+    } else {
+        outcome.answer = Some(Arc::new(a));
+    }
+    outcome
 }
 
 impl Answer for TlsAnswer {
@@ -81,8 +85,10 @@ impl Answer for TlsAnswer {
 }
 
 /// The answer: the handshake, the chain, the verdict.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct TlsAnswer {
+    /// The upgrade asked for before the handshake (LDAP StartTLS), if any.
+    pub starttls: Option<starttls::StartTls>,
     /// The handshake completed (we then sent close_notify, never application data).
     pub handshake_completed: bool,
     /// Why it did not, with what the server sent.
@@ -158,6 +164,7 @@ pub fn summarize(hs: handshake::Handshake, verification: Option<Verdict>, now: i
         })
         .collect();
     TlsAnswer {
+        starttls: None,
         handshake_completed: hs.completed,
         failure: hs.failure,
         version: hs.version,
@@ -183,6 +190,14 @@ impl TlsAnswer {
     pub fn lines(&self) -> Vec<(String, bool)> {
         let mut out = Vec::new();
         let mut line = |s: String| out.push((s, false));
+        // An accepted StartTLS was said as it happened (before the handshake).
+        if let Some(st) = self.starttls.as_ref().filter(|st| !st.accepted) {
+            line(format!("{} StartTLS refused: {}", st.protocol, st.result));
+            if let Some(last) = out.last_mut() {
+                last.1 = true;
+            }
+            return out;
+        }
         match (&self.failure, self.handshake_completed) {
             (None, true) => {
                 let mut s = "TLS handshake completed".to_string();
@@ -272,7 +287,7 @@ impl TlsAnswer {
             };
             Some(format!("a completed TLS handshake{proof}"))
         } else {
-            None
+            self.starttls.as_ref().map(|st| format!("an {} answer to StartTLS: {}", st.protocol, st.result))
         }
     }
 }

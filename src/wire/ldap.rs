@@ -22,6 +22,12 @@ const OP_SEARCH_RESULT_DONE: u8 = ber::CLASS_APPLICATION | ber::CONSTRUCTED | 5;
 const OP_SEARCH_RESULT_REFERENCE: u8 = ber::CLASS_APPLICATION | ber::CONSTRUCTED | 19;
 /// `[APPLICATION 24]` ExtendedResponse, constructed (carries unsolicited notifications).
 const OP_EXTENDED_RESPONSE: u8 = ber::CLASS_APPLICATION | ber::CONSTRUCTED | 24;
+/// ExtendedRequest, `[APPLICATION 23]` (RFC 4511 §4.12).
+const OP_EXTENDED_REQUEST: u8 = ber::CLASS_APPLICATION | ber::CONSTRUCTED | 23;
+/// ExtendedRequest's `requestName [0] LDAPOID`.
+const TAG_REQUEST_NAME: u8 = ber::CLASS_CONTEXT;
+/// The StartTLS extended operation (RFC 4511 §4.14.1).
+pub const START_TLS_OID: &[u8] = b"1.3.6.1.4.1.1466.20037";
 /// `controls [0]` after protocolOp in an LDAPMessage.
 const TAG_CONTROLS: u8 = ber::CLASS_CONTEXT | ber::CONSTRUCTED;
 /// Filter CHOICE `present [7] AttributeDescription`, primitive.
@@ -260,6 +266,20 @@ pub fn emit_rootdse_search(message_id: i32, attributes: &[&str]) -> Vec<u8> {
     out
 }
 
+/// Encode the StartTLS ExtendedRequest (no requestValue). Its answer is an
+/// ExtendedResponse with our messageID, read by [`parse_messages`]: resultCode
+/// 0 means "begin the TLS handshake now".
+pub fn emit_start_tls(message_id: i32) -> Vec<u8> {
+    let mut out = Vec::new();
+    ber::write_constructed(&mut out, tag::SEQUENCE, |msg| {
+        ber::write_integer(msg, tag::INTEGER, message_id.into());
+        ber::write_constructed(msg, OP_EXTENDED_REQUEST, |req| {
+            ber::write_octet_string(req, TAG_REQUEST_NAME, START_TLS_OID);
+        });
+    });
+    out
+}
+
 /// Encode an UnbindRequest, sent before closing a TCP connection politely.
 pub fn emit_unbind(message_id: i32) -> Vec<u8> {
     let mut out = Vec::new();
@@ -283,8 +303,10 @@ pub struct Messages {
     pub result: Result<RootDse, LdapError>,
 }
 
-/// Parse the LDAPMessages of a reply to a search; which request they answer is the
-/// caller's question ([`Messages::message_id`], [`Messages::other_id`]).
+/// Parse the LDAPMessages of a reply to a search (or to an extended request
+/// such as StartTLS: its ExtendedResponse ends the reply with its resultCode);
+/// which request they answer is the caller's question ([`Messages::message_id`],
+/// [`Messages::other_id`]).
 ///
 /// `buf` holds one or more concatenated messages: a CLDAP datagram (entry and done
 /// together) or the messages a TCP reader framed with [`ber::message_len`]. Parsing
