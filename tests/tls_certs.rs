@@ -1,8 +1,9 @@
 //! Root tier: the TLS query against real servers — `openssl s_server` with a
 //! test CA's certificate (443) and an expired one (636) from
 //! `tests/servers/ensure.sh tls`, the Samba AD DC's LDAPS (636) and global
-//! catalog over TLS (3269), vsftpd for "not TLS" — every certificate fact
-//! cross-checked with `openssl s_client | openssl x509`.
+//! catalog over TLS (3269); STARTTLS under `--tls` against the DC and slapd
+//! (LDAP), Dovecot and OpenSMTPD (POP3, IMAP, SMTP) and vsftpd (FTP) — every
+//! certificate fact cross-checked with `openssl s_client | openssl x509`.
 #![cfg(target_os = "linux")] // namespaces, iptables and Debian servers
 
 #[path = "support/servers.rs"]
@@ -279,21 +280,6 @@ fn samba_dc_ldaps_and_global_catalog_match_openssl() {
     }
 }
 
-#[test]
-#[ignore = "root: vsftpd in a namespace"]
-fn an_ftp_greeting_is_not_tls() {
-    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
-    let ip = ensure("ftp");
-    let r = result(&["-n", &ip, "-e", "21", "--tls"], &[]);
-    assert_eq!(r["state"], "listening", "{r}");
-    let failure = r["query"]["error"].as_str().unwrap_or_else(|| panic!("{r}"));
-    // "220-portqry test FTP server (vsftpd)": 32 32 30 2d ...
-    assert!(failure.starts_with("not TLS: the server sent "), "{failure}");
-    assert!(failure.contains(" byte(s): 32 32 30 2d 70 6f 72 74 71 72 79"), "{failure}");
-    assert!(failure.contains("(\"220-portqry test FTP server"), "{failure}");
-    assert_eq!(r["query"]["answer"]["handshake_completed"], false);
-}
-
 /// `--tls` on LDAP's ports asks for StartTLS first: the Samba DC accepts on 389
 /// and 3268 and shows the certificate `openssl s_client -starttls ldap` sees
 /// (the one LDAPS serves on 636); tshark reads our request as an LDAP
@@ -317,7 +303,7 @@ fn ldap_starttls_is_asked_for_on_ldap_ports() {
     for (port, a) in answers {
         assert_eq!(
             a["starttls"],
-            serde_json::json!({"protocol": "LDAP", "accepted": true, "result": "success (0)"}),
+            serde_json::json!({"protocol": "LDAP", "command": "StartTLS", "accepted": true, "result": "success (0)"}),
             "{a}"
         );
         assert_eq!(a["handshake_completed"], true, "{a}");
@@ -365,4 +351,77 @@ fn ldap_starttls_is_asked_for_on_ldap_ports() {
         "{out}"
     );
     assert!(!out.contains("Starting a TLS handshake"), "{out}");
+}
+
+/// `--tls` on the mail and FTP ports asks for the protocol's STARTTLS first.
+/// Dovecot (STLS on 110, STARTTLS on 143) accepts and shows the certificate
+/// `openssl s_client -starttls pop3/imap` sees. OpenSMTPD offers STARTTLS on 587
+/// and accepts it, then fails its own handshake with an internal_error alert
+/// (its log: "EVP lib"), which `openssl s_client -starttls smtp` meets too;
+/// on 25 it does not offer STARTTLS, and is not asked. vsftpd (no TLS)
+/// refuses AUTH TLS. tshark reads our commands as the protocols' own.
+#[test]
+#[ignore = "root: Dovecot, OpenSMTPD and vsftpd in namespaces"]
+fn mail_and_ftp_starttls_are_asked_for_on_their_ports() {
+    let _g = SERIAL.lock().unwrap_or_else(|p| p.into_inner());
+    let ip = ensure("mail");
+    let cap = Capture::start("pqh-mail", &format!("host {ip}"), "mail-starttls");
+    let pop3 = result(&["-n", &ip, "-e", "110", "--tls"], &[]);
+    let imap = result(&["-n", &ip, "-e", "143", "--tls"], &[]);
+    let submission = result(&["-n", &ip, "-e", "587", "--tls"], &[]);
+    let smtp = result(&["-n", &ip, "-e", "25", "--tls"], &[]);
+    let count = cap.stop();
+    let to = format!("ip.dst == {ip}");
+    assert_eq!(count(&format!("{to} && pop.request.command == \"STLS\"")), 1);
+    assert_eq!(count(&format!("{to} && imap.request.command == \"STARTTLS\"")), 1);
+    assert_eq!(count(&format!("{to} && smtp.req.command == \"EHLO\"")), 2);
+    // (Wireshark keeps four letters of an SMTP command: "STAR".)
+    assert_eq!(count(&format!("{to} && smtp.req && frame contains \"STARTTLS\"")), 1, "asked on 587 only");
+
+    for (r, port, proto, said) in [
+        (&pop3, 110u16, "pop3", "\"+OK Begin TLS negotiation now.\""),
+        (&imap, 143, "imap", "\"a1 OK Begin TLS negotiation now.\""),
+    ] {
+        let a = answer_of(r);
+        assert_eq!(a["starttls"]["accepted"], true, "{a}");
+        assert_eq!(a["starttls"]["result"], said);
+        assert_eq!(a["handshake_completed"], true, "{a}");
+        let script = format!(
+            "timeout 10 openssl s_client -starttls {proto} -connect {ip}:{port} </dev/null 2>/dev/null | \
+             openssl x509 -noout -fingerprint -sha256"
+        );
+        let (_, out, _) = sh(&["bash", "-c", &script]);
+        assert_eq!(
+            out.trim().strip_prefix("sha256 Fingerprint="),
+            a["certificates"][0]["sha256"].as_str(),
+            "{port}"
+        );
+        assert_eq!(a["certificates"][0]["subject"], "O=portqry mail, CN=pq-mail.portqry.test");
+    }
+    let a = answer_of(&submission);
+    assert_eq!(a["starttls"]["result"], "\"220 2.0.0 Ready to start TLS\"", "{a}");
+    assert_eq!(a["handshake_completed"], false, "{a}");
+    assert_eq!(a["failure"], "the server sent a TLS alert: internal_error", "{a}");
+    let (_, out, err) = sh(&[
+        "bash",
+        "-c",
+        &format!("timeout 10 openssl s_client -starttls smtp -connect {ip}:587 </dev/null"),
+    ]);
+    assert!(format!("{out}{err}").contains("alert internal error"), "openssl meets the same: {out}{err}");
+    let a = answer_of(&smtp);
+    assert_eq!(a["starttls"]["accepted"], false, "{a}");
+    assert!(
+        a["starttls"]["result"].as_str().unwrap().starts_with("STARTTLS is not among the EHLO extensions"),
+        "{a}"
+    );
+    assert_eq!(smtp["state"], "listening");
+
+    // vsftpd: no TLS.
+    let ip = ensure("ftp");
+    let r = result(&["-n", &ip, "-e", "21", "--tls"], &[]);
+    assert_eq!(answer_of(&r)["starttls"]["result"], "\"530 Please login with USER and PASS.\"", "{r}");
+    let (code, out) = portqry(&["-n", &ip, "-e", "21", "--tls", "-nr"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("Sending FTP AUTH TLS request to TCP port 21..."), "{out}");
+    assert!(out.contains("FTP AUTH TLS refused: \"530 Please login with USER and PASS.\""), "{out}");
 }

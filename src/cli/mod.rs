@@ -331,7 +331,7 @@ pub struct Args {
     #[arg(short = 'v', long = "verbose")]
     pub verbose: bool,
 
-    /// Speak TLS on every TCP port probed (ldaps 636, msft-gc-ssl 3269 and https 443 always do; LDAP's 389 and 3268 after StartTLS): handshake, certificate chain, expiry, verification
+    /// Speak TLS on every TCP port probed (ldaps 636, msft-gc-ssl 3269 and https 443 always do; on LDAP, SMTP, IMAP, POP3 and FTP ports after the protocol's STARTTLS): handshake, certificate chain, expiry, verification
     #[arg(long = "tls")]
     pub tls: bool,
 

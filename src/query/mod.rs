@@ -266,8 +266,8 @@ pub static REGISTRY: &[&dyn Query] = &[
 ];
 
 /// The query for a port: the TLS handshake on every TCP port with `--tls`
-/// (after LDAP's StartTLS where LDAP applies); else by its services-file name,
-/// else by well-known port.
+/// (after the protocol's STARTTLS on LDAP, SMTP, IMAP, POP3 and FTP ports);
+/// else by its services-file name, else by well-known port.
 pub fn select(
     transport: Transport,
     port: u16,
@@ -275,8 +275,8 @@ pub fn select(
     opts: &Options,
 ) -> Option<&'static dyn Query> {
     if opts.tls && transport == Transport::Tcp {
-        let ldap = &tls::starttls::LdapStartTls;
-        return Some(if applies(ldap, transport, port, service) { ldap } else { &tls::Tls });
+        let upgrade = tls::starttls::UPGRADES.iter().copied().find(|&q| applies(q, transport, port, service));
+        return Some(upgrade.unwrap_or(&tls::Tls));
     }
     let range = opts.range;
     REGISTRY.iter().copied().find(|&q| (!range || q.in_ranges()) && applies(q, transport, port, service))
@@ -328,6 +328,11 @@ mod tests {
         assert_eq!(starttls(3268, Some("msft-gc")), Some(true));
         assert_eq!(starttls(10389, Some("ldap")), Some(true));
         assert_eq!(starttls(636, Some("ldaps")), Some(false));
+        let upgrade = |p, s| select(Transport::Tcp, p, s, &tls).map(|q| q.route().ports);
+        assert_eq!(upgrade(25, None), Some(&[25, 587][..]));
+        assert_eq!(upgrade(2525, Some("submission")), Some(&[25, 587][..]));
+        assert_eq!(upgrade(143, None), Some(&[143][..]));
+        assert_eq!(upgrade(443, None), Some(tls::PORTS));
         assert_eq!(select(Transport::Udp, 53, None, &tls).map(|q| q.id()), Some("dns"));
     }
 

@@ -192,7 +192,7 @@ impl TlsAnswer {
         let mut line = |s: String| out.push((s, false));
         // An accepted StartTLS was said as it happened (before the handshake).
         if let Some(st) = self.starttls.as_ref().filter(|st| !st.accepted) {
-            line(format!("{} StartTLS refused: {}", st.protocol, st.result));
+            line(format!("{} {} refused: {}", st.protocol, st.command, st.result));
             if let Some(last) = out.last_mut() {
                 last.1 = true;
             }
@@ -287,7 +287,9 @@ impl TlsAnswer {
             };
             Some(format!("a completed TLS handshake{proof}"))
         } else {
-            self.starttls.as_ref().map(|st| format!("an {} answer to StartTLS: {}", st.protocol, st.result))
+            self.starttls
+                .as_ref()
+                .map(|st| format!("an {} answer to {}: {}", st.protocol, st.command, st.result))
         }
     }
 }

@@ -465,6 +465,7 @@ MAIL_HOSTNAME=pq-mail.portqry.test
 
 check_mail() {
   greets "$ADDR4" 25 "220 $MAIL_HOSTNAME ESMTP" QUIT &&
+    greets "$ADDR4" 587 "220 $MAIL_HOSTNAME ESMTP" QUIT &&
     greets "$ADDR4" 110 "+OK " QUIT &&
     greets "$ADDR4" 143 "* OK " "a1 LOGOUT"
 }
@@ -472,10 +473,21 @@ check_mail() {
 start_mail() {
   netns_create 127.0.0.1 "$ADDR4	$MAIL_HOSTNAME pq-mail"
   mkdir -p "$STATE/pids" "$STATE/dovecot" "$STATE/mail"
-  # OpenSMTPD: SMTP on 25 only; it would take mail for local users, none is sent.
+  # OpenSMTPD: SMTP on 25 without TLS, and on 587 offering STARTTLS (a
+  # self-signed certificate for the name and the address); it would take mail
+  # for local users, none is sent.
+  mkdir -p "$STATE/tls"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 365 -keyout "$STATE/tls/key.pem" \
+    -out "$STATE/tls/cert.pem" -subj "/O=portqry mail/CN=$MAIL_HOSTNAME" \
+    -addext "subjectAltName=DNS:$MAIL_HOSTNAME,IP:$ADDR4" >>"$STATE/start.log" 2>&1 ||
+    fail "openssl could not make the mail certificate"
+  chmod 600 "$STATE/tls/key.pem"
   cat >"$STATE/smtpd.conf" <<EOF
 # portqry test SMTP server (OpenSMTPD smtpd -d -f)
+pki $MAIL_HOSTNAME cert "$STATE/tls/cert.pem"
+pki $MAIL_HOSTNAME key "$STATE/tls/key.pem"
 listen on $ADDR4 port 25 hostname $MAIL_HOSTNAME
+listen on $ADDR4 port 587 tls pki $MAIL_HOSTNAME hostname $MAIL_HOSTNAME
 action "local" mbox
 match from any for local action "local"
 EOF
@@ -483,7 +495,8 @@ EOF
   ip netns exec "$NS" smtpd -d -f "$STATE/smtpd.conf" </dev/null >>"$STATE/smtpd.log" 2>&1 9>&- &
   echo $! >"$STATE/pids/smtpd.pid"
   disown
-  # Dovecot: POP3 on 110 and IMAP on 143, no TLS; an empty user list (nobody logs in).
+  # Dovecot: POP3 on 110 and IMAP on 143, offering STLS / STARTTLS with the
+  # same certificate (no imaps/pop3s ports); an empty user list (nobody logs in).
   : >"$STATE/users"
   cat >"$STATE/dovecot.conf" <<EOF
 # portqry test POP3/IMAP server (dovecot -c)
@@ -493,7 +506,9 @@ base_dir = $STATE/dovecot
 state_dir = $STATE/dovecot/state
 instance_name = portqry-test-mail
 log_path = $STATE/dovecot.log
-ssl = no
+ssl = yes
+ssl_cert = <$STATE/tls/cert.pem
+ssl_key = <$STATE/tls/key.pem
 login_greeting = portqry test mail server ready.
 mail_location = maildir:$STATE/mail/%u
 passdb {
@@ -847,7 +862,7 @@ case $SVC in
   tftp) need in.tftpd tftp ;;
   l2tp) need xl2tpd ss ;;
   ftp) need vsftpd curl ;;
-  mail) need smtpd dovecot ;;
+  mail) need smtpd dovecot openssl ;;
   ike) need swanctl ss ;;
   smb) need smbd smbclient ;;
   rdp) need xrdp openssl python3 ;;

@@ -1,11 +1,14 @@
-//! `--tls` on an LDAP port (389, 3268, or one the services file calls `ldap`
-//! or `msft-gc`): ask for StartTLS (RFC 4511 §4.14) on the connection the
-//! probe opened, then run the same handshake over it. A domain controller
-//! accepts (its LDAPS certificate then shows on 389 too); a server without TLS
-//! refuses with a resultCode, which is shown as it came.
+//! `--tls` on ports whose protocol upgrades a plain connection: LDAP (389,
+//! 3268; RFC 4511 §4.14 StartTLS), SMTP (25, 587; RFC 3207 `STARTTLS` after
+//! `EHLO`), IMAP (143; RFC 9051 `STARTTLS`), POP3 (110; RFC 2595 `STLS`) and
+//! FTP (21; RFC 4217 `AUTH TLS`). Ask for the upgrade on the connection the
+//! probe opened, then run the same handshake over it. A server that accepts
+//! shows its certificate there; one without TLS refuses, and what it said is
+//! shown as it came. No credential is ever sent.
 
 use super::{TlsAnswer, converse, outcome_of};
 use crate::probe::State;
+use crate::query::banner::{self, Kind, Live, Peer, Reply, Service};
 use crate::query::exchange::{self, Conn};
 use crate::query::{Answer, Ctx, Line, Outcome, Query, Request, Route, Sink, random_u16};
 use crate::wire::{ber, ldap};
@@ -17,13 +20,185 @@ use std::time::Instant;
 /// What the server said to our StartTLS request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct StartTls {
-    /// The protocol asked to upgrade: `LDAP`.
+    /// The protocol asked to upgrade: `LDAP`, `SMTP`, `IMAP`, `POP3`, `FTP`.
     pub protocol: &'static str,
+    /// Its word for the upgrade: `StartTLS`, `STARTTLS`, `STLS`, `AUTH TLS`.
+    pub command: &'static str,
     /// The server agreed (resultCode success); the handshake followed.
     pub accepted: bool,
     /// Its answer: `success (0)`, `protocolError (2): unsupported extended
     /// operation`, or why there was none.
     pub result: String,
+}
+
+/// The TLS query of a text protocol's port under `--tls`: SMTP, IMAP, POP3, FTP.
+#[derive(Debug)]
+pub struct TextStartTls {
+    pub service: Service,
+    services: &'static [&'static str],
+    ports: &'static [u16],
+}
+
+pub static SMTP: TextStartTls =
+    TextStartTls { service: Service::Smtp, services: &["smtp", "submission"], ports: &[25, 587] };
+pub static IMAP: TextStartTls =
+    TextStartTls { service: Service::Imap, services: &["imap", "imap2"], ports: &[143] };
+pub static POP3: TextStartTls = TextStartTls { service: Service::Pop3, services: &["pop3"], ports: &[110] };
+pub static FTP: TextStartTls = TextStartTls { service: Service::Ftp, services: &["ftp"], ports: &[21] };
+
+/// Every upgrade `--tls` may ask for, in the order `select` tries them.
+pub static UPGRADES: &[&dyn Query] = &[&LdapStartTls, &SMTP, &IMAP, &POP3, &FTP];
+
+/// The name we greet SMTP servers with (RFC 2606: never a real host).
+const EHLO_NAME: &str = "portqry.invalid";
+
+impl TextStartTls {
+    /// The protocol's word for the upgrade.
+    fn verb(&self) -> &'static str {
+        match self.service {
+            Service::Smtp | Service::Imap => "STARTTLS",
+            Service::Pop3 => "STLS",
+            Service::Ftp => "AUTH TLS",
+        }
+    }
+
+    /// The command that asks for TLS, the shape of its reply, and whether that
+    /// reply agrees.
+    fn command(&self) -> (String, Kind, fn(&Reply) -> bool) {
+        match self.service {
+            Service::Smtp => ("STARTTLS".into(), Kind::Coded, |r| r.code == Some(220)),
+            Service::Ftp => ("AUTH TLS".into(), Kind::Coded, |r| r.code == Some(234)),
+            Service::Pop3 => ("STLS".into(), Kind::Pop3, |r| r.status.as_deref() == Some("+OK")),
+            Service::Imap => (format!("{} STARTTLS", banner::IMAP_TAG), Kind::ImapTagged, |r| {
+                r.status.as_deref() == Some("OK")
+            }),
+        }
+    }
+
+    /// The greeting says the server serves (FTP/SMTP 220, POP3 +OK, IMAP * OK).
+    fn ready(&self, g: &Reply) -> bool {
+        g.complete()
+            && match self.service {
+                Service::Smtp | Service::Ftp => g.code == Some(220),
+                Service::Pop3 => g.status.as_deref() == Some("+OK"),
+                Service::Imap => g.status.as_deref() == Some("OK"),
+            }
+    }
+
+    /// Greeting, (SMTP: `EHLO`,) the upgrade command: what the server said to it.
+    /// `Err`: nothing came at all.
+    pub fn upgrade(&self, peer: &mut impl Peer) -> Result<StartTls, String> {
+        let (protocol, command) = (self.service.label(), self.verb());
+        let refused = |result: String| StartTls { protocol, command, accepted: false, result };
+        let greeting = peer.reply(self.service.greeting_kind())?;
+        if !self.ready(&greeting) {
+            return Ok(refused(format!("the greeting was {}", said(&greeting))));
+        }
+        if self.service == Service::Smtp {
+            peer.send(&format!("EHLO {EHLO_NAME}"))?;
+            let ehlo = peer.reply(Kind::Coded)?;
+            if ehlo.code != Some(250) || !ehlo.complete() {
+                return Ok(refused(format!("EHLO was answered {}", said(&ehlo))));
+            }
+            // RFC 3207 §4: a client asks only when the server offers it.
+            let offered =
+                ehlo.lines.iter().any(|l| l.get(4..).is_some_and(|k| k.eq_ignore_ascii_case("STARTTLS")));
+            if !offered {
+                return Ok(refused(format!("STARTTLS is not among the EHLO extensions ({})", said(&ehlo))));
+            }
+        }
+        let (line, kind, agrees) = self.command();
+        peer.send(&line)?;
+        let answer = peer.reply(kind)?;
+        Ok(StartTls {
+            protocol,
+            command,
+            accepted: agrees(&answer) && answer.complete(),
+            result: said(&answer),
+        })
+    }
+}
+
+/// A reply as one line of text: its lines joined with ` / ` (at most three).
+fn said(r: &Reply) -> String {
+    let mut s: Vec<&str> = r.lines.iter().take(3).map(String::as_str).collect();
+    if r.lines.len() > 3 {
+        s.push("...");
+    }
+    let mut text = format!("\"{}\"", s.join(" / "));
+    if let Some(cut) = &r.cut {
+        text += &format!(" (incomplete: {cut})");
+    }
+    text
+}
+
+impl Query for TextStartTls {
+    fn id(&self) -> &'static str {
+        "tls"
+    }
+    fn label(&self) -> &'static str {
+        "TLS"
+    }
+    fn route(&self) -> Route {
+        Route { services: self.services, ports: self.ports, transports: crate::query::TCP }
+    }
+    fn request(&self, _ctx: &Ctx, _tcp: bool) -> Request {
+        Request { bytes: self.command().0.into_bytes(), token: 0 }
+    }
+    fn answer(&self, _ctx: &Ctx, _req: &Request, _reply: &[u8]) -> Result<Arc<dyn Answer>, String> {
+        Err("STARTTLS is a conversation, not a single reply".into())
+    }
+    fn tcp(&self, ctx: &Ctx, mut stream: TcpStream, sink: &mut dyn Sink) -> Outcome {
+        let (port, label, verb) = (ctx.port, self.service.label(), self.verb());
+        sink.show(vec![Line::Para(format!("Sending {label} {verb} request to TCP port {port}..."))]);
+        let wait = ctx.opts.tcp_wait;
+        let mut peer = Live::new(&mut stream, wait);
+        let st = self.upgrade(&mut peer);
+        let before = peer.bytes;
+        let st = match st {
+            Ok(st) => st,
+            Err(why) => return no_answer(label, why),
+        };
+        if !st.accepted {
+            // A polite end, not awaited.
+            let _ = peer.send(&self.service.closing().0);
+            return refused(st, before, wait);
+        }
+        drop(peer);
+        handshake_after(st, stream, before, ctx, sink)
+    }
+}
+
+/// The upgrade was accepted: say so, then the handshake over the same connection.
+fn handshake_after(
+    st: StartTls,
+    stream: TcpStream,
+    before: usize,
+    ctx: &Ctx,
+    sink: &mut dyn Sink,
+) -> Outcome {
+    let (port, wait) = (ctx.port, ctx.opts.tcp_wait);
+    sink.show(vec![
+        Line::Para(format!("{} {} accepted: {}", st.protocol, st.command, st.result)),
+        Line::Para(format!("Starting a TLS handshake on TCP port {port}...")),
+    ]);
+    let mut a = converse(stream, &ctx.target.input, ctx.target.addr, port, wait, ctx.opts.tls_ca.as_ref());
+    a.starttls = Some(st);
+    outcome_of(a, before, wait)
+}
+
+/// Nothing came back to the upgrade: the port listens, nothing says what speaks there.
+fn no_answer(label: &str, why: String) -> Outcome {
+    let mut outcome = Outcome::new("tls", State::Listening);
+    outcome.notes.push(Line::Para(format!("No {label} answer: {why}")));
+    outcome.error = Some(why);
+    outcome
+}
+
+/// The server answered but would not upgrade.
+fn refused(st: StartTls, before: usize, wait: std::time::Duration) -> Outcome {
+    let failure = Some(format!("{} {} refused: {}", st.protocol, st.command, st.result));
+    outcome_of(TlsAnswer { starttls: Some(st), failure, ..TlsAnswer::default() }, before, wait)
 }
 
 /// The TLS query of an LDAP port under `--tls`.
@@ -55,26 +230,12 @@ impl Query for LdapStartTls {
         let (answer, received) = ask(&mut stream, &req, Instant::now() + wait);
         let before = received.as_ref().map_or(0, Vec::len);
         let Some(st) = answer else {
-            // The port listens; nothing says what speaks there.
-            let why = received.err().unwrap_or_else(|| "no answer".into());
-            let mut outcome = Outcome::new(self.id(), State::Listening);
-            outcome.notes.push(Line::Para(format!("No LDAP StartTLS answer: {why}")));
-            outcome.error = Some(why);
-            return outcome;
+            return no_answer("LDAP StartTLS", received.err().unwrap_or_else(|| "no answer".into()));
         };
         if !st.accepted {
-            let failure = Some(format!("LDAP StartTLS refused: {}", st.result));
-            let a = TlsAnswer { starttls: Some(st), failure, ..TlsAnswer::default() };
-            return outcome_of(a, before, wait);
+            return refused(st, before, wait);
         }
-        sink.show(vec![
-            Line::Para(format!("LDAP StartTLS accepted: {}", st.result)),
-            Line::Para(format!("Starting a TLS handshake on TCP port {port}...")),
-        ]);
-        let mut a =
-            converse(stream, &ctx.target.input, ctx.target.addr, port, wait, ctx.opts.tls_ca.as_ref());
-        a.starttls = Some(st);
-        outcome_of(a, before, wait)
+        handshake_after(st, stream, before, ctx, sink)
     }
 }
 
@@ -123,7 +284,7 @@ pub fn judge(bytes: &[u8], id: i64) -> StartTls {
             (None, _) => (false, "the answer carries no result code".to_string()),
         },
     };
-    StartTls { protocol: "LDAP", accepted, result }
+    StartTls { protocol: "LDAP", command: "StartTLS", accepted, result }
 }
 
 /// Framing: the messages up to the first one that is not an unsolicited
@@ -171,6 +332,59 @@ mod tests {
 
     fn soon() -> Instant {
         Instant::now() + std::time::Duration::from_millis(300)
+    }
+
+    /// Run `upgrade` for `q` over recorded server bytes: what it concluded and sent.
+    fn replay(q: &TextStartTls, server: &str) -> (Result<StartTls, String>, Vec<String>) {
+        let mut peer = banner::Replay::new(server.as_bytes());
+        let st = q.upgrade(&mut peer);
+        (st, peer.sent)
+    }
+
+    #[test]
+    fn smtp_asks_after_ehlo_only_when_offered() {
+        let offered = "220 mx.example ESMTP\r\n250-mx.example Hello\r\n250-PIPELINING\r\n250-starttls\r\n250 HELP\r\n220 2.0.0 Ready to start TLS\r\n";
+        let (st, sent) = replay(&SMTP, offered);
+        let st = st.unwrap();
+        assert_eq!(
+            (st.protocol, st.accepted, st.result.as_str()),
+            ("SMTP", true, "\"220 2.0.0 Ready to start TLS\"")
+        );
+        assert_eq!(sent, ["EHLO portqry.invalid", "STARTTLS"]);
+        let not_offered = "220 mx.example ESMTP\r\n250-mx.example Hello\r\n250 8BITMIME\r\n";
+        let (st, sent) = replay(&SMTP, not_offered);
+        let st = st.unwrap();
+        assert!(!st.accepted && st.result.starts_with("STARTTLS is not among the EHLO extensions"), "{st:?}");
+        assert_eq!(sent, ["EHLO portqry.invalid"], "not asked for what is not offered");
+        // A server that is closing says so in its greeting.
+        let (st, sent) = replay(&SMTP, "421 mx.example Service not available\r\n");
+        assert_eq!(st.unwrap().result, "the greeting was \"421 mx.example Service not available\"");
+        assert!(sent.is_empty());
+    }
+
+    #[test]
+    fn imap_pop3_and_ftp_take_their_own_commands_and_answers() {
+        let (st, sent) = replay(
+            &IMAP,
+            "* OK [CAPABILITY IMAP4rev1 STARTTLS] ready\r\na1 OK Begin TLS negotiation now.\r\n",
+        );
+        assert_eq!((st.unwrap().accepted, sent), (true, vec!["a1 STARTTLS".to_string()]));
+        let (st, _) = replay(&IMAP, "* OK ready\r\n* BAD noise\r\na1 BAD Unknown command.\r\n");
+        let st = st.unwrap();
+        assert_eq!((st.accepted, st.result.as_str()), (false, "\"* BAD noise / a1 BAD Unknown command.\""));
+        let (st, sent) = replay(&POP3, "+OK Dovecot ready.\r\n-ERR Unknown command: STLS\r\n");
+        assert_eq!((st.unwrap().accepted, sent), (false, vec!["STLS".to_string()]));
+        let (st, _) = replay(&POP3, "+OK ready\r\n+OK Begin TLS negotiation now.\r\n");
+        assert!(st.unwrap().accepted);
+        let (st, sent) = replay(&FTP, "220 (vsFTPd 3.0.3)\r\n234 Proceed with negotiation.\r\n");
+        assert_eq!((st.unwrap().accepted, sent), (true, vec!["AUTH TLS".to_string()]));
+        let (st, _) = replay(&FTP, "220 (vsFTPd 3.0.3)\r\n530 Please login with USER and PASS.\r\n");
+        assert_eq!(st.unwrap().result, "\"530 Please login with USER and PASS.\"");
+        // Not the protocol at all: shown, nothing sent.
+        let (st, sent) = replay(&POP3, "SSH-2.0-OpenSSH_9.2\r\n");
+        assert!(!st.unwrap().accepted && sent.is_empty());
+        // Nothing at all.
+        assert!(replay(&IMAP, "").0.is_err());
     }
 
     #[test]
