@@ -41,8 +41,8 @@ pub use unix::{
     Interest, KeyReader, POLL_MISSES_UDP_ERRORS, SOURCE_PORT_SHARED, describe, interface_exists,
     interface_index, is_broken_pipe, is_exhaustion, is_in_progress, is_no_reader, is_port_in_use,
     is_regular_fd, is_reset_after_handshake, on_stop_signals, open_nonblocking, poll_ready,
-    prepare_source_port, raise_fd_limit, reverse_name, set_blocking, unreachable_text, wait_readable,
-    wait_writable,
+    prepare_source_port, raise_fd_limit, read_slice, reverse_name, set_blocking, unreachable_text,
+    wait_readable, wait_writable, write_slice,
 };
 
 #[cfg(windows)]
@@ -53,8 +53,8 @@ mod windows_local;
 pub use windows::{
     Interest, POLL_MISSES_UDP_ERRORS, SOURCE_PORT_SHARED, describe, interface_exists, interface_index,
     is_broken_pipe, is_exhaustion, is_in_progress, is_port_in_use, is_reset_after_handshake, on_stop_signals,
-    poll_ready, prepare_source_port, raise_fd_limit, reverse_name, unreachable_text, wait_socket_readable,
-    wait_writable,
+    poll_ready, prepare_source_port, raise_fd_limit, read_slice, reverse_name, unreachable_text,
+    wait_socket_readable, wait_writable, write_slice,
 };
 #[cfg(windows)]
 pub use windows_local::local_snapshot;

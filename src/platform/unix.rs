@@ -87,6 +87,17 @@ pub fn wait_writable(sock: &Socket, timeout: Duration) -> io::Result<bool> {
     }
 }
 
+/// Let the next read on `stream` wait at most `slice`: a receive timeout
+/// (`SO_RCVTIMEO`; the read then fails with `WouldBlock`).
+pub fn read_slice(stream: &std::net::TcpStream, slice: Duration) -> io::Result<()> {
+    stream.set_read_timeout(Some(slice))
+}
+
+/// Let the next write on `stream` wait at most `slice`: a send timeout.
+pub fn write_slice(stream: &std::net::TcpStream, slice: Duration) -> io::Result<()> {
+    stream.set_write_timeout(Some(slice))
+}
+
 /// Wait up to `timeout` for a descriptor to have something to read (or an
 /// end); false on timeout or a signal. A FIFO that never had a writer does
 /// not report POLLHUP (Linux), so this waits for one.

@@ -79,6 +79,22 @@ pub fn wait_writable(sock: &Socket, timeout: Duration) -> io::Result<bool> {
     wait_for(sock, Interest::Write, timeout)
 }
 
+/// Let the next read on `stream` wait at most `slice`: a receive timeout.
+/// Winsock documents a socket whose receive timed out as undefined; a
+/// `WSAPoll` wait on a non-blocking socket was tried instead, but under Wine a
+/// peer's reset then reads as a clean end of stream (tests/tls_loopback.rs
+/// `a_server_that_hangs_up_is_told_apart`), so TCP conversations keep the
+/// timeout: each one that expires is followed by another receive or ends the
+/// conversation, and none was seen to misbehave (docs/DEVELOPING.md).
+pub fn read_slice(stream: &std::net::TcpStream, slice: Duration) -> io::Result<()> {
+    stream.set_read_timeout(Some(slice))
+}
+
+/// Let the next write on `stream` wait at most `slice`: a send timeout.
+pub fn write_slice(stream: &std::net::TcpStream, slice: Duration) -> io::Result<()> {
+    stream.set_write_timeout(Some(slice))
+}
+
 /// Wait up to `timeout` for a datagram (or an error) on a socket.
 /// The wait is cut to 20 ms slices ([`POLL_MISSES_UDP_ERRORS`]): the caller
 /// then looks at `recv` and `SO_ERROR` itself.

@@ -441,7 +441,7 @@ impl<'a> Live<'a> {
             return Err("interrupted".into());
         }
         let Some(slice) = crate::cancel::slice_until(deadline) else { return Err(silent()) };
-        self.stream.set_read_timeout(Some(slice)).map_err(|e| format!("connection failed: {e}"))?;
+        self.stream.read_slice(slice).map_err(|e| format!("connection failed: {e}"))?;
         match self.stream.read(chunk) {
             Ok(0) => Err("the server closed the connection".into()),
             Ok(n) => {
@@ -482,7 +482,7 @@ impl Peer for Live<'_> {
 
     fn send(&mut self, command: &str) -> Result<(), String> {
         self.stream
-            .set_write_timeout(Some(self.wait))
+            .write_slice(self.wait)
             .and_then(|_| self.stream.write_all(format!("{command}\r\n").as_bytes()))
             .map_err(|e| format!("cannot send {command}: {e}"))
     }

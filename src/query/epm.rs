@@ -294,7 +294,7 @@ impl CoConn<'_> {
                 return Err(DumpError::Interrupted);
             }
             let slice = cancel::slice_until(due.at).ok_or_else(|| due.passed())?;
-            self.stream.set_write_timeout(Some(slice)).map_err(|e| DumpError::Io(e.to_string()))?;
+            self.stream.write_slice(slice).map_err(|e| DumpError::Io(e.to_string()))?;
             match self.stream.write(&bytes[off..]) {
                 Ok(0) => return Err(DumpError::Closed),
                 Ok(n) => off += n,
@@ -318,7 +318,7 @@ impl CoConn<'_> {
                 return Err(DumpError::Interrupted);
             }
             let slice = cancel::slice_until(due.at).ok_or_else(|| due.passed())?;
-            self.stream.set_read_timeout(Some(slice)).map_err(|e| DumpError::Io(e.to_string()))?;
+            self.stream.read_slice(slice).map_err(|e| DumpError::Io(e.to_string()))?;
             match self.stream.read(&mut chunk) {
                 Ok(0) => return Err(DumpError::Closed),
                 Ok(n) => self.pending.extend_from_slice(&chunk[..n]),

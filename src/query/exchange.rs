@@ -11,20 +11,25 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// An open TCP connection as a conversation sees it: bytes both ways, each
-/// read or write bounded by the timeout the caller sets for that slice of its
-/// deadline. `TcpStream` is one; unit tests use a scripted peer
+/// read or write bounded by the slice of its deadline the caller allows just
+/// before it. `TcpStream` is one (through `platform::read_slice`: a receive
+/// timeout on Unix, a `WSAPoll` wait on Windows, where a timed-out receive
+/// leaves the socket undefined); unit tests use a scripted peer
 /// ([`script::Peer`]) to run conversations without a network.
 pub trait Conn: Read + Write {
-    fn set_read_timeout(&self, slice: Option<Duration>) -> io::Result<()>;
-    fn set_write_timeout(&self, slice: Option<Duration>) -> io::Result<()>;
+    /// Let the next read wait at most `slice`; after it, the read fails with
+    /// `WouldBlock` or `TimedOut` if nothing came.
+    fn read_slice(&self, slice: Duration) -> io::Result<()>;
+    /// Let the next write wait at most `slice`.
+    fn write_slice(&self, slice: Duration) -> io::Result<()>;
 }
 
 impl Conn for TcpStream {
-    fn set_read_timeout(&self, slice: Option<Duration>) -> io::Result<()> {
-        TcpStream::set_read_timeout(self, slice)
+    fn read_slice(&self, slice: Duration) -> io::Result<()> {
+        crate::platform::read_slice(self, slice)
     }
-    fn set_write_timeout(&self, slice: Option<Duration>) -> io::Result<()> {
-        TcpStream::set_write_timeout(self, slice)
+    fn write_slice(&self, slice: Duration) -> io::Result<()> {
+        crate::platform::write_slice(self, slice)
     }
 }
 
@@ -173,7 +178,7 @@ pub fn read_framed(
             }
             return Ok((buf, None));
         };
-        stream.set_read_timeout(Some(slice)).map_err(|e| e.to_string())?;
+        stream.read_slice(slice).map_err(|e| e.to_string())?;
         match stream.read(&mut chunk) {
             Ok(0) if buf.is_empty() => {
                 return Err("the server closed the connection without answering".into());
@@ -275,11 +280,11 @@ pub mod script {
     }
 
     impl Conn for Peer {
-        fn set_read_timeout(&self, slice: Option<Duration>) -> io::Result<()> {
-            self.timeout.set(slice);
+        fn read_slice(&self, slice: Duration) -> io::Result<()> {
+            self.timeout.set(Some(slice));
             Ok(())
         }
-        fn set_write_timeout(&self, _: Option<Duration>) -> io::Result<()> {
+        fn write_slice(&self, _: Duration) -> io::Result<()> {
             Ok(())
         }
     }

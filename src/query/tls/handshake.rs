@@ -207,7 +207,7 @@ fn drive(
                 ),
             }));
         };
-        stream.set_read_timeout(Some(slice)).map_err(|e| Stop::Other(e.to_string()))?;
+        stream.read_slice(slice).map_err(|e| Stop::Other(e.to_string()))?;
         let mut tap = Tap { stream, kept, received };
         match conn.read_tls(&mut tap) {
             Ok(0) => {
@@ -250,7 +250,7 @@ fn flush(conn: &mut ClientConnection, stream: &mut dyn Conn, deadline: Instant) 
         }
         let slice = crate::cancel::slice_until(deadline)
             .ok_or_else(|| "the server did not take our handshake bytes before the deadline".to_string())?;
-        stream.set_write_timeout(Some(slice)).map_err(|e| e.to_string())?;
+        stream.write_slice(slice).map_err(|e| e.to_string())?;
         match conn.write_tls(stream) {
             Ok(_) => {}
             Err(e) if is_timeout(&e) => {}
