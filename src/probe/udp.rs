@@ -128,39 +128,56 @@ impl Datagrams for Connected {
     }
 
     fn recv_until(&self, deadline: Instant, accept: &dyn Fn(&[u8]) -> bool) -> Result<Received, Error> {
-        let mut buf = vec![MaybeUninit::<u8>::uninit(); MAX_DATAGRAM];
-        // Short slices, so a stop request is seen within one.
-        while let Some(slice) = crate::cancel::slice_until(deadline) {
-            if crate::cancel::requested() {
-                return Err(Error::Interrupted);
-            }
-            wait_for_datagram(&self.sock, slice)?;
-            match self.sock.recv(&mut buf) {
-                Ok(n) => {
-                    // SAFETY: recv initialised the first n bytes.
+        recv_from_target(&self.sock, self.target, deadline, accept)
+    }
+}
+
+/// Wait until `deadline` for a datagram from `target`'s address that `accept`
+/// takes, or an error turned into evidence: the receive loop of every UDP
+/// socket here (a connected one gets only the target's datagrams; an
+/// unconnected one skips other hosts'). Only the deadline ends the wait:
+/// skipped datagrams, however many, do not.
+pub(crate) fn recv_from_target(
+    sock: &Socket,
+    target: SocketAddr,
+    deadline: Instant,
+    accept: &dyn Fn(&[u8]) -> bool,
+) -> Result<Received, Error> {
+    let mut buf = vec![MaybeUninit::<u8>::uninit(); MAX_DATAGRAM];
+    // Short slices, so a stop request is seen within one.
+    while let Some(slice) = crate::cancel::slice_until(deadline) {
+        if crate::cancel::requested() {
+            return Err(Error::Interrupted);
+        }
+        wait_for_datagram(sock, slice)?;
+        match sock.recv_from(&mut buf) {
+            Ok((n, from)) => match from.as_socket() {
+                Some(from) if from.ip() == target.ip() => {
+                    // SAFETY: recv_from initialised the first n bytes.
                     let bytes: Vec<u8> = buf[..n].iter().map(|b| unsafe { b.assume_init() }).collect();
                     if accept(&bytes) {
-                        return Ok(Received::Datagram(self.target, bytes));
+                        return Ok(Received::Datagram(from, bytes));
                     }
                 }
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
-                    ) =>
-                {
-                    // Windows: the error may wait in SO_ERROR alone (Wine's
-                    // Winsock keeps a port-unreachable there), not on `recv`.
-                    #[cfg(windows)]
-                    if let Ok(Some(e)) = self.sock.take_error() {
-                        return error_evidence(&self.sock, &e).map(Received::Error);
-                    }
+                _ => {} // another host: not an answer
+            },
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                ) =>
+            {
+                // Windows: the error may wait in SO_ERROR alone (Wine's
+                // Winsock keeps a port-unreachable there), not on `recv_from`.
+                #[cfg(windows)]
+                if let Ok(Some(e)) = sock.take_error() {
+                    return error_evidence(sock, &e).map(Received::Error);
                 }
-                Err(e) => return error_evidence(&self.sock, &e).map(Received::Error),
             }
+            Err(e) => return error_evidence(sock, &e).map(Received::Error),
         }
-        Ok(Received::Timeout)
     }
+    Ok(Received::Timeout)
 }
 
 /// Make `sock` ready for [`wait_for_datagram`]. Windows: waits are WSAPoll

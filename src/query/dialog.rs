@@ -15,18 +15,14 @@ use crate::error::Error;
 use crate::probe::tcp::{bind_source_port, raw_socket};
 pub use crate::probe::udp::Received;
 use crate::probe::udp::{
-    Datagrams, FromTarget, UdpOptions, error_evidence, prepare_waits, retry, wait_for_datagram,
+    Datagrams, FromTarget, UdpOptions, error_evidence, prepare_waits, recv_from_target, retry,
 };
 use crate::probe::{Evidence, Observation};
 use socket2::{SockAddr, Socket};
 use std::io;
-use std::mem::MaybeUninit;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
-
-/// Largest datagram we accept.
-const MAX_DATAGRAM: usize = 65_535;
 
 /// An unconnected UDP socket that talks to one host.
 pub struct HostSocket {
@@ -101,41 +97,7 @@ impl Datagrams for HostSocket {
     }
 
     fn recv_until(&self, deadline: Instant, accept: &dyn Fn(&[u8]) -> bool) -> Result<Received, Error> {
-        let mut buf = vec![MaybeUninit::<u8>::uninit(); MAX_DATAGRAM];
-        // Only the deadline ends the wait: datagrams from other hosts (or
-        // answers to someone else), however many, are skipped.
-        while let Some(slice) = crate::cancel::slice_until(deadline) {
-            if crate::cancel::requested() {
-                return Err(Error::Interrupted);
-            }
-            wait_for_datagram(&self.sock, slice)?;
-            match self.sock.recv_from(&mut buf) {
-                Ok((n, from)) => match from.as_socket() {
-                    Some(from) if from.ip() == self.target.ip() => {
-                        // SAFETY: recv_from initialised the first n bytes.
-                        let bytes: Vec<u8> = buf[..n].iter().map(|b| unsafe { b.assume_init() }).collect();
-                        if accept(&bytes) {
-                            return Ok(Received::Datagram(from, bytes));
-                        }
-                    }
-                    _ => {} // another host: not an answer
-                },
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
-                    ) =>
-                {
-                    // Windows: the error may wait in SO_ERROR alone, not on `recv_from`.
-                    #[cfg(windows)]
-                    if let Ok(Some(e)) = self.sock.take_error() {
-                        return error_evidence(&self.sock, &e).map(Received::Error);
-                    }
-                }
-                Err(e) => return error_evidence(&self.sock, &e).map(Received::Error),
-            }
-        }
-        Ok(Received::Timeout)
+        recv_from_target(&self.sock, self.target, deadline, accept)
     }
 }
 
