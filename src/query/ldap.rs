@@ -42,14 +42,21 @@ impl Query for Ldap {
 /// The length of the messages up to the one that ends our search (or up to a
 /// message that does not parse, so its error is reported); `None`: read more.
 fn search_done(buf: &[u8], msg_id: i32) -> Option<usize> {
+    frame_until(buf, &|msgs| !matches!(ours(msgs, msg_id), Ok(r) if !r.complete))
+}
+
+/// TCP framing of LDAP replies: the length of the whole messages at the start
+/// of `buf` up to the first prefix `done` says ends the reply, or everything
+/// once a message's length does not parse (so its error is reported); `None`:
+/// read more.
+pub fn frame_until(buf: &[u8], done: &dyn Fn(&[u8]) -> bool) -> Option<usize> {
     let mut off = 0;
     loop {
         match ber::message_len(&buf[off..]) {
             Ok(Some(n)) if off + n <= buf.len() => {
                 off += n;
-                match ours(&buf[..off], msg_id) {
-                    Ok(r) if !r.complete => continue,
-                    _ => return Some(off),
+                if done(&buf[..off]) {
+                    return Some(off);
                 }
             }
             Ok(_) => return None,

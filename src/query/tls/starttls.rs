@@ -11,7 +11,7 @@ use crate::probe::State;
 use crate::query::banner::{self, Kind, Live, Peer, Reply, Service};
 use crate::query::exchange::{self, Conn};
 use crate::query::{Answer, Ctx, Line, Outcome, Query, Request, Route, Sink, random_u16};
-use crate::wire::{ber, ldap};
+use crate::wire::ldap;
 use serde::Serialize;
 use std::net::TcpStream;
 use std::sync::Arc;
@@ -65,11 +65,12 @@ impl TextStartTls {
     /// The command that asks for TLS, the shape of its reply, and whether that
     /// reply agrees.
     fn command(&self) -> (String, Kind, fn(&Reply) -> bool) {
+        let verb = self.verb();
         match self.service {
-            Service::Smtp => ("STARTTLS".into(), Kind::Coded, |r| r.code == Some(220)),
-            Service::Ftp => ("AUTH TLS".into(), Kind::Coded, |r| r.code == Some(234)),
-            Service::Pop3 => ("STLS".into(), Kind::Pop3, |r| r.status.as_deref() == Some("+OK")),
-            Service::Imap => (format!("{} STARTTLS", banner::IMAP_TAG), Kind::ImapTagged, |r| {
+            Service::Smtp => (verb.into(), Kind::Coded, |r| r.code == Some(220)),
+            Service::Ftp => (verb.into(), Kind::Coded, |r| r.code == Some(234)),
+            Service::Pop3 => (verb.into(), Kind::Pop3, |r| r.status.as_deref() == Some("+OK")),
+            Service::Imap => (format!("{} {verb}", banner::IMAP_TAG), Kind::ImapTagged, |r| {
                 r.status.as_deref() == Some("OK")
             }),
         }
@@ -290,22 +291,10 @@ pub fn judge(bytes: &[u8], id: i64) -> StartTls {
 /// Framing: the messages up to the first one that is not an unsolicited
 /// notification (the answer), or up to one that does not parse.
 fn first_answer(buf: &[u8]) -> Option<usize> {
-    let mut off = 0;
-    loop {
-        match ber::message_len(&buf[off..]) {
-            Ok(Some(n)) if off + n <= buf.len() => {
-                off += n;
-                let m = ldap::parse_messages(&buf[..off]);
-                if m.message_id.is_some()
-                    || m.result.is_err() && !matches!(m.result, Err(ldap::LdapError::NoResponse))
-                {
-                    return Some(off);
-                }
-            }
-            Ok(_) => return None,
-            Err(_) => return Some(buf.len()),
-        }
-    }
+    crate::query::ldap::frame_until(buf, &|msgs| {
+        let m = ldap::parse_messages(msgs);
+        m.message_id.is_some() || m.result.is_err() && !matches!(m.result, Err(ldap::LdapError::NoResponse))
+    })
 }
 
 #[cfg(test)]
